@@ -5,6 +5,22 @@ model *choice* (the sampled answer) as outcomes of fractional-response and choic
 with sandwich (robust, clustered) and delta-method standard errors.
 """
 
+from .exceptions import (ConvergenceWarning, DataError, MissingValueWarning,
+                         RankDeficientError, SeparationWarning)
+from .models.binary import FractionalLogit, FractionalProbit, Logit
+from .results import BinaryResults
+
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__",
+    "FractionalLogit",
+    "FractionalProbit",
+    "Logit",
+    "BinaryResults",
+    "DataError",
+    "RankDeficientError",
+    "SeparationWarning",
+    "ConvergenceWarning",
+    "MissingValueWarning",
+]

@@ -1,0 +1,46 @@
+"""Errors and warnings raised by beliefreg.
+
+They are part of the API: catch them by class, and filter the warnings with the standard
+:mod:`warnings` machinery.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BeliefregError",
+    "DataError",
+    "RankDeficientError",
+    "SeparationWarning",
+    "ConvergenceWarning",
+    "MissingValueWarning",
+]
+
+
+class BeliefregError(ValueError):
+    """Base class of beliefreg's errors about the user's input."""
+
+
+class DataError(BeliefregError):
+    """The outcome, the weights or the cluster groups are not valid for the model."""
+
+
+class RankDeficientError(BeliefregError):
+    """The design matrix does not have full column rank."""
+
+
+class SeparationWarning(UserWarning):
+    """Fitted probabilities reached 0 or 1: the (quasi-)MLE may not exist.
+
+    Under perfect or quasi-complete separation the likelihood keeps rising as some
+    coefficients diverge. The fit stops when the quasi-log-likelihood no longer changes; the
+    reported standard errors of the affected terms are then very large, which is the honest
+    answer (the data do not bound those coefficients).
+    """
+
+
+class ConvergenceWarning(UserWarning):
+    """The Newton iterations stopped at the iteration limit before converging."""
+
+
+class MissingValueWarning(UserWarning):
+    """Rows with missing values were dropped before estimation."""

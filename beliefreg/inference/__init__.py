@@ -1,0 +1,1 @@
+"""Inference: sandwich covariances, the delta method and margins."""

@@ -1,0 +1,1 @@
+"""Estimators: binary and fractional response models (more in later modules)."""

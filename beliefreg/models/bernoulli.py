@@ -1,0 +1,166 @@
+r"""The Bernoulli quasi-likelihood of Papke and Wooldridge (1996) and its Newton fit.
+
+For an outcome :math:`y_i \in [0, 1]` with :math:`E[y_i \mid x_i] = G(x_i'\beta)` and prior
+weights :math:`w_i`,
+
+.. math::
+
+   \ell(\beta) = \sum_i w_i \big[ y_i \log G(x_i'\beta) + (1 - y_i) \log(1 - G(x_i'\beta)) \big].
+
+Its maximiser is consistent for :math:`\beta` whenever the conditional mean is right, whatever
+the distribution of :math:`y_i` (a quasi-MLE); for 0/1 outcomes it is the ML logit/probit.
+With :math:`r = g / (G (1 - G))` the observation scores are
+:math:`s_i = w_i (y_i - G_i) r_i x_i`, and minus the Hessian is :math:`X' \mathrm{diag}(h) X`
+with
+
+* expected information: :math:`h_i = w_i g_i r_i`;
+* observed: :math:`h_i = w_i [g_i r_i - (y_i - G_i) r_i'],\;
+  r' = r \, (g'/g - r (1 - 2G))`.
+
+For the canonical logit link :math:`r \equiv 1` and the two coincide.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import linalg
+
+from ..exceptions import ConvergenceWarning, SeparationWarning
+from .links import Link, score_ratio
+
+__all__ = ["HessianKind", "BernoulliFit", "quasi_loglike", "score_weights", "hessian_weights",
+           "information", "fit_bernoulli"]
+
+HessianKind = Literal["observed", "expected"]
+
+# A fitted probability this close to 0 or 1 signals separation.
+_SEPARATION_EPS = 1e-10
+
+
+def quasi_loglike(y: np.ndarray, eta: np.ndarray, w: np.ndarray | None, link: Link) -> float:
+    """The Bernoulli quasi-log-likelihood at the linear predictor ``eta``."""
+    contrib = y * link.log_cdf(eta) + (1.0 - y) * link.log_sf(eta)
+    return float(contrib.sum() if w is None else w @ contrib)
+
+
+def score_weights(y: np.ndarray, eta: np.ndarray, w: np.ndarray | None,
+                  link: Link) -> np.ndarray:
+    r""":math:`u_i = w_i (y_i - G_i) r_i`, so that the scores are :math:`s_i = u_i x_i`."""
+    u = (y - link.cdf(eta)) * score_ratio(link, eta)
+    return u if w is None else w * u
+
+
+def hessian_weights(y: np.ndarray, eta: np.ndarray, w: np.ndarray | None, link: Link,
+                    kind: HessianKind) -> np.ndarray:
+    r""":math:`h_i` such that minus the Hessian is :math:`X' \mathrm{diag}(h) X`."""
+    r = score_ratio(link, eta)
+    g = link.pdf(eta)
+    h = g * r
+    if kind == "observed" and not link.canonical:
+        mu = link.cdf(eta)
+        dr = r * (link.dlog_pdf(eta) - r * (1.0 - 2.0 * mu))
+        h = h - (y - mu) * dr
+    elif kind not in ("observed", "expected"):
+        raise ValueError(f"hessian must be 'observed' or 'expected', got {kind!r}")
+    return h if w is None else w * h
+
+
+def information(exog: np.ndarray, h: np.ndarray) -> np.ndarray:
+    r""":math:`X' \mathrm{diag}(h) X`."""
+    a = (exog * h[:, None]).T @ exog
+    return 0.5 * (a + a.T)
+
+
+@dataclass
+class BernoulliFit:
+    """The outcome of :func:`fit_bernoulli`."""
+
+    params: np.ndarray
+    eta: np.ndarray
+    qllf: float
+    n_iter: int
+    converged: bool
+    n_boundary: int
+
+
+def _newton_step(a: np.ndarray, grad: np.ndarray, *, fallback: bool = True) -> np.ndarray | None:
+    """Solve ``a @ step = grad`` by Cholesky; if ``a`` is not positive definite, least squares
+    (``fallback=True``) or None."""
+    try:
+        return linalg.cho_solve(linalg.cho_factor(a, check_finite=False), grad,
+                                check_finite=False)
+    except linalg.LinAlgError:
+        if not fallback:
+            return None
+        return np.linalg.lstsq(a, grad, rcond=None)[0]
+
+
+def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: Link, *,
+                  start_params: np.ndarray | None = None, maxiter: int = 100,
+                  tol: float = 1e-10) -> BernoulliFit:
+    """Maximise the Bernoulli quasi-log-likelihood by Newton's method with step halving.
+
+    For the logit, Newton's method and Fisher scoring coincide. For the probit the step uses
+    the observed Hessian where it is negative definite and the expected information (Fisher
+    scoring, globally well behaved) where it is not. Iterations stop when the largest scaled step
+    ``|step_j| / (1 + |b_j|)`` falls below ``tol``, or when the Newton decrement (the predicted
+    gain in the quasi-log-likelihood) is below ``1e-20 * (1 + |ll|)``; the latter is what ends
+    the iterations under separation, where coefficients diverge while the likelihood settles.
+
+    Warns
+    -----
+    ConvergenceWarning
+        If ``maxiter`` iterations did not converge.
+    SeparationWarning
+        If fitted probabilities reached 0 or 1 (perfect or quasi-complete separation).
+    """
+    k = exog.shape[1]
+    b = np.zeros(k) if start_params is None else np.asarray(start_params, dtype=float).copy()
+    if b.shape != (k,):
+        raise ValueError(f"start_params must have {k} values, got {b.shape}")
+    eta = exog @ b
+    ll = quasi_loglike(y, eta, w, link)
+    converged = False
+    it = 0
+    for it in range(1, maxiter + 1):
+        grad = exog.T @ score_weights(y, eta, w, link)
+        step = None
+        if not link.canonical:
+            # Newton with the observed Hessian where it is negative definite (fast near the
+            # optimum), Fisher scoring where it is not.
+            step = _newton_step(information(exog, hessian_weights(y, eta, w, link, "observed")),
+                                grad, fallback=False)
+        if step is None:
+            step = _newton_step(information(exog, hessian_weights(y, eta, w, link, "expected")),
+                                grad)
+        decrement = float(grad @ step)
+        t = 1.0
+        while True:
+            b_new = b + t * step
+            eta_new = exog @ b_new
+            ll_new = quasi_loglike(y, eta_new, w, link)
+            if ll_new >= ll - 1e-12 * (1.0 + abs(ll)) or t < 1e-8:
+                break
+            t *= 0.5
+        small_step = np.max(np.abs(t * step) / (1.0 + np.abs(b))) < tol
+        b, eta, ll = b_new, eta_new, ll_new
+        if small_step or decrement < 1e-20 * (1.0 + abs(ll)):
+            converged = True
+            break
+    if not converged:
+        warnings.warn(f"the quasi-likelihood maximisation did not converge in {it} iterations; "
+                      "raise maxiter or check the design", ConvergenceWarning, stacklevel=3)
+    mu = link.cdf(eta)
+    n_boundary = int(np.count_nonzero((mu < _SEPARATION_EPS) | (mu > 1.0 - _SEPARATION_EPS)))
+    if n_boundary:
+        warnings.warn(
+            f"fitted probabilities are numerically 0 or 1 for {n_boundary} observation(s): "
+            "perfect or quasi-complete separation, so the (quasi-)MLE may not exist; the "
+            "coefficients of the separating terms are not identified and their standard errors "
+            "are very large", SeparationWarning, stacklevel=3)
+    return BernoulliFit(params=b, eta=eta, qllf=ll, n_iter=it, converged=converged,
+                        n_boundary=n_boundary)

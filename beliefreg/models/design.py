@@ -1,0 +1,236 @@
+"""From a patsy formula or arrays to the estimation design, and back for new data.
+
+The :class:`Design` keeps everything post-estimation needs to rebuild the design matrix for new
+data: the formula, patsy's ``DesignInfo``, the original data and the labels of the rows used.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import patsy
+
+from ..exceptions import DataError, MissingValueWarning, RankDeficientError
+
+__all__ = ["Design", "design_from_formula", "design_from_arrays", "build_exog",
+           "check_full_rank", "describe_rows"]
+
+
+@dataclass
+class Design:
+    """The estimation design of a single-equation model.
+
+    Attributes
+    ----------
+    endog : ndarray, shape (n,)
+    exog : ndarray, shape (n, k)
+    endog_name : str
+    exog_names : list of str
+        The formula's term (design-column) names, in column order.
+    weights : ndarray or None
+        Prior weights aligned with the rows used.
+    row_labels : pandas.Index
+        The labels, in the original data, of the rows used.
+    formula : str or None
+    design_info : patsy.DesignInfo or None
+        The right-hand side's design information (to rebuild ``exog`` for new data).
+    data : pandas.DataFrame or None
+        The original data passed to ``from_formula`` (all rows).
+    """
+
+    endog: np.ndarray
+    exog: np.ndarray
+    endog_name: str
+    exog_names: list[str]
+    weights: np.ndarray | None
+    row_labels: pd.Index
+    formula: str | None = None
+    design_info: Any = None
+    data: pd.DataFrame | None = None
+
+    @property
+    def nobs(self) -> int:
+        return int(self.exog.shape[0])
+
+    def column(self, name: str) -> pd.Series:
+        """A column of the original data, restricted to and aligned with the rows used."""
+        if self.data is None:
+            raise ValueError(f"cannot resolve column {name!r}: the model was not built from "
+                             "a DataFrame (pass an array aligned with the estimation rows)")
+        if name not in self.data.columns:
+            raise KeyError(f"column {name!r} is not in the data; available: "
+                           f"{list(self.data.columns)[:20]}")
+        return self.data.loc[self.row_labels, name]
+
+    def align(self, values: Any, *, what: str) -> np.ndarray | pd.Series:
+        """Resolve a column name or align an array with the rows used.
+
+        A string names a column of the original data. A pandas Series is aligned by index
+        labels. A plain array must have the length of the rows used, or of the original data
+        (then the rows dropped for missing values are dropped from it too).
+        """
+        if isinstance(values, str):
+            return self.column(values)
+        if isinstance(values, pd.Series) and self.data is not None:
+            missing = self.row_labels.difference(values.index)
+            if len(missing):
+                raise DataError(f"{what} is missing the estimation rows {list(missing[:5])}")
+            return values.loc[self.row_labels]
+        arr = np.asarray(values)
+        if arr.ndim != 1:
+            raise DataError(f"{what} must be one-dimensional, got shape {arr.shape}")
+        if len(arr) == self.nobs:
+            return arr
+        if self.data is not None and len(arr) == len(self.data):
+            positions = self.data.index.get_indexer(self.row_labels)
+            return arr[positions]
+        expected = f"{self.nobs} (rows used)"
+        if self.data is not None and len(self.data) != self.nobs:
+            expected += f" or {len(self.data)} (rows of the data)"
+        raise DataError(f"{what} has length {len(arr)}, expected {expected}")
+
+
+def describe_rows(labels: Sequence[Any], n_show: int = 5) -> str:
+    """'3 rows (first: 4, 17, 18)' for error messages."""
+    labels = list(labels)
+    head = ", ".join(repr(x) if isinstance(x, str) else str(x) for x in labels[:n_show])
+    more = ", ..." if len(labels) > n_show else ""
+    return f"{len(labels)} row{'s' if len(labels) != 1 else ''} (first: {head}{more})"
+
+
+def _check_finite(matrix: np.ndarray, names: list[str], labels: pd.Index) -> None:
+    bad = ~np.isfinite(matrix)
+    if bad.any():
+        cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
+        rows = labels[bad.any(axis=1)]
+        raise DataError(f"regressors {cols} are not finite in {describe_rows(rows)}")
+
+
+def check_full_rank(exog: np.ndarray, names: list[str]) -> None:
+    """Raise :class:`RankDeficientError` naming the collinear terms.
+
+    The columns are scaled to unit norm and the singular value decomposition gives the null
+    space; every term with a non-negligible loading on a null vector is named.
+    """
+    n, k = exog.shape
+    if n < k:
+        raise RankDeficientError(f"the design has {n} rows but {k} columns: {names}")
+    norms = np.sqrt((exog ** 2).sum(axis=0))
+    zero = norms == 0
+    if zero.any():
+        raise RankDeficientError(f"design columns {[names[j] for j in np.flatnonzero(zero)]} "
+                                 "are identically zero")
+    scaled = exog / norms
+    _, sv, vt = np.linalg.svd(scaled.T @ scaled)
+    tol = sv[0] * k * 1e-13
+    null = vt[sv <= tol]
+    if len(null):
+        involved = np.flatnonzero((np.abs(null) > 1e-6).any(axis=0))
+        rank = k - len(null)
+        raise RankDeficientError(
+            f"the design matrix is rank deficient (rank {rank} < {k} columns); collinear "
+            f"terms: {[names[j] for j in involved]}")
+
+
+def _clean_weights(weights: Any, labels: pd.Index) -> np.ndarray:
+    w = np.asarray(weights, dtype=float)
+    bad = ~np.isfinite(w) | (w <= 0)
+    if bad.any():
+        raise DataError(f"weights must be finite and positive; bad in {describe_rows(labels[bad])}"
+                        " (drop rows instead of giving them weight 0)")
+    return w
+
+
+def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None,
+                        eval_env: Any = 0) -> Design:
+    """Build the design from a patsy formula; rows with missing values are dropped (warned).
+
+    ``eval_env`` is patsy's environment for names in the formula (``np``, user functions).
+    """
+    if not isinstance(data, pd.DataFrame):
+        data = pd.DataFrame(data)
+    if "~" not in formula:
+        raise ValueError(f"formula {formula!r} has no '~'; write 'outcome ~ regressors'")
+    if isinstance(eval_env, int):
+        eval_env = patsy.EvalEnvironment.capture(eval_env + 1)
+    y, x = patsy.dmatrices(formula, data, return_type="dataframe", NA_action="drop",
+                           eval_env=eval_env)
+    if y.shape[1] != 1:
+        raise DataError(f"the left-hand side of {formula!r} must be one column, got "
+                        f"{list(y.columns)} (for shares over several alternatives use "
+                        "MultinomialFractionalLogit)")
+    labels = x.index
+    dropped = len(data) - len(labels)
+    design = Design(endog=y.iloc[:, 0].to_numpy(dtype=float), exog=x.to_numpy(dtype=float),
+                    endog_name=str(y.columns[0]), exog_names=[str(c) for c in x.columns],
+                    weights=None, row_labels=labels, formula=formula,
+                    design_info=x.design_info, data=data)
+    if weights is not None:
+        w = design.align(weights, what="weights")
+        w_arr = np.asarray(w, dtype=float)
+        if np.isnan(w_arr).any():
+            raise DataError(f"weights are missing in {describe_rows(labels[np.isnan(w_arr)])}")
+        design.weights = _clean_weights(w_arr, labels)
+    if dropped:
+        warnings.warn(f"{dropped} of {len(data)} rows dropped for missing values in the "
+                      f"formula's variables", MissingValueWarning, stacklevel=3)
+    _check_finite(design.exog, design.exog_names, labels)
+    return design
+
+
+def design_from_arrays(endog: Any, exog: Any, *, weights: Any = None) -> Design:
+    """Build the design from arrays (statsmodels' ``Model(endog, exog)`` form); no NaN allowed."""
+    if isinstance(exog, pd.Series):
+        exog = exog.to_frame()
+    if isinstance(exog, pd.DataFrame):
+        names = [str(c) for c in exog.columns]
+        labels = exog.index
+        x = exog.to_numpy(dtype=float)
+    else:
+        x = np.asarray(exog, dtype=float)
+        if x.ndim == 1:
+            x = x[:, None]
+        names = [f"x{j + 1}" for j in range(x.shape[1])]
+        labels = pd.RangeIndex(x.shape[0])
+    if isinstance(endog, pd.DataFrame):
+        if endog.shape[1] != 1:
+            raise DataError("endog must be one column")
+        endog = endog.iloc[:, 0]
+    endog_name = str(endog.name) if isinstance(endog, pd.Series) and endog.name is not None else "y"
+    y = np.asarray(endog, dtype=float)
+    if y.ndim != 1 or len(y) != x.shape[0]:
+        raise DataError(f"endog has shape {y.shape} but exog has {x.shape[0]} rows")
+    nan_rows = np.isnan(y) | np.isnan(x).any(axis=1)
+    if nan_rows.any():
+        raise DataError(f"missing values in {describe_rows(labels[nan_rows])}; drop them or use "
+                        "from_formula, which drops them with a warning")
+    _check_finite(x, names, labels)
+    w = None
+    if weights is not None:
+        w = np.asarray(weights, dtype=float)
+        if w.shape != y.shape:
+            raise DataError(f"weights have shape {w.shape}, expected {y.shape}")
+        w = _clean_weights(w, labels)
+    return Design(endog=y, exog=x, endog_name=endog_name, exog_names=names, weights=w,
+                  row_labels=labels)
+
+
+def build_exog(design: Design, newdata: Any) -> np.ndarray:
+    """The design matrix for new data: rebuilt from the formula, or taken as given for arrays."""
+    if design.design_info is not None:
+        if not isinstance(newdata, pd.DataFrame):
+            newdata = pd.DataFrame(newdata)
+        (x,) = patsy.build_design_matrices([design.design_info], newdata, NA_action="raise",
+                                           return_type="matrix")
+        return np.asarray(x, dtype=float)
+    x = np.asarray(newdata, dtype=float)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.shape[1] != len(design.exog_names):
+        raise DataError(f"new exog has {x.shape[1]} columns, the model has "
+                        f"{len(design.exog_names)}: {design.exog_names}")
+    return x

@@ -1,0 +1,263 @@
+"""Results of beliefreg's estimators, with statsmodels' names.
+
+:class:`LikelihoodResults` holds what every estimator reports (parameters, their covariance,
+tests, the summary table); :class:`BinaryResults` adds what the binary and fractional models
+know (fitted values, predictions, fit statistics).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import patsy
+from scipy import stats
+from statsmodels.iolib.summary2 import Summary
+from statsmodels.stats.contrast import ContrastResults
+
+from .inference.covariance import Covariance
+
+__all__ = ["LikelihoodResults", "BinaryResults"]
+
+
+class LikelihoodResults:
+    """Parameters, covariance and tests of a (quasi-)likelihood estimator.
+
+    Inference is asymptotic (normal, z statistics), as for every M-estimator here.
+    """
+
+    def __init__(self, model: Any, params: np.ndarray, cov: np.ndarray, *,
+                 estimator: Covariance, cov_kwds: dict[str, Any]) -> None:
+        self.model = model
+        names = self._param_names()
+        self.params = pd.Series(np.asarray(params, float), index=names, name="params")
+        self._cov = pd.DataFrame(cov, index=names, columns=names)
+        self._estimator = estimator
+        self.cov_type: str = estimator.name
+        self.cov_kwds = cov_kwds
+        self.use_t = False
+
+    def _param_names(self) -> list[str]:
+        return list(self.model.exog_names)
+
+    # ------------------------------------------------------------------ inference
+    @property
+    def n_groups(self) -> tuple[int, ...] | None:
+        """The number of clusters of each clustering variable (None unless clustered)."""
+        return self._estimator.n_groups
+
+    def cov_params(self) -> pd.DataFrame:
+        """The covariance matrix of the estimates, of the type given at ``fit``."""
+        return self._cov.copy()
+
+    @property
+    def bse(self) -> pd.Series:
+        diag = np.diag(self._cov.to_numpy())
+        return pd.Series(np.sqrt(diag), index=self.params.index, name="bse")
+
+    @property
+    def tvalues(self) -> pd.Series:
+        """z statistics (asymptotic inference)."""
+        return (self.params / self.bse).rename("tvalues")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        return pd.Series(2.0 * stats.norm.sf(np.abs(self.tvalues)), index=self.params.index,
+                         name="pvalues")
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald confidence intervals, columns ``0`` (lower) and ``1`` (upper)."""
+        if not 0.0 < alpha < 1.0:
+            raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+        q = stats.norm.isf(alpha / 2.0)
+        return pd.DataFrame({0: self.params - q * self.bse, 1: self.params + q * self.bse})
+
+    def _constraint(self, hypothesis: Any) -> tuple[np.ndarray, np.ndarray]:
+        names = list(self.params.index)
+        if isinstance(hypothesis, tuple) and len(hypothesis) == 2:
+            r = np.atleast_2d(np.asarray(hypothesis[0], float))
+            q = np.asarray(hypothesis[1], float).reshape(-1)
+        elif isinstance(hypothesis, (str, list)) and not (
+                isinstance(hypothesis, list) and hypothesis and not isinstance(hypothesis[0], str)):
+            lc = patsy.DesignInfo(names).linear_constraint(hypothesis)
+            r, q = lc.coefs, lc.constants.reshape(-1)
+        else:
+            r = np.atleast_2d(np.asarray(hypothesis, float))
+            q = np.zeros(r.shape[0])
+        if r.shape[1] != len(names):
+            raise ValueError(f"the restriction matrix has {r.shape[1]} columns, the model "
+                             f"{len(names)} parameters")
+        return r, q
+
+    def t_test(self, hypothesis: Any) -> ContrastResults:
+        """z tests of linear hypotheses, e.g. ``"np.log(price) = -1"`` or ``"a = b, c = 0"``.
+
+        Accepts a string (comma-separated restrictions, term names as in ``params``), a list of
+        strings, a restriction matrix ``R`` (tested against 0) or a tuple ``(R, q)``.
+        """
+        r, q = self._constraint(hypothesis)
+        effect = r @ self.params.to_numpy()
+        sd = np.sqrt(np.diag(r @ self._cov.to_numpy() @ r.T))
+        return ContrastResults(effect=effect, sd=sd, statistic=(effect - q) / sd,
+                               distribution="norm")
+
+    def wald_test(self, hypothesis: Any) -> ContrastResults:
+        """The joint Wald (chi-squared) test of linear hypotheses ``R b = q``."""
+        r, q = self._constraint(hypothesis)
+        diff = r @ self.params.to_numpy() - q
+        middle = r @ self._cov.to_numpy() @ r.T
+        stat = float(diff @ np.linalg.solve(middle, diff))
+        return ContrastResults(statistic=stat, df_denom=r.shape[0], distribution="chi2")
+
+    # ------------------------------------------------------------------ summary
+    def _cov_label(self) -> str:
+        label = self._estimator.description
+        groups = self.cov_kwds.get("groups")
+        if self.n_groups is not None:
+            names = groups if isinstance(groups, (list, tuple)) and all(
+                isinstance(g, str) for g in groups) else ([groups] if isinstance(groups, str) else None)
+            if names:
+                label += " by " + " and ".join(names)
+        return label
+
+    def _summary_info(self) -> dict[str, str]:  # pragma: no cover - overridden
+        return {}
+
+    def params_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Estimates, SEs, z, p-values and the confidence interval as a DataFrame."""
+        ci = self.conf_int(alpha)
+        return pd.DataFrame({"Coef.": self.params, "Std.Err.": self.bse, "z": self.tvalues,
+                             "P>|z|": self.pvalues,
+                             f"[{alpha / 2:g}": ci[0], f"{1 - alpha / 2:g}]": ci[1]})
+
+    def summary(self, alpha: float = 0.05, *, float_format: str = "%.4f") -> Summary:
+        """The estimation table: ``print(res.summary())``, ``.as_html()``, ``.as_latex()``."""
+        smry = Summary()
+        smry.add_title(self.model.model_name)
+        smry.add_dict(self._summary_info(), ncols=2)
+        smry.add_df(self.params_frame(alpha), float_format=float_format)
+        for note in self._summary_notes():
+            smry.add_text(note)
+        return smry
+
+    def _summary_notes(self) -> list[str]:
+        return []
+
+
+class BinaryResults(LikelihoodResults):
+    """Results of :class:`~beliefreg.FractionalLogit`, :class:`~beliefreg.FractionalProbit` and
+    :class:`~beliefreg.Logit`.
+
+    Attributes
+    ----------
+    params, bse, tvalues, pvalues : pandas.Series
+        Indexed by the formula's term names.
+    cov_type : str
+    hessian : {'observed', 'expected'}
+        The Hessian in the bread of the covariance.
+    quasi_llf : float
+        The Bernoulli quasi-log-likelihood at the estimate (for :class:`Logit`, the
+        log-likelihood, also available as ``llf``).
+    rsquared : float
+        ``corr(y, yhat)**2``, the fit measure Papke and Wooldridge report; no pseudo-R-squared
+        or likelihood-ratio test is reported for fractional outcomes, where they mean nothing.
+    """
+
+    def __init__(self, model: Any, fitted: Any, cov: np.ndarray, *, estimator: Covariance,
+                 hessian: str, cov_kwds: dict[str, Any]) -> None:
+        super().__init__(model, fitted.params, cov, estimator=estimator, cov_kwds=cov_kwds)
+        self.hessian = hessian
+        self.quasi_llf = fitted.qllf
+        self.converged = fitted.converged
+        self.n_iter = fitted.n_iter
+        self.n_boundary = fitted.n_boundary
+        self._eta = fitted.eta
+
+    @property
+    def llf(self) -> float:
+        """The log-likelihood; only defined for the 0/1 :class:`~beliefreg.Logit`."""
+        if not self.model.binary_outcome:
+            raise AttributeError("llf is not defined for a fractional outcome (the Bernoulli "
+                                 "quasi-log-likelihood is not a likelihood); use quasi_llf")
+        return self.quasi_llf
+
+    @property
+    def nobs(self) -> int:
+        return self.model.nobs
+
+    @property
+    def df_model(self) -> int:
+        """Number of slope parameters (k minus 1 if the model has an intercept)."""
+        x = self.model.exog
+        has_const = bool(np.any(np.all(x == x[0], axis=0) & (x[0] != 0)))
+        return x.shape[1] - int(has_const)
+
+    @property
+    def df_resid(self) -> int:
+        return self.nobs - self.model.k_exog
+
+    @property
+    def fittedvalues(self) -> pd.Series:
+        """Fitted means ``G(x'b)``, indexed like the rows used."""
+        return pd.Series(self.model.link.cdf(self._eta), index=self.model.design.row_labels,
+                         name="fittedvalues")
+
+    @property
+    def resid(self) -> pd.Series:
+        """Response residuals ``y - G(x'b)``."""
+        return pd.Series(self.model.endog - self.model.link.cdf(self._eta),
+                         index=self.model.design.row_labels, name="resid")
+
+    @property
+    def rsquared(self) -> float:
+        y = self.model.endog
+        yhat = self.model.link.cdf(self._eta)
+        if np.ptp(y) == 0 or np.ptp(yhat) == 0:
+            return float("nan")
+        return float(np.corrcoef(y, yhat)[0, 1] ** 2)
+
+    def predict(self, newdata: Any = None, *, which: str = "mean") -> pd.Series | np.ndarray:
+        """Predicted probabilities (or the linear predictor) for new data.
+
+        For a formula model ``newdata`` is a DataFrame with the formula's variables (the design
+        is rebuilt, transforms and categories included); for an array model it is a design
+        matrix. Without ``newdata`` the in-sample fitted values.
+        """
+        pred = self.model.predict(self.params.to_numpy(), newdata, which=which)
+        if newdata is None:
+            return pd.Series(pred, index=self.model.design.row_labels, name="predicted")
+        if isinstance(newdata, pd.DataFrame):
+            return pd.Series(pred, index=newdata.index, name="predicted")
+        return pred
+
+    def _summary_info(self) -> dict[str, str]:
+        fit_label = "Log-likelihood:" if self.model.binary_outcome else "Quasi-log-likelihood:"
+        info = {
+            "Model:": self.model.model_name,
+            "Dependent variable:": str(self.model.endog_names),
+            "Link:": self.model.link.name,
+            "No. observations:": str(self.nobs),
+            "Df model:": str(self.df_model),
+            "Df residuals:": str(self.df_resid),
+            "Covariance type:": self._cov_label(),
+            "Hessian (bread):": self.hessian if not self.model.link.canonical else "observed = expected",
+            fit_label: f"{self.quasi_llf:.4f}",
+            "R-squared (corr^2):": f"{self.rsquared:.4f}",
+            "Converged:": f"{self.converged} ({self.n_iter} iterations)",
+        }
+        if self.n_groups is not None:
+            info["No. clusters:"] = " x ".join(str(g) for g in self.n_groups)
+        if self.model.weights is not None:
+            info["Weights:"] = "yes (prior weights)"
+        return info
+
+    def _summary_notes(self) -> list[str]:
+        notes = []
+        if self.n_boundary:
+            notes.append(f"Warning: {self.n_boundary} fitted probabilities are numerically 0 or 1"
+                         " (separation); standard errors of the separating terms are very large.")
+        if not self.model.binary_outcome and self.cov_type == "nonrobust":
+            notes.append("Warning: nonrobust standard errors assume the Bernoulli likelihood is "
+                         "correct, which a fractional outcome contradicts; use HC0 or cluster.")
+        return notes
