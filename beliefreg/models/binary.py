@@ -84,7 +84,7 @@ class BinaryModel:
         >>> from beliefreg.datasets import load_401k
         >>> res = br.FractionalLogit.from_formula(
         ...     "prate01 ~ mrate + np.log(totemp) + age + I(age**2) + sole", load_401k()).fit()
-        >>> round(res.params["mrate"], 4)
+        >>> float(round(res.params["mrate"], 4))
         0.9023
         """
         if isinstance(eval_env, int):
