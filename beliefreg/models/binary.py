@@ -106,7 +106,7 @@ class BinaryModel:
         if bad.any():
             raise DataError(f"the outcome {design.endog_name!r} must lie in [0, 1]; it does not "
                             f"in {describe_rows(design.row_labels[bad])}, e.g. values "
-                            f"{list(y[bad][:3])}")
+                            f"{[float(v) for v in y[bad][:3]]}")
         if self.binary_outcome:
             frac = (y != 0.0) & (y != 1.0)
             if frac.any():

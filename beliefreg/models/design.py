@@ -195,7 +195,8 @@ def design_from_arrays(endog: Any, exog: Any, *, weights: Any = None) -> Design:
         if x.ndim == 1:
             x = x[:, None]
         names = [f"x{j + 1}" for j in range(x.shape[1])]
-        labels = pd.RangeIndex(x.shape[0])
+        labels = (endog.index if isinstance(endog, pd.Series) and len(endog) == x.shape[0]
+                  else pd.RangeIndex(x.shape[0]))
     if isinstance(endog, pd.DataFrame):
         if endog.shape[1] != 1:
             raise DataError("endog must be one column")

@@ -1,0 +1,143 @@
+"""Bad input gets a clear error or warning naming the fault, never a silent wrong number."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import beliefreg as br
+from beliefreg.exceptions import (ConvergenceWarning, DataError, MissingValueWarning,
+                                  RankDeficientError, SeparationWarning)
+
+
+@pytest.fixture()
+def frame():
+    rng = np.random.default_rng(0)
+    n = 200
+    x = rng.normal(size=n)
+    y = 1 / (1 + np.exp(-(0.3 + 0.8 * x))) + rng.uniform(-0.05, 0.05, n)
+    return pd.DataFrame({"y": np.clip(y, 0, 1), "x": x, "g": rng.integers(0, 10, n),
+                         "h": rng.integers(0, 7, n)}, index=[f"r{i}" for i in range(n)])
+
+
+def test_outcome_outside_unit_interval_names_rows(frame):
+    frame.loc["r3", "y"] = 1.5
+    frame.loc["r7", "y"] = -0.1
+    with pytest.raises(DataError, match=r"2 rows \(first: 'r3', 'r7'\)"):
+        br.FractionalLogit.from_formula("y ~ x", frame)
+
+
+def test_nonfinite_outcome_is_an_error(frame):
+    y = frame["y"].to_numpy().copy()
+    y[5] = np.inf
+    with pytest.raises(DataError, match=r"must lie in \[0, 1\].*1 row \(first: 'r5'\)"):
+        br.FractionalProbit(pd.Series(y, index=frame.index), np.column_stack([np.ones(200), frame.x]))
+
+
+def test_logit_rejects_fractional_outcome_and_points_to_fractional_logit(frame):
+    with pytest.raises(DataError, match="use FractionalLogit"):
+        br.Logit.from_formula("y ~ x", frame)
+
+
+def test_rank_deficient_design_names_terms(frame):
+    frame["x2"] = 2 * frame["x"]
+    frame["z"] = np.arange(len(frame), dtype=float)
+    with pytest.raises(RankDeficientError, match=r"collinear terms: \['x', 'x2'\]"):
+        br.FractionalLogit.from_formula("y ~ x + z + x2", frame)
+
+
+def test_dummy_trap_is_named(frame):
+    frame["a"] = (frame.g < 5).astype(float)
+    frame["b"] = 1.0 - frame["a"]
+    with pytest.raises(RankDeficientError, match=r"Intercept.*'a'.*'b'"):
+        br.FractionalLogit.from_formula("y ~ x + a + b", frame)
+
+
+def test_missing_values_are_dropped_with_a_warning_and_clusters_align(frame):
+    frame.loc[["r1", "r2"], "x"] = np.nan
+    with pytest.warns(MissingValueWarning, match="2 of 200 rows dropped"):
+        model = br.FractionalLogit.from_formula("y ~ x", frame)
+    assert model.nobs == 198
+    by_name = model.fit(cov_type="cluster", cov_kwds={"groups": "g"})
+    by_full_array = model.fit(cov_type="cluster", cov_kwds={"groups": frame["g"].to_numpy()})
+    by_series = model.fit(cov_type="cluster", cov_kwds={"groups": frame["g"]})
+    kept = frame.drop(index=["r1", "r2"])
+    by_used_array = model.fit(cov_type="cluster", cov_kwds={"groups": kept["g"].to_numpy()})
+    for other in (by_full_array, by_series, by_used_array):
+        np.testing.assert_allclose(other.cov_params(), by_name.cov_params(), rtol=1e-13)
+
+
+def test_cluster_groups_with_missing_values_wrong_length_or_one_cluster(frame):
+    model = br.FractionalLogit.from_formula("y ~ x", frame)
+    g = frame["g"].astype(float)
+    g.iloc[[4, 9]] = np.nan
+    with pytest.raises(DataError, match=r"2 missing value\(s\), first at rows \['r4', 'r9'\]"):
+        model.fit(cov_type="cluster", cov_kwds={"groups": g})
+    with pytest.raises(DataError, match="length 17"):
+        model.fit(cov_type="cluster", cov_kwds={"groups": np.arange(17)})
+    with pytest.raises(DataError, match="at least 2"):
+        model.fit(cov_type="cluster", cov_kwds={"groups": np.zeros(200)})
+    with pytest.raises(KeyError, match="nosuch"):
+        model.fit(cov_type="cluster", cov_kwds={"groups": "nosuch"})
+    with pytest.raises(ValueError, match="needs cov_kwds"):
+        model.fit(cov_type="cluster")
+
+
+@pytest.mark.parametrize("cov_type", ["HC2", "HC3", "HAC", "robust", "bootstrap"])
+def test_unimplemented_covariances_are_refused(frame, cov_type):
+    model = br.FractionalLogit.from_formula("y ~ x", frame)
+    with pytest.raises(ValueError, match="not implemented"):
+        model.fit(cov_type=cov_type)
+
+
+def test_groups_without_cluster_and_unknown_kwds_are_refused(frame):
+    model = br.FractionalLogit.from_formula("y ~ x", frame)
+    with pytest.raises(ValueError, match="only used with cov_type='cluster'"):
+        model.fit(cov_type="HC0", cov_kwds={"groups": "g"})
+    with pytest.raises(ValueError, match="unknown cov_kwds"):
+        model.fit(cov_type="cluster", cov_kwds={"groups": "g", "use_correction": False})
+    with pytest.raises(ValueError, match="hessian"):
+        model.fit(hessian="outer")
+
+
+def test_bad_weights_named(frame):
+    w = np.ones(200)
+    w[[3, 8]] = [0.0, -1.0]
+    with pytest.raises(DataError, match=r"finite and positive.*2 rows \(first: 'r3', 'r8'\)"):
+        br.FractionalLogit.from_formula("y ~ x", frame, weights=w)
+
+
+def test_separation_warns_and_gives_large_finite_standard_errors():
+    # the paper's case: one run at 16 prices, choices that a price threshold separates
+    price = np.arange(20, 100, 5.0)
+    choice = (price < 50).astype(float)
+    data = pd.DataFrame({"buy": choice, "price": price})
+    with pytest.warns(SeparationWarning, match="separation"):
+        res = br.Logit.from_formula("buy ~ np.log(price)", data).fit()
+    assert np.all(np.isfinite(res.bse))
+    assert res.bse["np.log(price)"] > 100 * abs(res.params["np.log(price)"]) / 50
+    assert res.bse["np.log(price)"] > 10
+    assert "separation" in res.summary().as_text()
+
+
+def test_quasi_separation_in_one_category_warns():
+    data = pd.DataFrame({"y": [0, 0, 0, 0, 1, 0, 1, 1, 0, 1, 1, 0.0],
+                         "d": [1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+                         "x": [0.1, 0.5, 0.2, 0.9, 0.3, 0.6, 0.8, 0.2, 0.4, 0.7, 0.5, 0.1]})
+    with pytest.warns(SeparationWarning):
+        res = br.Logit.from_formula("y ~ d + x", data).fit()
+    assert res.bse["d"] > 50 and np.isfinite(res.bse["d"])
+    assert res.bse["x"] < 10
+
+
+def test_nonconvergence_warns_with_iteration_count(frame):
+    with pytest.warns(ConvergenceWarning, match="in 2 iterations"):
+        br.FractionalProbit.from_formula("y ~ x", frame).fit(maxiter=2)
+
+
+def test_clean_fit_emits_no_warning(frame):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = br.FractionalLogit.from_formula("y ~ x", frame).fit()
+    assert res.converged
