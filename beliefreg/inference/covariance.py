@@ -27,6 +27,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from ..exceptions import DataError
 
@@ -82,9 +83,9 @@ def cluster_meat(scores: np.ndarray, codes: np.ndarray, n_groups: int) -> np.nda
 
     ``codes`` are integer group codes in ``0 .. n_groups - 1`` (see :func:`encode_groups`).
     """
-    sums = np.empty((n_groups, scores.shape[1]))
-    for j in range(scores.shape[1]):
-        sums[:, j] = np.bincount(codes, weights=scores[:, j], minlength=n_groups)
+    n = scores.shape[0]
+    indicator = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(n_groups, n))
+    sums = np.asarray(indicator @ scores)
     return sums.T @ sums
 
 

@@ -33,7 +33,7 @@ from ..exceptions import ConvergenceWarning, SeparationWarning
 from .links import Link, score_ratio
 
 __all__ = ["HessianKind", "BernoulliFit", "quasi_loglike", "score_weights", "hessian_weights",
-           "information", "fit_bernoulli"]
+           "information", "evaluate", "fit_bernoulli"]
 
 HessianKind = Literal["observed", "expected"]
 
@@ -43,7 +43,7 @@ _SEPARATION_EPS = 1e-10
 
 def quasi_loglike(y: np.ndarray, eta: np.ndarray, w: np.ndarray | None, link: Link) -> float:
     """The Bernoulli quasi-log-likelihood at the linear predictor ``eta``."""
-    contrib = y * link.log_cdf(eta) + (1.0 - y) * link.log_sf(eta)
+    contrib = link.log_sf(eta) + y * link.log_odds(eta)
     return float(contrib.sum() if w is None else w @ contrib)
 
 
@@ -69,15 +69,24 @@ def hessian_weights(y: np.ndarray, eta: np.ndarray, w: np.ndarray | None, link: 
     return h if w is None else w * h
 
 
-def information(exog: np.ndarray, h: np.ndarray) -> np.ndarray:
-    r""":math:`X' \mathrm{diag}(h) X`."""
-    a = (exog * h[:, None]).T @ exog
+def information(exog: np.ndarray, h: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+    r""":math:`X' \mathrm{diag}(h) X`.
+
+    ``out`` is an optional scratch array shaped like ``exog``: reusing it across Newton
+    iterations avoids allocating (and page-faulting) an n x k temporary each time.
+    """
+    scaled = np.multiply(exog, h[:, None], out=out)
+    a = exog.T @ scaled
     return 0.5 * (a + a.T)
 
 
 @dataclass
 class BernoulliFit:
-    """The outcome of :func:`fit_bernoulli`."""
+    """The outcome of :func:`fit_bernoulli`.
+
+    ``info`` is minus the Hessian of kind ``info_kind`` at ``params`` (the last pass computed
+    it there), so the covariance need not recompute it.
+    """
 
     params: np.ndarray
     eta: np.ndarray
@@ -85,18 +94,57 @@ class BernoulliFit:
     n_iter: int
     converged: bool
     n_boundary: int
+    info: np.ndarray
+    info_kind: HessianKind
 
 
-def _newton_step(a: np.ndarray, grad: np.ndarray, *, fallback: bool = True) -> np.ndarray | None:
-    """Solve ``a @ step = grad`` by Cholesky; if ``a`` is not positive definite, least squares
-    (``fallback=True``) or None."""
+_BLOCK_ROWS = 8192
+
+
+def evaluate(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: Link,
+             params: np.ndarray, kind: HessianKind, *, eta_out: np.ndarray | None = None
+             ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """The quasi-log-likelihood, its gradient and minus its Hessian in one pass over the rows.
+
+    The rows are processed in cache-sized blocks, so the design is read once per Newton
+    iteration and no n x k temporary is allocated.
+
+    Returns
+    -------
+    qll : float
+    grad : ndarray, shape (k,)
+    info : ndarray, shape (k, k)
+        Minus the Hessian of the given ``kind``.
+    eta : ndarray, shape (n,)
+        The linear predictor.
+    """
+    n, k = exog.shape
+    eta = np.empty(n) if eta_out is None else eta_out
+    qll = 0.0
+    grad = np.zeros(k)
+    info = np.zeros((k, k))
+    scratch = np.empty((min(_BLOCK_ROWS, n), k))
+    for start in range(0, n, _BLOCK_ROWS):
+        rows = slice(start, start + _BLOCK_ROWS)
+        xb, yb = exog[rows], y[rows]
+        wb = None if w is None else w[rows]
+        eb = xb @ params
+        eta[rows] = eb
+        qll += quasi_loglike(yb, eb, wb, link)
+        grad += xb.T @ score_weights(yb, eb, wb, link)
+        scaled = np.multiply(xb, hessian_weights(yb, eb, wb, link, kind)[:, None],
+                             out=scratch[:len(eb)])
+        info += xb.T @ scaled
+    return qll, grad, 0.5 * (info + info.T), eta
+
+
+def _solve_pd(a: np.ndarray, grad: np.ndarray) -> np.ndarray | None:
+    """Solve ``a @ step = grad`` by Cholesky; None if ``a`` is not positive definite."""
     try:
         return linalg.cho_solve(linalg.cho_factor(a, check_finite=False), grad,
                                 check_finite=False)
     except linalg.LinAlgError:
-        if not fallback:
-            return None
-        return np.linalg.lstsq(a, grad, rcond=None)[0]
+        return None
 
 
 def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: Link, *,
@@ -106,10 +154,11 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
 
     For the logit, Newton's method and Fisher scoring coincide. For the probit the step uses
     the observed Hessian where it is negative definite and the expected information (Fisher
-    scoring, globally well behaved) where it is not. Iterations stop when the largest scaled step
-    ``|step_j| / (1 + |b_j|)`` falls below ``tol``, or when the Newton decrement (the predicted
-    gain in the quasi-log-likelihood) is below ``1e-20 * (1 + |ll|)``; the latter is what ends
-    the iterations under separation, where coefficients diverge while the likelihood settles.
+    scoring, globally well behaved) where it is not. Iterations stop when the largest scaled
+    step ``|step_j| / (1 + |b_j|)`` falls below ``tol``, or when the Newton decrement (the
+    predicted gain in the quasi-log-likelihood) is below ``1e-20 * (1 + |ll|)``; the latter is
+    what ends the iterations under separation, where coefficients diverge while the likelihood
+    settles.
 
     Warns
     -----
@@ -122,32 +171,27 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
     b = np.zeros(k) if start_params is None else np.asarray(start_params, dtype=float).copy()
     if b.shape != (k,):
         raise ValueError(f"start_params must have {k} values, got {b.shape}")
-    eta = exog @ b
-    ll = quasi_loglike(y, eta, w, link)
+    kind: HessianKind = "expected" if link.canonical else "observed"
+    ll, grad, info, eta = evaluate(y, exog, w, link, b, kind)
     converged = False
     it = 0
     for it in range(1, maxiter + 1):
-        grad = exog.T @ score_weights(y, eta, w, link)
-        step = None
-        if not link.canonical:
-            # Newton with the observed Hessian where it is negative definite (fast near the
-            # optimum), Fisher scoring where it is not.
-            step = _newton_step(information(exog, hessian_weights(y, eta, w, link, "observed")),
-                                grad, fallback=False)
+        step = _solve_pd(info, grad)
+        if step is None and kind == "observed":
+            _, _, expected, _ = evaluate(y, exog, w, link, b, "expected")
+            step = _solve_pd(expected, grad)
         if step is None:
-            step = _newton_step(information(exog, hessian_weights(y, eta, w, link, "expected")),
-                                grad)
+            step = np.linalg.lstsq(info, grad, rcond=None)[0]
         decrement = float(grad @ step)
         t = 1.0
         while True:
             b_new = b + t * step
-            eta_new = exog @ b_new
-            ll_new = quasi_loglike(y, eta_new, w, link)
+            ll_new, grad_new, info_new, eta_new = evaluate(y, exog, w, link, b_new, kind)
             if ll_new >= ll - 1e-12 * (1.0 + abs(ll)) or t < 1e-8:
                 break
             t *= 0.5
         small_step = np.max(np.abs(t * step) / (1.0 + np.abs(b))) < tol
-        b, eta, ll = b_new, eta_new, ll_new
+        b, ll, grad, info, eta = b_new, ll_new, grad_new, info_new, eta_new
         if small_step or decrement < 1e-20 * (1.0 + abs(ll)):
             converged = True
             break
@@ -163,4 +207,4 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
             "coefficients of the separating terms are not identified and their standard errors "
             "are very large", SeparationWarning, stacklevel=3)
     return BernoulliFit(params=b, eta=eta, qllf=ll, n_iter=it, converged=converged,
-                        n_boundary=n_boundary)
+                        n_boundary=n_boundary, info=info, info_kind=kind)

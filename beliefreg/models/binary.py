@@ -259,7 +259,9 @@ class BinaryModel:
         estimator = get_covariance(cov_type, groups, nobs=self.nobs)
         fitted = fit_bernoulli(self.endog, self.exog, self.weights, self.link,
                                start_params=start_params, maxiter=maxiter, tol=tol)
-        bread = np.linalg.inv(self.information(fitted.params, hessian=hessian))
+        info = (fitted.info if hessian == fitted.info_kind or self.link.canonical
+                else self.information(fitted.params, hessian=hessian))
+        bread = np.linalg.inv(info)
         cov = estimator.compute(bread, self.score_obs(fitted.params))
         return BinaryResults(self, fitted, cov, estimator=estimator, hessian=hessian,
                              cov_kwds=cov_kwds)

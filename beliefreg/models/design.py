@@ -119,13 +119,13 @@ def check_full_rank(exog: np.ndarray, names: list[str]) -> None:
     n, k = exog.shape
     if n < k:
         raise RankDeficientError(f"the design has {n} rows but {k} columns: {names}")
-    norms = np.sqrt((exog ** 2).sum(axis=0))
+    cross = exog.T @ exog
+    norms = np.sqrt(np.diag(cross))
     zero = norms == 0
     if zero.any():
         raise RankDeficientError(f"design columns {[names[j] for j in np.flatnonzero(zero)]} "
                                  "are identically zero")
-    scaled = exog / norms
-    _, sv, vt = np.linalg.svd(scaled.T @ scaled)
+    _, sv, vt = np.linalg.svd(cross / np.outer(norms, norms))
     tol = sv[0] * k * 1e-13
     null = vt[sv <= tol]
     if len(null):

@@ -34,6 +34,10 @@ class Link(Protocol):
 
     def log_pdf(self, eta: np.ndarray) -> np.ndarray: ...
 
+    def log_odds(self, eta: np.ndarray) -> np.ndarray:
+        """log G - log(1 - G)."""
+        ...
+
     def dlog_pdf(self, eta: np.ndarray) -> np.ndarray:
         """g'(t) / g(t)."""
         ...
@@ -68,6 +72,9 @@ class LogitLink:
     def dlog_pdf(self, eta: np.ndarray) -> np.ndarray:
         return 1.0 - 2.0 * special.expit(eta)
 
+    def log_odds(self, eta: np.ndarray) -> np.ndarray:
+        return eta
+
 
 class ProbitLink:
     """The probit link, ``G(t) = Phi(t)``, the standard normal cdf (not canonical)."""
@@ -95,6 +102,9 @@ class ProbitLink:
 
     def dlog_pdf(self, eta: np.ndarray) -> np.ndarray:
         return -eta
+
+    def log_odds(self, eta: np.ndarray) -> np.ndarray:
+        return special.log_ndtr(eta) - special.log_ndtr(-eta)
 
 
 def score_ratio(link: Link, eta: np.ndarray) -> np.ndarray:
