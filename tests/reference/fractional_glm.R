@@ -3,7 +3,7 @@
 ##   Rscript tests/reference/fractional_glm.R
 ## Reads tests/reference/data/*.csv, writes tests/reference/fractional_glm.json.
 suppressMessages(library(sandwich))
-here <- script_dir <- NULL
+here <- NULL
 local({
   a <- commandArgs(trailingOnly = FALSE)
   f <- sub("^--file=", "", a[grep("^--file=", a)])
