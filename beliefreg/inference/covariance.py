@@ -23,7 +23,7 @@ name (the defect of statsmodels issue #7798).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Literal, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,10 @@ __all__ = [
     "cluster_meat",
     "sandwich",
     "encode_groups",
+    "Scores",
+    "DenseScores",
+    "IndexScores",
+    "as_scores",
 ]
 
 CovType = Literal["nonrobust", "HC0", "HC1", "cluster"]
@@ -78,14 +82,84 @@ def sandwich(bread: np.ndarray, meat: np.ndarray) -> np.ndarray:
     return 0.5 * (v + v.T)
 
 
-def cluster_meat(scores: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+class Scores(Protocol):
+    """Observation scores :math:`s_i` (rows), as the meat of a sandwich needs them."""
+
+    @property
+    def shape(self) -> tuple[int, int]: ...
+
+    def outer(self) -> np.ndarray:
+        r""":math:`\sum_i s_i s_i'`."""
+        ...
+
+    def group_sums(self, codes: np.ndarray, n_groups: int) -> np.ndarray:
+        r"""The (n_groups, k) matrix of :math:`S_g = \sum_{i \in g} s_i`."""
+        ...
+
+
+def _group_indicator(codes: np.ndarray, n_groups: int, values: np.ndarray | None = None):
+    """The (n_groups, n) matrix with ``values[i]`` at ``(codes[i], i)``, built in CSC form
+    directly (one entry per column), so no sort is needed."""
+    n = len(codes)
+    data = np.ones(n) if values is None else np.asarray(values, float)
+    return sparse.csc_matrix((data, codes, np.arange(n + 1)), shape=(n_groups, n))
+
+
+@dataclass(frozen=True)
+class DenseScores:
+    """Scores held as an (n, k) matrix."""
+
+    matrix: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.matrix.shape
+
+    def outer(self) -> np.ndarray:
+        return self.matrix.T @ self.matrix
+
+    def group_sums(self, codes: np.ndarray, n_groups: int) -> np.ndarray:
+        return np.asarray(_group_indicator(codes, n_groups) @ self.matrix)
+
+
+@dataclass(frozen=True)
+class IndexScores:
+    r"""Scores of a single-index model, :math:`s_i = u_i x_i`, never formed as a matrix.
+
+    The meats are computed from ``exog`` and ``u`` directly (:math:`X' \mathrm{diag}(u^2) X`
+    and a sparse group-indicator product), which saves an n x k temporary on large designs.
+    """
+
+    exog: np.ndarray
+    u: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.exog.shape
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self.exog * self.u[:, None]
+
+    def outer(self) -> np.ndarray:
+        a = self.exog.T @ (self.exog * (self.u * self.u)[:, None])
+        return 0.5 * (a + a.T)
+
+    def group_sums(self, codes: np.ndarray, n_groups: int) -> np.ndarray:
+        return np.asarray(_group_indicator(codes, n_groups, self.u) @ self.exog)
+
+
+def as_scores(scores: "Scores | np.ndarray") -> Scores:
+    """Wrap a plain (n, k) array as :class:`DenseScores`."""
+    return DenseScores(np.asarray(scores, float)) if isinstance(scores, np.ndarray) else scores
+
+
+def cluster_meat(scores: "Scores | np.ndarray", codes: np.ndarray, n_groups: int) -> np.ndarray:
     r"""The meat :math:`\sum_g S_g S_g'` with :math:`S_g = \sum_{i \in g} s_i`.
 
     ``codes`` are integer group codes in ``0 .. n_groups - 1`` (see :func:`encode_groups`).
     """
-    n = scores.shape[0]
-    indicator = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(n_groups, n))
-    sums = np.asarray(indicator @ scores)
+    sums = as_scores(scores).group_sums(codes, n_groups)
     return sums.T @ sums
 
 
@@ -109,8 +183,9 @@ class Covariance:
     name: str = field(init=False, default="")
     description: str = field(init=False, default="")
 
-    def compute(self, bread: np.ndarray, scores: np.ndarray) -> np.ndarray:  # pragma: no cover
-        raise NotImplementedError
+    def compute(self, bread: np.ndarray, scores: Scores | np.ndarray) -> np.ndarray:
+        """The covariance from the bread :math:`A^{-1}` and the observation scores."""
+        raise NotImplementedError  # pragma: no cover
 
     @property
     def n_groups(self) -> tuple[int, ...] | None:
@@ -128,7 +203,7 @@ class NonRobust(Covariance):
     name: str = field(init=False, default="nonrobust")
     description: str = field(init=False, default="nonrobust (inverse Hessian)")
 
-    def compute(self, bread: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    def compute(self, bread: np.ndarray, scores: Scores | np.ndarray) -> np.ndarray:
         return 0.5 * (bread + bread.T)
 
 
@@ -142,8 +217,8 @@ class HC0(Covariance):
     name: str = field(init=False, default="HC0")
     description: str = field(init=False, default="robust (HC0)")
 
-    def compute(self, bread: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        return sandwich(bread, scores.T @ scores)
+    def compute(self, bread: np.ndarray, scores: Scores | np.ndarray) -> np.ndarray:
+        return sandwich(bread, as_scores(scores).outer())
 
 
 @dataclass(frozen=True)
@@ -153,9 +228,10 @@ class HC1(Covariance):
     name: str = field(init=False, default="HC1")
     description: str = field(init=False, default="robust (HC1)")
 
-    def compute(self, bread: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    def compute(self, bread: np.ndarray, scores: Scores | np.ndarray) -> np.ndarray:
+        scores = as_scores(scores)
         n, k = scores.shape
-        return hc1_factor(n, k) * sandwich(bread, scores.T @ scores)
+        return hc1_factor(n, k) * sandwich(bread, scores.outer())
 
 
 @dataclass(frozen=True)
@@ -188,7 +264,8 @@ class Clustered(Covariance):
     def n_groups(self) -> tuple[int, ...]:
         return self.counts
 
-    def compute(self, bread: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    def compute(self, bread: np.ndarray, scores: Scores | np.ndarray) -> np.ndarray:
+        scores = as_scores(scores)
         n, k = scores.shape
 
         def one_way(codes: np.ndarray, count: int) -> np.ndarray:

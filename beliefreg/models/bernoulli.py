@@ -154,11 +154,11 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
 
     For the logit, Newton's method and Fisher scoring coincide. For the probit the step uses
     the observed Hessian where it is negative definite and the expected information (Fisher
-    scoring, globally well behaved) where it is not. Iterations stop when the largest scaled
-    step ``|step_j| / (1 + |b_j|)`` falls below ``tol``, or when the Newton decrement (the
-    predicted gain in the quasi-log-likelihood) is below ``1e-20 * (1 + |ll|)``; the latter is
-    what ends the iterations under separation, where coefficients diverge while the likelihood
-    settles.
+    scoring, globally well behaved) where it is not. Iterations stop when the next step is
+    negligible: its largest scaled entry ``|step_j| / (1 + |b_j|)`` is below ``tol``, or the
+    Newton decrement (the predicted gain in the quasi-log-likelihood) is below
+    ``1e-20 * (1 + |ll|)``; the latter is what ends the iterations under separation, where
+    coefficients diverge while the likelihood settles.
 
     Warns
     -----
@@ -183,6 +183,12 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
         if step is None:
             step = np.linalg.lstsq(info, grad, rcond=None)[0]
         decrement = float(grad @ step)
+        # Newton converges quadratically: a negligible step means b is already within about
+        # that step of the maximum, and ll, grad and info are exact at b.
+        if (np.max(np.abs(step) / (1.0 + np.abs(b))) < tol
+                or decrement < 1e-20 * (1.0 + abs(ll))):
+            converged = True
+            break
         t = 1.0
         while True:
             b_new = b + t * step
@@ -190,11 +196,7 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
             if ll_new >= ll - 1e-12 * (1.0 + abs(ll)) or t < 1e-8:
                 break
             t *= 0.5
-        small_step = np.max(np.abs(t * step) / (1.0 + np.abs(b))) < tol
         b, ll, grad, info, eta = b_new, ll_new, grad_new, info_new, eta_new
-        if small_step or decrement < 1e-20 * (1.0 + abs(ll)):
-            converged = True
-            break
     if not converged:
         warnings.warn(f"the quasi-likelihood maximisation did not converge in {it} iterations; "
                       "raise maxiter or check the design", ConvergenceWarning, stacklevel=3)

@@ -19,7 +19,7 @@ import pandas as pd
 import patsy
 
 from ..exceptions import DataError
-from ..inference.covariance import get_covariance
+from ..inference.covariance import IndexScores, get_covariance
 from .bernoulli import (HessianKind, fit_bernoulli, hessian_weights, information,
                         quasi_loglike, score_weights)
 from .design import (Design, build_exog, check_full_rank, describe_rows,
@@ -163,10 +163,13 @@ class BinaryModel:
         return quasi_loglike(self.endog, self.exog @ np.asarray(params, float), self.weights,
                              self.link)
 
+    def _scores(self, params: np.ndarray) -> IndexScores:
+        eta = self.exog @ np.asarray(params, float)
+        return IndexScores(self.exog, score_weights(self.endog, eta, self.weights, self.link))
+
     def score_obs(self, params: np.ndarray) -> np.ndarray:
         """Observation scores, shape (n, k), prior weights included."""
-        eta = self.exog @ np.asarray(params, float)
-        return self.exog * score_weights(self.endog, eta, self.weights, self.link)[:, None]
+        return self._scores(params).matrix
 
     def score(self, params: np.ndarray) -> np.ndarray:
         """The gradient of :meth:`loglike`."""
@@ -262,7 +265,7 @@ class BinaryModel:
         info = (fitted.info if hessian == fitted.info_kind or self.link.canonical
                 else self.information(fitted.params, hessian=hessian))
         bread = np.linalg.inv(info)
-        cov = estimator.compute(bread, self.score_obs(fitted.params))
+        cov = estimator.compute(bread, self._scores(fitted.params))
         return BinaryResults(self, fitted, cov, estimator=estimator, hessian=hessian,
                              cov_kwds=cov_kwds)
 
