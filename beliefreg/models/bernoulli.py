@@ -33,7 +33,7 @@ from ..exceptions import ConvergenceWarning, SeparationWarning
 from .links import Link, score_ratio
 
 __all__ = ["HessianKind", "BernoulliFit", "quasi_loglike", "score_weights", "hessian_weights",
-           "information", "evaluate", "fit_bernoulli"]
+           "information", "evaluate", "fit_bernoulli", "working_weights"]
 
 HessianKind = Literal["observed", "expected"]
 
@@ -47,6 +47,30 @@ def quasi_loglike(y: np.ndarray, eta: np.ndarray, w: np.ndarray | None, link: Li
     return float(contrib.sum() if w is None else w @ contrib)
 
 
+def working_weights(y: np.ndarray, eta: np.ndarray, w: np.ndarray | None, link: Link,
+                    kind: HessianKind) -> tuple[np.ndarray, np.ndarray]:
+    r"""Score weights :math:`u_i` and Hessian weights :math:`h_i` together.
+
+    The scores are :math:`s_i = u_i x_i` with :math:`u_i = w_i (y_i - G_i) r_i`; minus the
+    Hessian is :math:`X' \mathrm{diag}(h) X`. The cdf and the density are computed once.
+    """
+    if kind not in ("observed", "expected"):
+        raise ValueError(f"hessian must be 'observed' or 'expected', got {kind!r}")
+    mu = link.cdf(eta)
+    resid = y - mu
+    if link.canonical:  # logit: r = 1, g = mu (1 - mu), observed = expected
+        u, h = resid, mu * (1.0 - mu)
+    else:
+        r = score_ratio(link, eta)
+        u = resid * r
+        h = link.pdf(eta) * r
+        if kind == "observed":
+            h = h - resid * r * (link.dlog_pdf(eta) - r * (1.0 - 2.0 * mu))
+    if w is not None:
+        u, h = w * u, w * h
+    return u, h
+
+
 def score_weights(y: np.ndarray, eta: np.ndarray, w: np.ndarray | None,
                   link: Link) -> np.ndarray:
     r""":math:`u_i = w_i (y_i - G_i) r_i`, so that the scores are :math:`s_i = u_i x_i`."""
@@ -57,16 +81,7 @@ def score_weights(y: np.ndarray, eta: np.ndarray, w: np.ndarray | None,
 def hessian_weights(y: np.ndarray, eta: np.ndarray, w: np.ndarray | None, link: Link,
                     kind: HessianKind) -> np.ndarray:
     r""":math:`h_i` such that minus the Hessian is :math:`X' \mathrm{diag}(h) X`."""
-    r = score_ratio(link, eta)
-    g = link.pdf(eta)
-    h = g * r
-    if kind == "observed" and not link.canonical:
-        mu = link.cdf(eta)
-        dr = r * (link.dlog_pdf(eta) - r * (1.0 - 2.0 * mu))
-        h = h - (y - mu) * dr
-    elif kind not in ("observed", "expected"):
-        raise ValueError(f"hessian must be 'observed' or 'expected', got {kind!r}")
-    return h if w is None else w * h
+    return working_weights(y, eta, w, link, kind)[1]
 
 
 def information(exog: np.ndarray, h: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
@@ -102,16 +117,16 @@ _BLOCK_ROWS = 8192
 
 
 def evaluate(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: Link,
-             params: np.ndarray, kind: HessianKind, *, eta_out: np.ndarray | None = None
-             ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-    """The quasi-log-likelihood, its gradient and minus its Hessian in one pass over the rows.
+             params: np.ndarray, kind: HessianKind
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The gradient and minus the Hessian of the quasi-log-likelihood in one pass over the rows.
 
     The rows are processed in cache-sized blocks, so the design is read once per Newton
-    iteration and no n x k temporary is allocated.
+    iteration and no n x k temporary is allocated. The quasi-log-likelihood itself depends on
+    the returned linear predictor only (:func:`quasi_loglike`), so it is computed when needed.
 
     Returns
     -------
-    qll : float
     grad : ndarray, shape (k,)
     info : ndarray, shape (k, k)
         Minus the Hessian of the given ``kind``.
@@ -119,23 +134,19 @@ def evaluate(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: Link,
         The linear predictor.
     """
     n, k = exog.shape
-    eta = np.empty(n) if eta_out is None else eta_out
-    qll = 0.0
+    eta = np.empty(n)
     grad = np.zeros(k)
     info = np.zeros((k, k))
     scratch = np.empty((min(_BLOCK_ROWS, n), k))
     for start in range(0, n, _BLOCK_ROWS):
         rows = slice(start, start + _BLOCK_ROWS)
-        xb, yb = exog[rows], y[rows]
-        wb = None if w is None else w[rows]
+        xb = exog[rows]
         eb = xb @ params
         eta[rows] = eb
-        qll += quasi_loglike(yb, eb, wb, link)
-        grad += xb.T @ score_weights(yb, eb, wb, link)
-        scaled = np.multiply(xb, hessian_weights(yb, eb, wb, link, kind)[:, None],
-                             out=scratch[:len(eb)])
-        info += xb.T @ scaled
-    return qll, grad, 0.5 * (info + info.T), eta
+        u, h = working_weights(y[rows], eb, None if w is None else w[rows], link, kind)
+        grad += xb.T @ u
+        info += xb.T @ np.multiply(xb, h[:, None], out=scratch[:len(eb)])
+    return grad, 0.5 * (info + info.T), eta
 
 
 def _solve_pd(a: np.ndarray, grad: np.ndarray) -> np.ndarray | None:
@@ -172,31 +183,39 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
     if b.shape != (k,):
         raise ValueError(f"start_params must have {k} values, got {b.shape}")
     kind: HessianKind = "expected" if link.canonical else "observed"
-    ll, grad, info, eta = evaluate(y, exog, w, link, b, kind)
+    grad, info, eta = evaluate(y, exog, w, link, b, kind)
     converged = False
     it = 0
     for it in range(1, maxiter + 1):
         step = _solve_pd(info, grad)
         if step is None and kind == "observed":
-            _, _, expected, _ = evaluate(y, exog, w, link, b, "expected")
+            _, expected, _ = evaluate(y, exog, w, link, b, "expected")
             step = _solve_pd(expected, grad)
         if step is None:
             step = np.linalg.lstsq(info, grad, rcond=None)[0]
         decrement = float(grad @ step)
         # Newton converges quadratically: a negligible step means b is already within about
-        # that step of the maximum, and ll, grad and info are exact at b.
-        if (np.max(np.abs(step) / (1.0 + np.abs(b))) < tol
-                or decrement < 1e-20 * (1.0 + abs(ll))):
+        # that step of the maximum, and grad and info are exact at b.
+        if np.max(np.abs(step) / (1.0 + np.abs(b))) < tol or (
+                decrement < 1e-16 and decrement < 1e-20 * (1.0 + abs(
+                    quasi_loglike(y, eta, w, link)))):
             converged = True
             break
         t = 1.0
         while True:
             b_new = b + t * step
-            ll_new, grad_new, info_new, eta_new = evaluate(y, exog, w, link, b_new, kind)
-            if ll_new >= ll - 1e-12 * (1.0 + abs(ll)) or t < 1e-8:
+            grad_new, info_new, eta_new = evaluate(y, exog, w, link, b_new, kind)
+            # The quasi-log-likelihood is concave in b (log G and log(1 - G) are concave for
+            # the logit and the probit), so a non-negative slope at the end of the step proves
+            # that the step went uphill; only otherwise are the two values compared.
+            if grad_new @ step >= 0.0 or t < 1e-8:
+                break
+            ll_old = quasi_loglike(y, eta, w, link)
+            if quasi_loglike(y, eta_new, w, link) >= ll_old - 1e-12 * (1.0 + abs(ll_old)):
                 break
             t *= 0.5
-        b, ll, grad, info, eta = b_new, ll_new, grad_new, info_new, eta_new
+        b, grad, info, eta = b_new, grad_new, info_new, eta_new
+    ll = quasi_loglike(y, eta, w, link)
     if not converged:
         warnings.warn(f"the quasi-likelihood maximisation did not converge in {it} iterations; "
                       "raise maxiter or check the design", ConvergenceWarning, stacklevel=3)

@@ -98,7 +98,7 @@ class BinaryModel:
     def _init_design(self, design: Design) -> None:
         self.design = design
         self._check_outcome(design)
-        check_full_rank(design.exog, design.exog_names)
+        self._gram = check_full_rank(design.exog, design.exog_names)
 
     def _check_outcome(self, design: Design) -> None:
         y = design.endog
@@ -220,6 +220,19 @@ class BinaryModel:
             resolved.append(values)
         return resolved
 
+    def _first_scoring_step(self) -> np.ndarray:
+        r"""The first Fisher-scoring step from :math:`\beta = 0`, in closed form.
+
+        At zero every fitted mean is 1/2, so the information is :math:`g(0) r(0) X'WX` and the
+        gradient :math:`r(0) X'W(y - 1/2)`: the step is a least-squares fit, computed from the
+        Gram matrix kept by the rank check (one pass over the data saved).
+        """
+        x, w = self.exog, self.weights
+        gram = self._gram if w is None else x.T @ (x * w[:, None])
+        rhs = x.T @ (self.endog - 0.5 if w is None else w * (self.endog - 0.5))
+        g0 = float(self.link.pdf(np.zeros(1))[0])
+        return np.linalg.solve(gram, rhs) / g0
+
     def fit(self, cov_type: str | None = None, cov_kwds: Mapping[str, Any] | None = None, *,
             hessian: HessianKind = "observed", start_params: Any = None, maxiter: int = 100,
             tol: float = 1e-10):
@@ -260,6 +273,8 @@ class BinaryModel:
         groups = (self._cluster_groups(cov_kwds["groups"]) if "groups" in cov_kwds
                   and cov_kwds["groups"] is not None else None)
         estimator = get_covariance(cov_type, groups, nobs=self.nobs)
+        if start_params is None:
+            start_params = self._first_scoring_step()
         fitted = fit_bernoulli(self.endog, self.exog, self.weights, self.link,
                                start_params=start_params, maxiter=maxiter, tol=tol)
         info = (fitted.info if hessian == fitted.info_kind or self.link.canonical

@@ -110,8 +110,8 @@ def _check_finite(matrix: np.ndarray, names: list[str], labels: pd.Index) -> Non
         raise DataError(f"regressors {cols} are not finite in {describe_rows(rows)}")
 
 
-def check_full_rank(exog: np.ndarray, names: list[str]) -> None:
-    """Raise :class:`RankDeficientError` naming the collinear terms.
+def check_full_rank(exog: np.ndarray, names: list[str]) -> np.ndarray:
+    """Raise :class:`RankDeficientError` naming the collinear terms; return the Gram matrix.
 
     The columns are scaled to unit norm and the singular value decomposition gives the null
     space; every term with a non-negligible loading on a null vector is named.
@@ -134,6 +134,7 @@ def check_full_rank(exog: np.ndarray, names: list[str]) -> None:
         raise RankDeficientError(
             f"the design matrix is rank deficient (rank {rank} < {k} columns); collinear "
             f"terms: {[names[j] for j in involved]}")
+    return cross
 
 
 def _clean_weights(weights: Any, labels: pd.Index) -> np.ndarray:
