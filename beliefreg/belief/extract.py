@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -32,22 +33,17 @@ def _known_tokens(position: TokenLogprob) -> tuple[dict[Any, TokenLogprob], floa
         if key not in known or known[key].logprob < t.logprob:
             known[key] = t
     if position.known and position.token is not None:
+        if position.id is not None and any(t.id == position.id for t in position.top_logprobs):
+            return known, floor  # listed under its id (llama.cpp, whatever text it emitted)
         sampled = TokenLogprob(
-            token=position.token,
-            logprob=position.logprob,
-            bytes=position.bytes,
-            id=position.id,
+            token=position.token, logprob=position.logprob, bytes=position.bytes, id=position.id
         )
-        if position.id is not None:
-            for t in position.top_logprobs:  # llama.cpp: true text of the sampled id
-                if t.id == position.id:
-                    sampled = TokenLogprob(
-                        token=t.token, logprob=position.logprob, bytes=t.bytes, id=t.id
-                    )
-                    break
-        key = sampled.identity
-        if key not in known:
-            known[key] = sampled
+        text = sampled.text
+        listed_texts = {t.text for t in position.top_logprobs if t.known}
+        if text not in listed_texts:
+            key = sampled.identity
+            if key not in known:
+                known[key] = sampled
     return known, floor
 
 
@@ -230,7 +226,9 @@ def extract(
     cs = ChoiceSet.coerce(choices)
     _validate(pivot, anchor)
     alts = cs.alternatives
-    pivot_name = pivot if isinstance(pivot, str) else ("index" if isinstance(pivot, int) else "callable")
+    pivot_name = (
+        pivot if isinstance(pivot, str) else ("index" if isinstance(pivot, numbers.Integral) else "callable")
+    )
     try:
         tokens, fmt = token_logprobs(content)
     except PayloadProblem as problem:
@@ -241,7 +239,7 @@ def extract(
     loc = find_pivot(tokens, cs, pivot, anchor=anchor, anchor_occurrence=anchor_occurrence)
     if loc.index is None:
         return nan_result(
-            alts, Flag.NO_PIVOT, loc.detail or "no pivot", pivot_method=loc.method,
+            alts, Flag.MALFORMED if loc.malformed else Flag.NO_PIVOT, loc.detail or "no pivot", pivot_method=loc.method,
             source="top_logprobs", payload_format=fmt,
         )
     if not 0 <= loc.index < len(tokens):

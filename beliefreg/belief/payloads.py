@@ -157,12 +157,17 @@ class TokenLogprob:
 
     @property
     def identity(self) -> Any:
-        """Key identifying the token: its id, else its bytes, else its string."""
+        """Key identifying the token: its id, else its text, else its raw bytes.
+
+        The text is the decoded bytes when they are valid UTF-8 (then equal to the token
+        string), so an entry with bytes and one without name the same token.
+        """
         if self.id is not None:
             return ("id", self.id)
-        if self.bytes is not None:
-            return ("bytes", self.bytes)
-        return ("token", self.token)
+        text = self.text
+        if self.bytes is not None and text != self.bytes.decode("utf-8", errors="replace"):
+            return ("bytes", self.bytes)  # partial UTF-8: the string is an escape
+        return ("text", text)
 
     @property
     def identity_text(self) -> str | None:
