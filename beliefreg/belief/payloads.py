@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -197,12 +198,10 @@ def _read_logprob(entry: Any) -> tuple[float, str | None]:
 
 
 def _as_float(v: Any) -> float | None:
-    if isinstance(v, bool) or v is None:
+    """A real number (Python or numpy), else None. Strings are not numbers here."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
         return None
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
+    return float(v)
 
 
 def _check_logprob(v: Any) -> tuple[float, str | None]:
