@@ -200,3 +200,15 @@ def test_chain_rule_with_subset_distributions_bounds_unknown_factors():
     assert r.upper_bound["huggies"] == pytest.approx(0.54 + 0.02)
     assert r.n_listed == 3
     assert r.reason is None  # each alternative has a fully known sequence
+
+
+def test_selected_subset_is_bounded_only_by_the_remaining_mass():
+    resolved = YN.resolve(vocab=VOCAB)
+    sub = {ID["Yes"]: 0.5, ID["▁Yes"]: 0.2, ID["yes"]: 0.01}
+    top = exact_belief(sub, resolved)  # as a top-3 list: unlisted ids <= 0.01 each
+    sel = exact_belief(sub, resolved, subset="selected")  # chosen ids: only <= 1 - 0.71
+    assert top.upper_bound["no"] == pytest.approx(0.02)
+    assert sel.upper_bound["no"] == pytest.approx(0.29)
+    assert top.belief == sel.belief
+    with pytest.raises(ValueError, match="subset"):
+        exact_belief(sub, resolved, subset="all")
