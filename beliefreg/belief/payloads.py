@@ -26,9 +26,13 @@ Recognised shapes (``payload_format`` in results)
     message, or one ``output_text`` part.
 ``"llamacpp_native"``
     llama.cpp server ``/completion`` with ``n_probs > 0``: ``completion_probabilities`` with
-    ``logprob``/``top_logprobs``, or with ``post_sampling_probs: true`` the probabilities
-    ``prob``/``top_probs`` (these are *after* the sampler chain: top-k, top-p, temperature),
-    or the pre-2025 shape ``{content, probs: [{tok_str, prob}]}``.
+    ``logprob``/``top_logprobs`` (each entry also has the token ``id``), or the pre-2025 shape
+    ``{content, probs: [{tok_str, prob}]}``.
+``"llamacpp_native_post_sampling"``
+    The same with ``post_sampling_probs: true``: probabilities ``prob``/``top_probs`` taken
+    *after* the sampler chain (top-k, top-p, min-p, temperature). They describe the
+    distribution actually sampled from, not the model's; with ``top_k=0, top_p=1, min_p=0,
+    temperature=1`` the two coincide (checked on a real server).
 ``"ollama"``
     Ollama ``/api/generate`` and ``/api/chat`` (from v0.12.11): a top-level ``logprobs`` list
     of ``{token, logprob, top_logprobs: [{token, logprob}]}`` next to ``response`` or
@@ -428,7 +432,10 @@ def token_logprobs(payload: Any) -> tuple[list[TokenLogprob], str]:
         cp = _field(payload, "completion_probabilities")
         if cp is None:
             raise PayloadProblem(Flag.NO_LOGPROBS, "completion_probabilities is null", "llamacpp_native")
-        return _entries(cp, "llamacpp_native")
+        fmt = "llamacpp_native"
+        if isinstance(cp, Sequence) and cp and _has(cp[0], "top_probs"):
+            fmt = "llamacpp_native_post_sampling"  # probabilities after the sampler chain
+        return _entries(cp, fmt)
 
     choices = _field(payload, "choices")
     if _present(choices):

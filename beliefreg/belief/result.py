@@ -11,8 +11,7 @@ that can be scored but with a caveat (an alternative missing from a truncated li
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal
 
@@ -131,7 +130,6 @@ class BeliefResult:
     flags: tuple[Flag, ...] = ()
     n_listed: int | None = None
     payload_format: str | None = None
-    details: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # -------------------------------------------------------------------------- properties
     @property

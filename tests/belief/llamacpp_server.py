@@ -41,6 +41,7 @@ class LlamaServer:
         p.cpuparams.n_threads = 1
         p.cpuparams_batch.n_threads = 1
         p.warmup = False
+        p.verbosity = -1  # errors only
         self._server = x.Server(p)
         self.base = self._server.listening_address
 

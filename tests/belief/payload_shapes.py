@@ -275,7 +275,7 @@ EXPECTED_FORMAT = {
     "vllm_chat": "chat_completions",
     "vllm_completions": "completions",
     "llamacpp_native": "llamacpp_native",
-    "llamacpp_native_post_sampling": "llamacpp_native",
+    "llamacpp_native_post_sampling": "llamacpp_native_post_sampling",
     "llamacpp_native_legacy": "llamacpp_native",
     "llamacpp_oai_completions": "chat_completions",
     "ollama_generate": "ollama",
