@@ -69,6 +69,17 @@ def alternative_mass(
     Returns
     -------
     AlternativeMass
+
+    Examples
+    --------
+    A top-3 list: " Yes" 0.5, "Yes" 0.2, " The" 0.1; "no" has 4 variants, none listed.
+
+    >>> m = alternative_mass(("yes", "no"), [("yes", " Yes", 0.5), ("yes", "Yes", 0.2),
+    ...     (None, " The", 0.1)], n_variants={"yes": 4, "no": 4}, p_min=0.1)
+    >>> m.raw, m.unlisted
+    ({'yes': 0.7, 'no': 0.0}, ('no',))
+    >>> round(m.upper_bound["no"], 6), round(m.upper_bound["yes"], 6)  # min(4 x 0.1, 1 - 0.8)
+    (0.2, 0.9)
     """
     # math.fsum: exactly rounded, so the order of the list never changes a digit
     parts: dict[str, list[float]] = {a: [] for a in alternatives}

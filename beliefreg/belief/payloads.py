@@ -416,6 +416,15 @@ def token_logprobs(payload: Any) -> tuple[list[TokenLogprob], str]:
     ValueError
         When a Chat Completions or Completions response holds several choices (pass each
         ``choices[i]`` separately): a usage error, not a data problem.
+
+    Examples
+    --------
+    >>> tokens, fmt = token_logprobs({"completion_probabilities": [
+    ...     {"id": 8438, "token": " Yes", "bytes": [32, 89, 101, 115], "logprob": -0.6,
+    ...      "top_logprobs": [{"id": 8438, "token": " Yes", "bytes": [32, 89, 101, 115],
+    ...                        "logprob": -0.6}]}]})
+    >>> fmt, tokens[0].text, tokens[0].id, len(tokens[0].top_logprobs)
+    ('llamacpp_native', ' Yes', 8438, 1)
     """
     if payload is None:
         raise PayloadProblem(Flag.NO_LOGPROBS, "the payload is None (were logprobs requested?)")

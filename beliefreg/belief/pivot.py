@@ -184,6 +184,17 @@ def find_pivot(
 
     The returned index may lie past the end of ``tokens`` (an ``int`` strategy or a callable
     can return one); :func:`~beliefreg.belief.extract` flags that row.
+
+    Examples
+    --------
+    >>> from beliefreg.belief import ChoiceSet, token_logprobs
+    >>> tokens, _ = token_logprobs([{"token": t, "logprob": -0.1} for t in
+    ...     ["Pampers", " leak", ".", "\\nAnswer", ":", " Huggies"]])
+    >>> cs = ChoiceSet({"pampers": ["Pampers"], "huggies": ["Huggies"]})
+    >>> find_pivot(tokens, cs, "anchor", anchor="Answer:").index
+    5
+    >>> find_pivot(tokens, cs, "first_match").index
+    0
     """
     _validate(pivot, anchor)
     if pivot == "first":

@@ -191,6 +191,16 @@ class BeliefResult:
         ----------
         prefix : str, default ""
             Prepended to every column name.
+
+        Examples
+        --------
+        >>> from beliefreg.belief import extract
+        >>> r = extract([{"token": "No", "logprob": -0.5, "top_logprobs": [
+        ...     {"token": "No", "logprob": -0.5}, {"token": "Yes", "logprob": -1.5}]}],
+        ...     {"yes": ["Yes"], "no": ["No"]})
+        >>> row = r.to_row()
+        >>> round(row["belief_yes"], 4), row["choice"], row["flags"]
+        (0.2689, 'no', '')
         """
         row: dict[str, Any] = {}
         for a in self.belief:

@@ -151,6 +151,16 @@ def resolve_choices(
     ChoiceSetError
         An alternative has no variant the tokenizer can produce; or a token sequence of one
         alternative is a prefix of another alternative's (the message names the tokens).
+
+    Examples
+    --------
+    >>> from beliefreg.belief import ChoiceSet
+    >>> vocab = ["<bos>", "Yes", "▁Yes", "▁yes", "No", "▁No", "▁Hug", "gies"]
+    >>> r = ChoiceSet({"yes": ["Yes"], "no": ["No"]}).resolve(vocab=vocab)
+    >>> r.token_ids
+    {'yes': (1, 2, 3), 'no': (4, 5)}
+    >>> r.multi_token_forms["yes"]  # not single tokens in this vocabulary
+    ('yes', 'YES', ' YES')
     """
     cs = ChoiceSet.coerce(choices)
     pieces = _vocab_pieces(vocab, piece, n_vocab)
