@@ -61,7 +61,7 @@ import numpy as np
 
 from beliefreg.belief.exceptions import TokenizerMismatchError
 from beliefreg.belief.mass import SUM_TOLERANCE, AlternativeMass, alternative_mass
-from beliefreg.belief.result import BeliefResult, Flag, nan_result
+from beliefreg.belief.result import BeliefResult, Flag, nan_result, result_from_mass
 from beliefreg.belief.vocabulary import ResolvedChoiceSet
 
 __all__ = ["exact_belief", "chain_rule_belief", "NextTokenProbs", "Distribution"]
@@ -169,9 +169,14 @@ def _mass_from_dist(resolved: ResolvedChoiceSet, dist: _Dist) -> AlternativeMass
         raw = {a: math.fsum(dist.full[list(resolved.token_ids[a])].tolist()) for a in alts}
         covered = math.fsum(raw.values())
         return AlternativeMass(
-            raw=raw, upper_bound=dict(raw), covered_mass=covered,
-            missing_mass=max(0.0, 1.0 - covered), listed_total=1.0, p_min=None,
-            unlisted=(), inconsistent=None,
+            raw=raw,
+            upper_bound=dict(raw),
+            covered_mass=covered,
+            missing_mass=max(0.0, 1.0 - covered),
+            listed_total=1.0,
+            p_min=None,
+            unlisted=(),
+            inconsistent=None,
         )
     listed = []
     for tid, p in dist.subset.items():
@@ -257,8 +262,11 @@ def exact_belief(
     alts = resolved.alternatives
     choice, pivot_token = _sampled(resolved, sampled_token, sampled_text, first=False)
     common = dict(
-        pivot_method="given", source="exact", pivot_index=pivot_index,
-        pivot_token=pivot_token, choice=choice,
+        pivot_method="given",
+        source="exact",
+        pivot_index=pivot_index,
+        pivot_token=pivot_token,
+        choice=choice,
     )
     top = _check_subset(subset)
     try:
@@ -269,14 +277,13 @@ def exact_belief(
     return _result(mass, dist.n, sampled_token, **common)
 
 
-def _result(mass: AlternativeMass, n_listed: int | None, sampled_token: int | None, **common: Any) -> BeliefResult:
-    from beliefreg.belief.extract import _assemble
-
+def _result(
+    mass: AlternativeMass, n_listed: int | None, sampled_token: int | None, **common: Any
+) -> BeliefResult:
     what = "the full distribution" if n_listed is None else f"the {n_listed} listed tokens"
-    if sampled_token is None:
-        common = {**common, "pivot_token": None}
-    r = _assemble(mass, (), what=what, n_listed=n_listed, **common)
-    return r
+    return result_from_mass(
+        mass, what=what, sampled=sampled_token is not None, n_listed=n_listed, **common
+    )
 
 
 def chain_rule_belief(
@@ -347,14 +354,20 @@ def chain_rule_belief(
     cache: dict[tuple[int, ...], _Dist] = {}
     choice, pivot_token = _sampled(resolved, sampled_token, sampled_text, first=True)
     common = dict(
-        pivot_method="given", source="chain_rule", pivot_index=pivot_index,
-        pivot_token=pivot_token if sampled_token is not None else None, choice=choice,
+        pivot_method="given",
+        source="chain_rule",
+        pivot_index=pivot_index,
+        pivot_token=pivot_token,
+        choice=choice,
     )
 
     def dist(ctx: tuple[int, ...]) -> _Dist:
         if ctx not in cache:
             cache[ctx] = _Dist(
-                next_token_probs(prefix_t + ctx), logprobs=logprobs, n_vocab=resolved.n_vocab, top=top
+                next_token_probs(prefix_t + ctx),
+                logprobs=logprobs,
+                n_vocab=resolved.n_vocab,
+                top=top,
             )
         return cache[ctx]
 
@@ -403,7 +416,8 @@ def chain_rule_belief(
     )
     if covered > 1.0 + SUM_TOLERANCE:
         return nan_result(
-            alts, Flag.MALFORMED,
+            alts,
+            Flag.MALFORMED,
             f"the alternatives' chain-rule probabilities sum to {covered:.6g} > 1",
             **common,
         )

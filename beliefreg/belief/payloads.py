@@ -265,7 +265,9 @@ def _top_entry(entry: Any) -> TokenLogprob:
         token, (lp, problem) = entry[0], _check_logprob(entry[1])
         return TokenLogprob(token=token, logprob=lp, problem=problem)
     if not isinstance(entry, Mapping) and not hasattr(entry, "__dict__"):
-        return TokenLogprob(token=None, logprob=math.nan, problem=f"entry {entry!r} is not an object")
+        return TokenLogprob(
+            token=None, logprob=math.nan, problem=f"entry {entry!r} is not an object"
+        )
     token, tproblem = _read_token(entry, "token", "tok_str")
     lp, lproblem = _read_logprob(entry)
     return TokenLogprob(
@@ -279,7 +281,9 @@ def _top_entry(entry: Any) -> TokenLogprob:
 
 def _position(entry: Any) -> TokenLogprob:
     if not isinstance(entry, Mapping) and not hasattr(entry, "__dict__"):
-        return TokenLogprob(token=None, logprob=math.nan, problem=f"entry {entry!r} is not an object")
+        return TokenLogprob(
+            token=None, logprob=math.nan, problem=f"entry {entry!r} is not an object"
+        )
     token, tproblem = _read_token(entry, "token", "content")
     lp, lproblem = _read_logprob(entry)
     if _has(entry, "probs") and not _has(entry, "logprob") and not _has(entry, "prob"):
@@ -316,8 +320,12 @@ def _position(entry: Any) -> TokenLogprob:
         match = [t for t in top if t.token == tok.token and not math.isnan(t.logprob)]
         if match:
             tok = TokenLogprob(
-                token=tok.token, logprob=match[0].logprob, bytes=tok.bytes, id=tok.id,
-                top_logprobs=top, problem=None,
+                token=tok.token,
+                logprob=match[0].logprob,
+                bytes=tok.bytes,
+                id=tok.id,
+                top_logprobs=top,
+                problem=None,
             )
     return tok
 
@@ -343,7 +351,9 @@ def _legacy_completions(lp: Any) -> tuple[list[TokenLogprob], str]:
         raise PayloadProblem(Flag.EMPTY_CONTENT, "the payload has no generated tokens", fmt)
     if len(values) != len(tokens) or (_present(tops) and len(tops) != len(tokens)):
         raise PayloadProblem(
-            Flag.MALFORMED, "legacy logprobs: tokens, token_logprobs and top_logprobs differ in length", fmt
+            Flag.MALFORMED,
+            "legacy logprobs: tokens, token_logprobs and top_logprobs differ in length",
+            fmt,
         )
     entries = []
     for i, t in enumerate(tokens):
@@ -361,7 +371,9 @@ def _from_choice(choice: Any, fmt: str) -> tuple[list[TokenLogprob], str]:
     lp = _field(choice, "logprobs")
     if not _present(lp):
         raise PayloadProblem(
-            Flag.NO_LOGPROBS, "the choice has no logprobs (request logprobs=True, top_logprobs=k)", fmt
+            Flag.NO_LOGPROBS,
+            "the choice has no logprobs (request logprobs=True, top_logprobs=k)",
+            fmt,
         )
     if isinstance(lp, Sequence) and not isinstance(lp, (str, bytes)):
         return _entries(lp, fmt)
@@ -432,7 +444,9 @@ def token_logprobs(payload: Any) -> tuple[list[TokenLogprob], str]:
         try:
             payload = json.loads(payload)
         except (ValueError, TypeError) as exc:
-            raise PayloadProblem(Flag.MALFORMED, f"payload is a string that is not JSON ({exc})") from None
+            raise PayloadProblem(
+                Flag.MALFORMED, f"payload is a string that is not JSON ({exc})"
+            ) from None
         return token_logprobs(payload)
     if isinstance(payload, Sequence):
         return _entries(payload, "token_list")
@@ -440,7 +454,9 @@ def token_logprobs(payload: Any) -> tuple[list[TokenLogprob], str]:
     if _has(payload, "completion_probabilities"):
         cp = _field(payload, "completion_probabilities")
         if cp is None:
-            raise PayloadProblem(Flag.NO_LOGPROBS, "completion_probabilities is null", "llamacpp_native")
+            raise PayloadProblem(
+                Flag.NO_LOGPROBS, "completion_probabilities is null", "llamacpp_native"
+            )
         fmt = "llamacpp_native"
         if isinstance(cp, Sequence) and cp and _has(cp[0], "top_probs"):
             fmt = "llamacpp_native_post_sampling"  # probabilities after the sampler chain

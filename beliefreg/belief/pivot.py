@@ -163,7 +163,9 @@ def _validate(pivot: PivotStrategy, anchor: str | None) -> None:
                 "int index or a callable"
             )
         if pivot == "anchor" and (not isinstance(anchor, str) or not anchor.strip()):
-            raise ValueError("pivot='anchor' needs a non-empty anchor string, e.g. anchor='Answer:'")
+            raise ValueError(
+                "pivot='anchor' needs a non-empty anchor string, e.g. anchor='Answer:'"
+            )
         if pivot != "anchor" and anchor is not None:
             raise ValueError(f"anchor={anchor!r} is only used with pivot='anchor' (got {pivot!r})")
     elif not isinstance(pivot, numbers.Integral) and not callable(pivot):
@@ -218,5 +220,7 @@ def find_pivot(
             raise TypeError
         index = operator.index(index)
     except TypeError:
-        raise TypeError(f"pivot callable {name} returned {index!r}; expected an int or None") from None
+        raise TypeError(
+            f"pivot callable {name} returned {index!r}; expected an int or None"
+        ) from None
     return PivotLocation(index, method)

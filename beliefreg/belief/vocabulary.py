@@ -84,9 +84,7 @@ class ResolvedChoiceSet:
 
     def alternative_of_first_token(self, token_id: int) -> str | None:
         """The alternative whose scored sequences alone start with ``token_id``, or None."""
-        owners = {
-            a for a, seqs in self.sequences.items() for s in seqs if s[0] == int(token_id)
-        }
+        owners = {a for a, seqs in self.sequences.items() for s in seqs if s[0] == int(token_id)}
         return owners.pop() if len(owners) == 1 else None
 
     @property
@@ -189,7 +187,9 @@ def resolve_choices(
             for v in cs.variants(alt):
                 ids = tuple(int(i) for i in tokenize(v))
                 if len(ids) == 0:
-                    raise ChoiceSetError(f"variant {v!r} of alternative {alt!r} tokenizes to nothing")
+                    raise ChoiceSetError(
+                        f"variant {v!r} of alternative {alt!r} tokenizes to nothing"
+                    )
                 if len(ids) == 1:
                     tid = ids[0]
                     if pieces is not None and 0 <= tid < len(pieces):

@@ -37,7 +37,9 @@ def _lp(p: float) -> float:
     return math.log(p) if p > 0 else -math.inf
 
 
-def _tok(token: str, p: float, *, ids: dict[str, int] | None = None, with_bytes: bool = True) -> dict[str, Any]:
+def _tok(
+    token: str, p: float, *, ids: dict[str, int] | None = None, with_bytes: bool = True
+) -> dict[str, Any]:
     d: dict[str, Any] = {"token": token, "logprob": _lp(p)}
     if with_bytes:
         d["bytes"] = list(token.encode("utf-8"))
@@ -46,7 +48,9 @@ def _tok(token: str, p: float, *, ids: dict[str, int] | None = None, with_bytes:
     return d
 
 
-def chat_content(sc: Scenario, *, with_bytes: bool = True, ids: dict[str, int] | None = None) -> list[dict]:
+def chat_content(
+    sc: Scenario, *, with_bytes: bool = True, ids: dict[str, int] | None = None
+) -> list[dict]:
     return [
         {
             **_tok(t, p, ids=ids, with_bytes=with_bytes),
@@ -178,7 +182,9 @@ def llamacpp_native_post_sampling(sc: Scenario) -> dict:
             "token": t,
             "bytes": list(t.encode()),
             "prob": p,
-            "top_probs": [{"id": ids[u], "token": u, "bytes": list(u.encode()), "prob": q} for u, q in top],
+            "top_probs": [
+                {"id": ids[u], "token": u, "bytes": list(u.encode()), "prob": q} for u, q in top
+            ],
         }
         for t, p, top in sc
     ]

@@ -15,13 +15,34 @@ from beliefreg.belief import (
     resolve_choices,
 )
 
-VOCAB = ["<bos>", "Yes", "▁Yes", "yes", "No", "▁No", "▁Hug", "gies", "▁Pamp", "ers", "x", "▁P", "ampers", "H"]
+VOCAB = [
+    "<bos>",
+    "Yes",
+    "▁Yes",
+    "yes",
+    "No",
+    "▁No",
+    "▁Hug",
+    "gies",
+    "▁Pamp",
+    "ers",
+    "x",
+    "▁P",
+    "ampers",
+    "H",
+]
 ID = {s: i for i, s in enumerate(VOCAB)}
 TOKENIZE = {
-    " Huggies": ["▁Hug", "gies"], "Huggies": ["H", "x", "gies"],
-    " Pampers": ["▁Pamp", "ers"], "Pampers": ["▁P", "ampers"],  # a tokenizer with a dummy prefix
-    " P": ["▁P"], "P": ["▁P"],
-    "Yes": ["Yes"], " Yes": ["▁Yes"], "No": ["No"], " No": ["▁No"],
+    " Huggies": ["▁Hug", "gies"],
+    "Huggies": ["H", "x", "gies"],
+    " Pampers": ["▁Pamp", "ers"],
+    "Pampers": ["▁P", "ampers"],  # a tokenizer with a dummy prefix
+    " P": ["▁P"],
+    "P": ["▁P"],
+    "Yes": ["Yes"],
+    " Yes": ["▁Yes"],
+    "No": ["No"],
+    " No": ["▁No"],
 }
 
 
@@ -54,7 +75,10 @@ def test_resolve_by_vocabulary_scan():
 
 def test_resolve_with_tokenize_finds_multi_token_labels():
     r = BRANDS.resolve(tokenize=tokenize, vocab=VOCAB)
-    assert r.multi_token_forms == {"pampers": ("Pampers", " Pampers"), "huggies": ("Huggies", " Huggies")}
+    assert r.multi_token_forms == {
+        "pampers": ("Pampers", " Pampers"),
+        "huggies": ("Huggies", " Huggies"),
+    }
     assert r.single_token_forms == {"pampers": (), "huggies": ()}
     assert set(r.sequences["huggies"]) == {(ID["▁Hug"], ID["gies"]), (ID["H"], ID["x"], ID["gies"])}
     assert not r.is_single_token
@@ -103,7 +127,9 @@ def test_exact_belief_full_distribution():
 
 
 def test_exact_belief_sampled_non_alternative_is_flagged():
-    r = exact_belief(dist(Yes=0.5, No=0.2), YN.resolve(vocab=VOCAB), sampled_token=ID["x"], sampled_text="x")
+    r = exact_belief(
+        dist(Yes=0.5, No=0.2), YN.resolve(vocab=VOCAB), sampled_token=ID["x"], sampled_text="x"
+    )
     assert r.flags == (Flag.CHOICE_NOT_ALTERNATIVE,) and r.belief["yes"] == pytest.approx(5 / 7)
 
 
@@ -127,7 +153,9 @@ def test_exact_belief_errors_and_data_problems():
     with pytest.raises(ValueError, match="sum to one"):
         exact_belief(np.full(len(VOCAB), 0.5), resolved)
     with pytest.raises(TokenizerMismatchError, match="chain_rule_belief"):
-        exact_belief(np.full(len(VOCAB), 1 / len(VOCAB)), BRANDS.resolve(tokenize=tokenize, vocab=VOCAB))
+        exact_belief(
+            np.full(len(VOCAB), 1 / len(VOCAB)), BRANDS.resolve(tokenize=tokenize, vocab=VOCAB)
+        )
     p = dist(Yes=0.5)
     p[4] = np.nan
     r = exact_belief(p, resolved)
@@ -154,15 +182,19 @@ class CountingModel:
 
 def test_chain_rule_multiplies_conditionals_of_the_labels_own_tokens():
     resolved = BRANDS.resolve(tokenize=tokenize, vocab=VOCAB)
-    H, G, PA, E, P, AM, X, HH = (ID[k] for k in ["▁Hug", "gies", "▁Pamp", "ers", "▁P", "ampers", "x", "H"])
-    model = CountingModel({
-        (): {"_Hug": 0.4, "_Pamp": 0.3, "_P": 0.1, "H": 0.05},
-        (H,): {"gies": 0.9},
-        (PA,): {"ers": 0.8},
-        (P,): {"ampers": 0.5},
-        (HH,): {"x": 0.2},
-        (HH, X): {"gies": 0.5},
-    })
+    H, G, PA, E, P, AM, X, HH = (
+        ID[k] for k in ["▁Hug", "gies", "▁Pamp", "ers", "▁P", "ampers", "x", "H"]
+    )
+    model = CountingModel(
+        {
+            (): {"_Hug": 0.4, "_Pamp": 0.3, "_P": 0.1, "H": 0.05},
+            (H,): {"gies": 0.9},
+            (PA,): {"ers": 0.8},
+            (P,): {"ampers": 0.5},
+            (HH,): {"x": 0.2},
+            (HH, X): {"gies": 0.5},
+        }
+    )
     r = chain_rule_belief(model, resolved, sampled_token=H, sampled_text=" Hug")
     assert r.raw["huggies"] == pytest.approx(0.4 * 0.9 + 0.05 * 0.2 * 0.5)
     assert r.raw["pampers"] == pytest.approx(0.3 * 0.8 + 0.1 * 0.5)
@@ -190,7 +222,10 @@ def test_chain_rule_prefix_is_prepended():
 def test_chain_rule_with_subset_distributions_bounds_unknown_factors():
     resolved = BRANDS.resolve(tokenize=tokenize, vocab=VOCAB)
     H, P = ID["▁Hug"], ID["▁P"]
-    model = CountingModel({(): {"_Hug": 0.6, "_Pamp": 0.02, "_P": 0.1}, (H,): {"gies": 0.9}, (P,): {"ampers": 0.5}}, subset=True)
+    model = CountingModel(
+        {(): {"_Hug": 0.6, "_Pamp": 0.02, "_P": 0.1}, (H,): {"gies": 0.9}, (P,): {"ampers": 0.5}},
+        subset=True,
+    )
     r = chain_rule_belief(model, resolved)
     # " Pamp" (0.02) and "H" are below the subset cut: unknown. The root lists " Hug" 0.6,
     # " P" 0.1 and "<bos>" 0.28: each unknown token is <= min(0.1, 1 - 0.98) = 0.02
@@ -212,3 +247,13 @@ def test_selected_subset_is_bounded_only_by_the_remaining_mass():
     assert top.belief == sel.belief
     with pytest.raises(ValueError, match="subset"):
         exact_belief(sub, resolved, subset="all")
+
+
+def test_sampled_token_without_text_still_sets_choice_flags():
+    resolved = YN.resolve(vocab=VOCAB)
+    r = exact_belief(dist(Yes=0.5, No=0.2), resolved, sampled_token=ID["x"])
+    assert r.choice is None and r.flags == (Flag.CHOICE_NOT_ALTERNATIVE,)
+    r = exact_belief(dist(Yes=0.5, No=0.2), resolved, sampled_token=ID["▁Yes"])
+    assert r.choice == "yes" and r.ok
+    # without a sampled token there is no choice to flag
+    assert exact_belief(dist(Yes=0.5, No=0.2), resolved).ok

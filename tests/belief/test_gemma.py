@@ -39,8 +39,12 @@ _MEMO: dict = {}
 
 
 def _top_n(gemma, prompt, n):
-    r = gemma.post("/completion", {"prompt": prompt, "n_predict": 1, "n_probs": n, "seed": 1, **PLAIN_SAMPLING})
-    return {t["id"]: math.exp(t["logprob"]) for t in r["completion_probabilities"][0]["top_logprobs"]}
+    r = gemma.post(
+        "/completion", {"prompt": prompt, "n_predict": 1, "n_probs": n, "seed": 1, **PLAIN_SAMPLING}
+    )
+    return {
+        t["id"]: math.exp(t["logprob"]) for t in r["completion_probabilities"][0]["top_logprobs"]
+    }
 
 
 def test_vocabulary_scan_finds_the_reference_yes_no_ids(gemma):
@@ -70,11 +74,20 @@ def test_multi_token_brands_resolve_to_sequences(gemma):
 def test_exact_subset_and_provider_payload_agree_on_real_model(gemma):
     resolved = YN.resolve(vocab=gemma.vocab)
     payload = gemma.completions(
-        {"prompt": PROMPT, "max_tokens": 1, "logprobs": 1000, "n_probs": 1000, "seed": 1, **PLAIN_SAMPLING}
+        {
+            "prompt": PROMPT,
+            "max_tokens": 1,
+            "logprobs": 1000,
+            "n_probs": 1000,
+            "seed": 1,
+            **PLAIN_SAMPLING,
+        }
     )
     content = payload["choices"][0]["logprobs"]["content"]
     sub = {t["id"]: math.exp(t["logprob"]) for t in content[0]["top_logprobs"]}
-    ex = exact_belief(sub, resolved, sampled_token=content[0]["id"], sampled_text=content[0]["token"])
+    ex = exact_belief(
+        sub, resolved, sampled_token=content[0]["id"], sampled_text=content[0]["token"]
+    )
     tk = extract(payload, YN)
     assert ex.raw == pytest.approx(tk.raw, rel=1e-12)
     assert ex.belief == pytest.approx(tk.belief, rel=1e-12)
@@ -101,12 +114,16 @@ def test_full_vocabulary_distribution_is_exact(gemma):
     assert r.covered_mass + r.missing_mass == pytest.approx(1.0)
     # the top-1000 list gives the same listed values (one evaluation schedule: no prompt cache)
     sub = top_n(gemma, PROMPT, 1000)
-    assert all(full[i] == pytest.approx(p, rel=1e-6) for i, p in sub.items() if i in YES_IDS | NO_IDS)
+    assert all(
+        full[i] == pytest.approx(p, rel=1e-6) for i, p in sub.items() if i in YES_IDS | NO_IDS
+    )
 
 
 def test_chain_rule_on_real_multi_token_brands(gemma):
     # the labels as the model writes them after "Answer:" (two tokens each), to keep calls few
-    spaced = ChoiceSet({"pampers": [" Pampers"], "huggies": [" Huggies"]}, leading_space=False, casefold=False)
+    spaced = ChoiceSet(
+        {"pampers": [" Pampers"], "huggies": [" Huggies"]}, leading_space=False, casefold=False
+    )
     resolved = spaced.resolve(tokenize=gemma.tokenize, vocab=gemma.vocab)
     assert resolved.sequences == {"pampers": ((174726, 616),), "huggies": ((22798, 82965),)}
     prompt_ids = [BOS, *gemma.tokenize(DIAPERS)]
@@ -141,4 +158,4 @@ def test_chain_rule_on_real_multi_token_brands(gemma):
     seqs = [s for a in resolved.alternatives for s in resolved.sequences[a]]
     assert len(calls) == len(set(calls))
     assert all(tuple(c[: len(prompt_ids)]) == tuple(prompt_ids) for c in calls)
-    assert {c[len(prompt_ids):] for c in calls} <= {s[:i] for s in seqs for i in range(len(s))}
+    assert {c[len(prompt_ids) :] for c in calls} <= {s[:i] for s in seqs for i in range(len(s))}

@@ -26,27 +26,63 @@ CASES = {
     "none": (None, Flag.NO_LOGPROBS),
     "empty_list": ([], Flag.EMPTY_CONTENT),
     "chat_logprobs_null": (
-        {"choices": [{"index": 0, "message": {"role": "assistant", "content": "Yes"}, "logprobs": None}]},
+        {
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "Yes"}, "logprobs": None}
+            ]
+        },
         Flag.NO_LOGPROBS,
     ),
     "chat_content_null": (
-        {"choices": [{"index": 0, "message": {"role": "assistant", "content": ""}, "logprobs": {"content": None}}]},
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": ""},
+                    "logprobs": {"content": None},
+                }
+            ]
+        },
         Flag.NO_LOGPROBS,
     ),
     "chat_content_empty": (
-        {"choices": [{"index": 0, "message": {"role": "assistant", "content": ""}, "logprobs": {"content": []}}]},
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": ""},
+                    "logprobs": {"content": []},
+                }
+            ]
+        },
         Flag.EMPTY_CONTENT,
     ),
     "no_choices": ({"choices": []}, Flag.EMPTY_CONTENT),
     "responses_without_logprobs": (
-        {"object": "response", "output": [{"type": "message", "content": [
-            {"type": "output_text", "text": "Yes", "annotations": []}]}]},
+        {
+            "object": "response",
+            "output": [
+                {
+                    "type": "message",
+                    "content": [{"type": "output_text", "text": "Yes", "annotations": []}],
+                }
+            ],
+        },
         Flag.NO_LOGPROBS,
     ),
-    "responses_without_text": ({"object": "response", "output": [{"type": "reasoning", "summary": []}]}, Flag.EMPTY_CONTENT),
+    "responses_without_text": (
+        {"object": "response", "output": [{"type": "reasoning", "summary": []}]},
+        Flag.EMPTY_CONTENT,
+    ),
     "llamacpp_without_n_probs": ({"content": " Yes", "stop": True}, Flag.NO_LOGPROBS),
-    "llamacpp_probs_null": ({"content": " Yes", "completion_probabilities": None}, Flag.NO_LOGPROBS),
-    "ollama_without_logprobs": ({"model": "m", "response": "Yes", "done": True, "logprobs": None}, Flag.NO_LOGPROBS),
+    "llamacpp_probs_null": (
+        {"content": " Yes", "completion_probabilities": None},
+        Flag.NO_LOGPROBS,
+    ),
+    "ollama_without_logprobs": (
+        {"model": "m", "response": "Yes", "done": True, "logprobs": None},
+        Flag.NO_LOGPROBS,
+    ),
     "unknown_dict": ({"foo": 1}, Flag.MALFORMED),
     "int": (42, Flag.MALFORMED),
     "not_json": ("{not json", Flag.MALFORMED),
@@ -59,7 +95,10 @@ CASES = {
     "positive_logprob": (with_(lambda c: c[0].update(logprob=0.5)), Flag.MALFORMED),
     "string_logprob": (with_(lambda c: c[0].update(logprob="-0.1")), Flag.MALFORMED),
     "bool_logprob": (with_(lambda c: c[0].update(logprob=True)), Flag.MALFORMED),
-    "nan_in_top": (with_(lambda c: c[0]["top_logprobs"][1].update(logprob=math.nan)), Flag.MALFORMED),
+    "nan_in_top": (
+        with_(lambda c: c[0]["top_logprobs"][1].update(logprob=math.nan)),
+        Flag.MALFORMED,
+    ),
     "top_missing_token": (with_(lambda c: c[0]["top_logprobs"][1].pop("token")), Flag.MALFORMED),
     "top_not_list": (with_(lambda c: c[0].update(top_logprobs=5)), Flag.MALFORMED),
     "probabilities_above_one": (
@@ -67,13 +106,33 @@ CASES = {
         Flag.MALFORMED,
     ),
     "legacy_lengths_differ": (
-        {"choices": [{"index": 0, "text": "Yes", "logprobs": {"tokens": ["Yes", "."], "token_logprobs": [-0.1], "top_logprobs": [{}, {}]}}]},
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "text": "Yes",
+                    "logprobs": {
+                        "tokens": ["Yes", "."],
+                        "token_logprobs": [-0.1],
+                        "top_logprobs": [{}, {}],
+                    },
+                }
+            ]
+        },
         Flag.MALFORMED,
     ),
     "all_minus_inf": (
-        [{"token": " I", "logprob": 0.0, "top_logprobs": [{"token": " I", "logprob": 0.0},
-                                                          {"token": " Yes", "logprob": -math.inf},
-                                                          {"token": " No", "logprob": -math.inf}]}],
+        [
+            {
+                "token": " I",
+                "logprob": 0.0,
+                "top_logprobs": [
+                    {"token": " I", "logprob": 0.0},
+                    {"token": " Yes", "logprob": -math.inf},
+                    {"token": " No", "logprob": -math.inf},
+                ],
+            }
+        ],
         Flag.NO_ALTERNATIVE_AT_PIVOT,
     ),
 }

@@ -14,10 +14,25 @@ CHOICE_SETS = [
     ChoiceSet({"pampers": ["Pampers", "P"], "huggies": ["Huggies", "H"], "none": ["Neither"]}),
     ChoiceSet({"a": ["A"], "b": ["B"], "c": ["C"], "d": ["D"]}, casefold=False),
 ]
-OTHER_TOKENS = [" The", "I", " Maybe", "\n", ".", " Y", "Ye", "  Yes", "Yess", "é", " P1", "<eos>", ""]
+OTHER_TOKENS = [
+    " The",
+    "I",
+    " Maybe",
+    "\n",
+    ".",
+    " Y",
+    "Ye",
+    "  Yes",
+    "Yess",
+    "é",
+    " P1",
+    "<eos>",
+    "",
+]
 
-settings.register_profile("belief", max_examples=60, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "belief", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile("belief")
 
 
@@ -25,7 +40,9 @@ settings.load_profile("belief")
 def top_k_position(draw):
     """A choice set and a pivot entry: distinct listed tokens with probabilities summing <= 1."""
     cs = draw(st.sampled_from(CHOICE_SETS))
-    pool = sorted({v for a in cs.alternatives for v in cs.variants(a, markers=True)} | set(OTHER_TOKENS))
+    pool = sorted(
+        {v for a in cs.alternatives for v in cs.variants(a, markers=True)} | set(OTHER_TOKENS)
+    )
     tokens = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=12, unique_by=lambda t: t))
     # at most one spelling of each canonical text, as a real top-k list has
     seen, uniq = set(), []
@@ -48,7 +65,13 @@ def _same(a, b):
 
 
 def _vals(r):
-    return [*r.belief.values(), *r.raw.values(), *r.upper_bound.values(), r.covered_mass, r.missing_mass]
+    return [
+        *r.belief.values(),
+        *r.raw.values(),
+        *r.upper_bound.values(),
+        r.covered_mass,
+        r.missing_mass,
+    ]
 
 
 @given(top_k_position())
@@ -72,7 +95,9 @@ def test_beliefs_lie_in_unit_interval_and_sum_to_one(case):
 @given(top_k_position(), st.randoms(use_true_random=False))
 def test_permuting_the_top_k_list_changes_nothing(case, rnd):
     cs, entry = case
-    shuffled = dict(entry, top_logprobs=rnd.sample(entry["top_logprobs"], len(entry["top_logprobs"])))
+    shuffled = dict(
+        entry, top_logprobs=rnd.sample(entry["top_logprobs"], len(entry["top_logprobs"]))
+    )
     a, b = extract([entry], cs), extract([shuffled], cs)
     assert _same(_vals(a), _vals(b))
     assert (a.choice, a.flags, a.reason) == (b.choice, b.flags, b.reason)
@@ -96,7 +121,11 @@ VOCAB = ["Yes", "▁Yes", "yes", "No", "▁No", "NO", "x", "y", "z", "▁The"]
 YN = ChoiceSet({"yes": ["Yes"], "no": ["No"]}).resolve(vocab=VOCAB)
 
 
-@given(st.lists(st.floats(0.0, 1.0), min_size=len(VOCAB), max_size=len(VOCAB)).filter(lambda w: sum(w) > 0))
+@given(
+    st.lists(st.floats(0.0, 1.0), min_size=len(VOCAB), max_size=len(VOCAB)).filter(
+        lambda w: sum(w) > 0
+    )
+)
 def test_exact_belief_is_exact_and_matches_the_chain_rule(weights):
     p = np.array(weights) / sum(weights)
     r = exact_belief(p, YN)
@@ -116,7 +145,11 @@ def test_exact_subset_agrees_with_extract_on_the_same_listed_tokens(case):
     """The two paths (provider top-k, backend subset) share one definition of the numbers."""
     cs, entry = case
     tokens = [t["token"] for t in entry["top_logprobs"]]
-    resolved = cs.resolve(vocab=tokens + ["<unk>"] + [v for a in cs.alternatives for v in cs.variants(a) if v not in tokens])
+    resolved = cs.resolve(
+        vocab=tokens
+        + ["<unk>"]
+        + [v for a in cs.alternatives for v in cs.variants(a) if v not in tokens]
+    )
     sub = {i: math.exp(t["logprob"]) for i, t in enumerate(entry["top_logprobs"])}
     r = exact_belief(sub, resolved)
     e = extract([entry], cs)

@@ -58,8 +58,12 @@ def test_anchor_skips_brand_named_before_it_in_every_shape(shape):
 
 def test_anchor_first_and_last_occurrence():
     sc = [
-        ("Answer", 0.9, []), (":", 0.9, []), (" No", 0.5, [(" No", 0.5), (" Yes", 0.4)]),
-        (" wait", 0.1, []), (" Answer", 0.9, []), (": ", 0.9, []),
+        ("Answer", 0.9, []),
+        (":", 0.9, []),
+        (" No", 0.5, [(" No", 0.5), (" Yes", 0.4)]),
+        (" wait", 0.1, []),
+        (" Answer", 0.9, []),
+        (": ", 0.9, []),
         ("Yes", 0.6, [("Yes", 0.6), ("No", 0.3)]),
     ]
     content = BUILDERS["openai_chat_content_dicts"](sc)
@@ -77,11 +81,22 @@ def test_anchor_aligns_on_bytes_across_multibyte_characters():
         {"token": "caf", "logprob": -0.1, "bytes": list(b"caf"), "top_logprobs": []},
         {"token": "\\xc3", "logprob": -0.1, "bytes": [0xC3], "top_logprobs": []},
         {"token": "\\xa9", "logprob": -0.1, "bytes": [0xA9], "top_logprobs": []},
-        {"token": " Réponse", "logprob": -0.1, "bytes": list(" Réponse".encode()), "top_logprobs": []},
+        {
+            "token": " Réponse",
+            "logprob": -0.1,
+            "bytes": list(" Réponse".encode()),
+            "top_logprobs": [],
+        },
         {"token": ":", "logprob": -0.1, "bytes": [58], "top_logprobs": []},
-        {"token": " Yes", "logprob": -0.3, "bytes": list(b" Yes"),
-         "top_logprobs": [{"token": " Yes", "logprob": -0.3, "bytes": list(b" Yes")},
-                          {"token": " No", "logprob": -1.5, "bytes": list(b" No")}]},
+        {
+            "token": " Yes",
+            "logprob": -0.3,
+            "bytes": list(b" Yes"),
+            "top_logprobs": [
+                {"token": " Yes", "logprob": -0.3, "bytes": list(b" Yes")},
+                {"token": " No", "logprob": -1.5, "bytes": list(b" No")},
+            ],
+        },
     ]
     r = extract(content, YN, pivot="anchor", anchor="café Réponse:")
     assert (r.pivot_index, r.choice) == (5, "yes")
@@ -98,7 +113,10 @@ def test_anchor_not_found_and_no_alternative_after_it():
 
 def test_multi_token_labels_in_top_k():
     # Gemma splits " Huggies" into " Hug" + "gies" and " Pampers" into " Pamp" + "ers"
-    sc = [(" Hug", 0.5, [(" Hug", 0.5), (" Pamp", 0.3), (" I", 0.1)]), ("gies", 0.99, [("gies", 0.99)])]
+    sc = [
+        (" Hug", 0.5, [(" Hug", 0.5), (" Pamp", 0.3), (" I", 0.1)]),
+        ("gies", 0.99, [("gies", 0.99)]),
+    ]
     content = BUILDERS["llamacpp_native"](sc)
     # exact matching: the first pieces are not labels, so no alternative is at the pivot
     r = extract(content, BRANDS)
@@ -152,7 +170,10 @@ def listed_mass(entry, words, key="logprob"):
     top = entry.get("top_logprobs") or entry.get("top_probs")
     total = 0.0
     for t in top:
-        if t["token"].strip().lower() in words and t["token"].lstrip(" ") == t["token"][t["token"].startswith(" "):]:
+        if (
+            t["token"].strip().lower() in words
+            and t["token"].lstrip(" ") == t["token"][t["token"].startswith(" ") :]
+        ):
             total += math.exp(t["logprob"]) if key == "logprob" else t["prob"]
     return total
 
@@ -167,7 +188,9 @@ def listed_mass(entry, words, key="logprob"):
 )
 def test_real_llamacpp_yes_no_payloads(name, key):
     payload = load(name)
-    entry = (payload.get("completion_probabilities") or payload["choices"][0]["logprobs"]["content"])[0]
+    entry = (
+        payload.get("completion_probabilities") or payload["choices"][0]["logprobs"]["content"]
+    )[0]
     r = extract(payload, YN)
     yes, no = listed_mass(entry, {"yes"}, key), listed_mass(entry, {"no"}, key)
     assert yes > 0.5 and no > 0.2  # " Yes", " yes", " YES"; " No" (" Not" is not an answer)
