@@ -155,7 +155,7 @@ class BeliefResult:
         return self.scored and all(self.upper_bound[a] == self.raw[a] for a in self.raw)
 
     def belief_bounds(self) -> dict[str, tuple[float, float]]:
-        """Bounds on each normalised belief implied by ``raw`` and ``upper_bound``.
+        r"""Bounds on each normalised belief implied by ``raw`` and ``upper_bound``.
 
         For alternative :math:`a` the belief lies in
 
