@@ -244,9 +244,9 @@ def _read_bytes(entry: Any) -> bytes | None:
 
 def _read_id(entry: Any) -> int | None:
     i = _field(entry, "id")
-    if isinstance(i, bool) or not isinstance(i, int):
+    if isinstance(i, bool) or not isinstance(i, numbers.Integral):
         return None
-    return i
+    return int(i)
 
 
 def _read_token(entry: Any, *names: str) -> tuple[str | None, str | None]:

@@ -29,11 +29,12 @@ without BOS when ``add_special`` is false)::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from beliefreg.belief.choices import ChoiceSet, canonical_token
-from beliefreg.belief.exceptions import ChoiceSetError
+from beliefreg.belief.exceptions import ChoiceSetError, TokenizerMismatchError
 
 __all__ = ["ResolvedChoiceSet", "resolve_choices"]
 
@@ -112,6 +113,43 @@ def _is_extension(long: tuple[int, ...], short: tuple[int, ...]) -> bool:
     return len(long) > len(short) and long[: len(short)] == short
 
 
+_SPECIAL = re.compile(r"^<[^<>]+>$|^\[[A-Z]+\]$")
+
+
+def _check_no_special_prefix(
+    cs: ChoiceSet,
+    multi_seqs: Mapping[str, list[tuple[int, ...]]],
+    pieces: Sequence[str] | None,
+    piece: Callable[[int], str] | None,
+) -> None:
+    """Refuse a ``tokenize`` that prepends a special token (BOS) to every text.
+
+    Every variant would then look like a multi-token label starting with BOS, and the chain
+    rule would score ``P(BOS) * ...``: a silent wrong number.
+    """
+    seqs = [s for a in cs.alternatives for s in multi_seqs[a]]
+    n_variants = sum(len(cs.variants(a)) for a in cs.alternatives)
+    if not seqs or len(seqs) < n_variants:
+        return  # some variant is a single token: nothing is prepended
+    firsts = {s[0] for s in seqs}
+    if len(firsts) != 1:
+        return
+    (first,) = firsts
+    spelled = None
+    if pieces is not None and 0 <= first < len(pieces):
+        spelled = pieces[first]
+    elif piece is not None:
+        spelled = piece(first)
+    looks_special = isinstance(spelled, str) and bool(_SPECIAL.match(spelled))
+    if looks_special or cs.leading_space:
+        raise TokenizerMismatchError(
+            f"tokenize() puts token id {first}"
+            + (f" ({spelled!r})" if spelled is not None else "")
+            + " first in every variant of every alternative: it seems to add a BOS or other "
+            "special token; pass a tokenize that adds no special tokens"
+        )
+
+
 def resolve_choices(
     choices: ChoiceSet | Mapping[str, object] | Sequence[str],
     *,
@@ -146,6 +184,8 @@ def resolve_choices(
     ------
     ValueError
         Neither ``tokenize`` nor a vocabulary is given.
+    TokenizerMismatchError
+        ``tokenize`` prepends a special token (BOS) to every variant.
     ChoiceSetError
         An alternative has no variant the tokenizer can produce; or a token sequence of one
         alternative is a prefix of another alternative's (the message names the tokens).
@@ -219,6 +259,8 @@ def resolve_choices(
             for v in cs.variants(alt):
                 if v not in single_forms[alt]:
                     multi_forms[alt].append(v)
+
+    _check_no_special_prefix(cs, multi_seqs, pieces, piece)
 
     sequences: dict[str, tuple[tuple[int, ...], ...]] = {}
     for alt in cs.alternatives:

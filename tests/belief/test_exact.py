@@ -257,3 +257,19 @@ def test_sampled_token_without_text_still_sets_choice_flags():
     assert r.choice == "yes" and r.ok
     # without a sampled token there is no choice to flag
     assert exact_belief(dist(Yes=0.5, No=0.2), resolved).ok
+
+
+def test_a_tokenize_that_adds_bos_is_refused():
+    def with_bos(text):
+        return [ID["<bos>"], *tokenize(text)]
+
+    with pytest.raises(TokenizerMismatchError, match=r"token id 0 \('<bos>'\).*BOS"):
+        BRANDS.resolve(tokenize=with_bos, vocab=VOCAB)
+    with pytest.raises(TokenizerMismatchError, match="token id 0 first"):
+        BRANDS.resolve(tokenize=with_bos)  # leading-space variants all starting alike
+    # labels that legitimately share a first token are fine
+    shared = ChoiceSet({"p": [" Pampers"], "h": [" Hugo"]}, leading_space=False, casefold=False)
+    toks = {" Pampers": [ID["▁P"], ID["ampers"]], " Hugo": [ID["▁P"], ID["x"]]}
+    r = shared.resolve(tokenize=toks.__getitem__, vocab=VOCAB)
+    assert r.sequences == {"p": ((ID["▁P"], ID["ampers"]),), "h": ((ID["▁P"], ID["x"]),)}
+    assert r.alternative_of_first_token(ID["▁P"]) is None
