@@ -35,8 +35,12 @@ Recognised shapes (``payload_format`` in results)
     temperature=1`` the two coincide (checked on a real server).
 ``"ollama"``
     Ollama ``/api/generate`` and ``/api/chat`` (from v0.12.11): a top-level ``logprobs`` list
-    of ``{token, logprob, top_logprobs: [{token, logprob}]}`` next to ``response`` or
-    ``message``.
+    of ``{token, logprob, bytes?, top_logprobs: [{token, logprob, bytes?}]}`` next to
+    ``response`` or ``message``.
+``"stream:<shape>"``
+    A list of streamed chunks of one of the shapes above (Chat Completions chunks, Ollama's
+    default streaming, llama.cpp ``stream: true``): their tokens are concatenated; chunks
+    without tokens (the final ``done`` chunk) are skipped.
 
 Data problems never raise here: an unreadable entry keeps a ``problem`` string, and a payload
 that has no log-probabilities at all raises :class:`PayloadProblem`, which
@@ -406,6 +410,35 @@ def _from_responses_parts(parts: Sequence[Any], fmt: str) -> tuple[list[TokenLog
     return _entries(collected, fmt)
 
 
+_CHUNK_KEYS = ("choices", "completion_probabilities", "logprobs", "done", "object")
+
+
+def _is_chunk(obj: Any) -> bool:
+    """A streamed response chunk (not a token entry): has response keys and no token."""
+    return not _has(obj, "token") and any(_has(obj, k) for k in _CHUNK_KEYS)
+
+
+def _from_chunks(chunks: Sequence[Any]) -> tuple[list[TokenLogprob], str]:
+    """Concatenate the tokens of streamed chunks (chunks without tokens are skipped)."""
+    out: list[TokenLogprob] = []
+    fmt = None
+    empty: PayloadProblem | None = None
+    for chunk in chunks:
+        try:
+            tokens, f = token_logprobs(chunk)
+        except PayloadProblem as p:
+            if p.flag not in (Flag.EMPTY_CONTENT, Flag.NO_LOGPROBS):
+                raise
+            empty = empty or p
+            continue
+        fmt = fmt or f
+        out.extend(tokens)
+    if not out:
+        assert empty is not None
+        raise PayloadProblem(empty.flag, f"no streamed chunk has tokens ({empty.detail})", "stream")
+    return out, f"stream:{fmt}"
+
+
 def token_logprobs(payload: Any) -> tuple[list[TokenLogprob], str]:
     """Read the generated tokens and their top-k log-probabilities from a payload.
 
@@ -449,6 +482,8 @@ def token_logprobs(payload: Any) -> tuple[list[TokenLogprob], str]:
             ) from None
         return token_logprobs(payload)
     if isinstance(payload, Sequence):
+        if payload and all(_is_chunk(c) for c in payload):
+            return _from_chunks(payload)
         return _entries(payload, "token_list")
 
     if _has(payload, "completion_probabilities"):
@@ -515,6 +550,13 @@ def token_logprobs(payload: Any) -> tuple[list[TokenLogprob], str]:
         raise PayloadProblem(
             Flag.NO_LOGPROBS,
             "the response has text but no log-probabilities (llama.cpp: set n_probs > 0)",
+        )
+    if _has(payload, "response") or _has(payload, "message"):
+        raise PayloadProblem(
+            Flag.NO_LOGPROBS,
+            "the response has text but no log-probabilities (Ollama: logprobs=true, "
+            "top_logprobs=k)",
+            "ollama",
         )
     keys = list(payload) if isinstance(payload, Mapping) else type(payload).__name__
     raise PayloadProblem(Flag.MALFORMED, f"unrecognised payload shape ({keys})")

@@ -224,3 +224,38 @@ def test_real_llamacpp_chat_without_answer_at_pivot():
     assert r.reason.startswith("no_alternative_at_pivot")
     assert r.covered_mass == 0.0 and all(math.isnan(v) for v in r.belief.values())
     assert r.upper_bound["yes"] > 0  # unlisted, bounded by the smallest listed probability
+
+
+def _stream_chunks(sc, make):
+    """One chunk per generated token, plus a final chunk without tokens."""
+    return [make([pos]) for pos in sc]
+
+
+def test_streamed_chunks_are_concatenated():
+    from .payload_shapes import ollama_generate, openai_chat_dict
+
+    chunks = _stream_chunks(ANCHOR_SCENARIO, ollama_generate)
+    chunks.append({"model": "gemma3", "created_at": "x", "response": "", "done": True})
+    r = extract(chunks, BRANDS, pivot="anchor", anchor="Answer:")
+    assert (r.pivot_index, r.choice, r.payload_format) == (5, "huggies", "stream:ollama")
+
+    def chat_chunk(sc):
+        d = openai_chat_dict(sc)
+        d["object"] = "chat.completion.chunk"
+        choice = d["choices"][0]
+        choice["delta"] = choice.pop("message")
+        return d
+
+    chunks = _stream_chunks(ANCHOR_SCENARIO, chat_chunk)
+    final = chat_chunk(ANCHOR_SCENARIO[:1])
+    final["choices"][0]["logprobs"] = None
+    chunks.append(final)
+    pytest.importorskip("openai")
+    from openai.types.chat import ChatCompletionChunk
+
+    typed = [ChatCompletionChunk.model_validate(c) for c in chunks]
+    for payload in (chunks, typed):
+        r = extract(payload, BRANDS, pivot="anchor", anchor="Answer:")
+        assert (r.pivot_index, r.choice) == (5, "huggies")
+        assert r.payload_format == "stream:chat_completions"
+    assert extract([final], BRANDS).flags == (Flag.NO_LOGPROBS,)
