@@ -5,8 +5,8 @@ model *choice* (the sampled answer) as outcomes of fractional-response and choic
 with sandwich (robust, clustered) and delta-method standard errors.
 """
 
-from .exceptions import (ConvergenceWarning, DataError, MissingValueWarning,
-                         RankDeficientError, SeparationWarning)
+from .exceptions import (ConvergenceWarning, CovarianceWarning, DataError,
+                         MissingValueWarning, RankDeficientError, SeparationWarning)
 from .models.binary import FractionalLogit, FractionalProbit, Logit
 from .results import BinaryResults
 
@@ -23,4 +23,5 @@ __all__ = [
     "SeparationWarning",
     "ConvergenceWarning",
     "MissingValueWarning",
+    "CovarianceWarning",
 ]

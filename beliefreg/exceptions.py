@@ -13,6 +13,7 @@ __all__ = [
     "SeparationWarning",
     "ConvergenceWarning",
     "MissingValueWarning",
+    "CovarianceWarning",
 ]
 
 
@@ -44,3 +45,12 @@ class ConvergenceWarning(UserWarning):
 
 class MissingValueWarning(UserWarning):
     """Rows with missing values were dropped before estimation."""
+
+
+class CovarianceWarning(UserWarning):
+    """The covariance estimate is not positive semi-definite (possible for two-way clustering).
+
+    Negative variances make the affected standard errors NaN; ``cov_kwds={'fix': True}``
+    clips the negative eigenvalues to zero (Cameron, Gelbach and Miller 2011; R's
+    ``vcovCL(fix = TRUE)``).
+    """
