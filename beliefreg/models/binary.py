@@ -21,7 +21,7 @@ import patsy
 from ..exceptions import DataError
 from ..inference.covariance import IndexScores, get_covariance
 from .bernoulli import (HessianKind, fit_bernoulli, hessian_weights, information,
-                        quasi_loglike, score_weights)
+                        inverse_information, quasi_loglike, score_weights)
 from .design import (Design, build_exog, check_full_rank, describe_rows,
                      design_from_arrays, design_from_formula)
 from .links import Link, LogitLink, ProbitLink
@@ -282,7 +282,7 @@ class BinaryModel:
                                start_params=start_params, maxiter=maxiter, tol=tol)
         info = (fitted.info if hessian == fitted.info_kind or self.link.canonical
                 else self.information(fitted.params, hessian=hessian))
-        bread = np.linalg.inv(info)
+        bread = inverse_information(info)
         cov = estimator.compute(bread, self._scores(fitted.params))
         return BinaryResults(self, fitted, cov, estimator=estimator, hessian=hessian,
                              cov_kwds=cov_kwds)
