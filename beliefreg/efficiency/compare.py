@@ -15,12 +15,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import patsy
 
 from ..exceptions import SeparationWarning
 from ..models.binary import FractionalLogit, Logit
 from ..results import BinaryResults
-from .estimators import _rhs
+from .estimators import _rhs, formula_environment
 from .panel import MEASURES, measure_panel
 
 __all__ = ["MeasureComparison", "compare_measures"]
@@ -131,7 +130,8 @@ def compare_measures(panel: pd.DataFrame, formula: str = "~ np.log(price)", *,
     condition, run, belief, choice, alternative
         The panel's columns, as in :func:`~beliefreg.efficiency.runs_needed`.
     eval_env : int or patsy.EvalEnvironment
-        Where names in the formula are looked up; 0 is the caller's namespace.
+        Where names in the formula are looked up; 0 is the caller's namespace. ``np`` (numpy)
+        is always available.
 
     Returns
     -------
@@ -141,8 +141,9 @@ def compare_measures(panel: pd.DataFrame, formula: str = "~ np.log(price)", *,
     -----
     SeparationWarning
         The logit of choice (typically with one run) is separated; ``separated['choice']``
-        is True, and if the estimation core could not form its covariance, its estimates
-        and standard errors are reported as NaN and inf.
+        is True. Standard errors that the estimation core could not form (a singular or
+        indefinite information matrix) are reported as inf, and the estimates as NaN if it
+        could not fit at all.
 
     Examples
     --------
@@ -154,8 +155,7 @@ def compare_measures(panel: pd.DataFrame, formula: str = "~ np.log(price)", *,
     19
     """
     rhs = _rhs(formula)
-    if isinstance(eval_env, int):
-        eval_env = patsy.EvalEnvironment.capture(eval_env + 1)
+    eval_env = formula_environment(eval_env, depth=1)
     mp = measure_panel(panel, condition=condition, run=run, belief=belief, choice=choice,
                        alternative=alternative)
     results: dict[str, BinaryResults | None] = {}
@@ -170,7 +170,14 @@ def compare_measures(panel: pd.DataFrame, formula: str = "~ np.log(price)", *,
     for m in MEASURES:
         r = results[m]
         cols[m] = r.params if r is not None else pd.Series(math.nan, index=names)
-        cols[f"{m}_se"] = r.bse if r is not None else pd.Series(math.inf, index=names)
+        # a separated logit's covariance may have a negative diagonal (sqrt warns)
+        with np.errstate(invalid="ignore" if separated[m] else "warn"):
+            se = r.bse if r is not None else pd.Series(math.inf, index=names)
+        if separated[m]:
+            # the data do not bound a separated logit's coefficients; a covariance that came
+            # out negative or NaN on the diagonal means the same
+            se = se.where(np.isfinite(se), math.inf)
+        cols[f"{m}_se"] = se
     table = pd.DataFrame(cols)
     table["variance_ratio"] = (table["choice_se"] / table["belief_se"]) ** 2
     table.index.name = "term"

@@ -17,7 +17,8 @@ returns (the tests check this for the estimators here).
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,7 @@ class Estimator(Protocol):
 class BatchEstimator(Estimator, Protocol):
     """An estimator that can also evaluate many resamples from their condition means."""
 
-    def batch(self, conditions: "ConditionLayout", measure: Measure) -> BatchFunction | None: ...
+    def batch(self, conditions: ConditionLayout, measure: Measure) -> BatchFunction | None: ...
 
 
 class ConditionLayout:
@@ -74,6 +75,16 @@ class ConditionLayout:
         self.codes = codes
         self.frame = frame
         self.ids = ids
+
+
+def formula_environment(eval_env: Any, *, depth: int) -> Any:
+    """patsy's environment for a formula, with ``np`` (numpy) available as a fallback.
+
+    An int is a frame depth counted from the caller of the function calling this one.
+    """
+    if isinstance(eval_env, int):
+        eval_env = patsy.EvalEnvironment.capture(eval_env + depth + 1)
+    return eval_env.with_outer_namespace({"np": np})
 
 
 def _rhs(formula: str) -> str:
@@ -104,7 +115,8 @@ class LogitCoefficient:
         The coefficient returned (a name in the fitted ``params``); default: the only term
         other than the intercept.
     eval_env : int or patsy.EvalEnvironment
-        Where names in the formula are looked up; 0 is the caller's namespace.
+        Where names in the formula are looked up; 0 is the caller's namespace. ``np`` (numpy)
+        is always available.
 
     Notes
     -----
@@ -133,9 +145,7 @@ class LogitCoefficient:
 
     def __init__(self, formula: str, term: str | None = None, *, eval_env: Any = 0) -> None:
         self.rhs = _rhs(formula)
-        if isinstance(eval_env, int):
-            eval_env = patsy.EvalEnvironment.capture(eval_env + 1)
-        self.eval_env = eval_env
+        self.eval_env = formula_environment(eval_env, depth=1)
         self._term = term
 
     def __repr__(self) -> str:
@@ -222,8 +232,7 @@ def price_coefficient(price: str = "price", *, log: bool = True) -> LogitCoeffic
     LogitCoefficient('~ np.log(price)', term='np.log(price)')
     """
     term = f"np.log({price})" if log else price
-    return LogitCoefficient(f"~ {term}", term=term, eval_env=patsy.EvalEnvironment(
-        [{"np": np}]))
+    return LogitCoefficient(f"~ {term}", term=term, eval_env=patsy.EvalEnvironment([]))
 
 
 class MeasureMean:

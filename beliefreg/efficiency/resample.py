@@ -11,7 +11,7 @@ early without drawing orderings of all the runs available.
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 

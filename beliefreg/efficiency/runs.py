@@ -14,8 +14,9 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,24 +31,32 @@ __all__ = ["RunsNeeded", "runs_needed"]
 
 @dataclass
 class RunsNeeded:
-    """The result of :func:`runs_needed`.
+    r"""The result of :func:`runs_needed`.
 
     Attributes
     ----------
     runs : dict
         ``{'belief': R, 'choice': R}``: the smallest R with P(within) >= ``level``, or None if
         no R tried reached it.
+    runs_range : dict
+        ``{measure: (low, high)}``, the Monte Carlo uncertainty of ``runs``: the smallest R
+        whose share is within two Monte Carlo standard errors of ``level`` or above
+        (:math:`P_R \ge level - 2 s`), and the smallest R where it is clearly above
+        (:math:`P_R \ge \min(level + 2 s, 1)`), with :math:`s = \sqrt{level(1-level)/n_{boot}}`.
+        Either is None if no R tried got there. Where the curve is flat (many runs needed)
+        a small Monte Carlo error in :math:`P_R` moves the answer by many runs: raise
+        ``n_boot`` to narrow the range.
     curves : pandas.DataFrame
         One row per (measure, R): ``measure, runs, p_within`` (the share of resamples within
         the tolerance), ``mc_se`` (its Monte Carlo standard error,
-        :math:`\\sqrt{p(1-p)/n_{boot}}`), ``n_undefined`` (resamples whose estimate does not
+        :math:`\sqrt{p(1-p)/n_{boot}}`), ``n_undefined`` (resamples whose estimate does not
         exist, e.g. a separated logit; counted as outside the tolerance).
     target : float
     target_source : str
         Where the target came from.
     estimates : dict
-        ``{measure: ndarray (n_boot, len(R tried))}``, the estimate of every resample (where
-        the iterations stopped, for undefined ones).
+        ``{measure: ndarray (n_boot, len(R tried))}``, the estimate of every resample (for
+        undefined ones: where the iterations stopped, or NaN if the fit failed).
     undefined : dict
         ``{measure: ndarray of bool}`` of the same shape.
     runs_available : pandas.Series
@@ -55,6 +64,7 @@ class RunsNeeded:
     """
 
     runs: dict[str, int | None]
+    runs_range: dict[str, tuple[int | None, int | None]]
     curves: pd.DataFrame
     target: float
     target_source: str
@@ -102,19 +112,24 @@ class RunsNeeded:
             f"{'with' if self.replace else 'without'} replacement from {avail} runs at each of "
             f"{len(self.runs_available)} conditions; R = 1..{int(tried.max())}; seed {self.seed}",
             "",
-            f"{'measure':<8} {'runs needed':>11}  {'P(within) there':>15}  {'MC s.e.':>7}  "
+            f"{'measure':<8} {'runs needed':>11}  {'MC range':>10}  {'P(within) there':>15}  "
             f"{'undefined at R=1':>16}",
         ]
         for m, r in self.runs.items():
             cur = self.curves[self.curves["measure"] == m].set_index("runs")
             und = f"{int(cur.loc[1, 'n_undefined'])}/{self.n_boot}"
+            lo, hi = self.runs_range[m]
+            rng = f"{'?' if lo is None else lo}-{'?' if hi is None else hi}"
             if r is None:
                 best = cur["p_within"].max()
-                lines.append(f"{m:<8} {'> ' + str(int(tried.max())):>11}  {best:>15.3f}  "
-                             f"{'':>7}  {und:>16}   (not reached; best shown)")
+                lines.append(f"{m:<8} {'> ' + str(int(tried.max())):>11}  {rng:>10}  "
+                             f"{best:>15.3f}  {und:>16}   (not reached; best shown)")
             else:
-                lines.append(f"{m:<8} {r:>11d}  {cur.loc[r, 'p_within']:>15.3f}  "
-                             f"{cur.loc[r, 'mc_se']:>7.3f}  {und:>16}")
+                there = f"{cur.loc[r, 'p_within']:.3f} ({cur.loc[r, 'mc_se']:.3f})"
+                lines.append(f"{m:<8} {r:>11d}  {rng:>10}  {there:>15}  {und:>16}")
+        lines.append(f"(MC range: where P(within) first comes within 2 Monte Carlo s.e. of "
+                     f"{self.level:g}, and where it is first 2 s.e. above; '?': not within the "
+                     "R tried)")
         if self.ratio is not None:
             lines += ["", f"choice needs {self.ratio:.1f}x the runs of belief"]
         reached = [r for r in self.runs.values() if r is not None]
@@ -233,8 +248,9 @@ def runs_needed(panel: pd.DataFrame, estimator: Estimator, *, target: float | No
         The largest R tried; default the fewest runs available at any condition.
     measures : sequence of {'belief', 'choice'}
     stop_early : bool
-        Stop increasing R once every measure has reached ``level`` (at the end of the block
-        of R values in progress; see :mod:`beliefreg.efficiency.resample`).
+        Stop increasing R once every measure is clearly above ``level`` (two Monte Carlo
+        standard errors, see ``RunsNeeded.runs_range``), at the end of the block of R values
+        in progress (:mod:`beliefreg.efficiency.resample`).
     replace : bool
         Draw the R runs with replacement (a bootstrap of the sampling distribution of an
         R-run study) instead of without replacement (subsampling the panel, as the paper).
@@ -321,6 +337,8 @@ def runs_needed(panel: pd.DataFrame, estimator: Estimator, *, target: float | No
         batch = {m: estimator.batch(layout, mp.measures[m]) for m in measures}
     vectorized = all(batch[m] is not None for m in measures)
 
+    se_level = math.sqrt(level * (1.0 - level) / n_boot)
+    clearly_above = min(level + 2.0 * se_level, 1.0)
     rng = np.random.default_rng(seed)
     values = {m: mp.values(m) for m in measures}
     est_blocks: dict[str, list[np.ndarray]] = {m: [] for m in measures}
@@ -339,7 +357,7 @@ def runs_needed(panel: pd.DataFrame, estimator: Estimator, *, target: float | No
             und_blocks[m].append(und)
             within = ~und & (np.abs(est - target) <= half_width)
             reached[m] = reached[m] or bool(
-                (within.sum(axis=0) >= level * n_boot - 1e-9).any())
+                (within.mean(axis=0) >= clearly_above - 1e-12).any())
         if stop_early and all(reached.values()):
             break
     for (category, message), w in other_warnings.items():
@@ -348,21 +366,28 @@ def runs_needed(panel: pd.DataFrame, estimator: Estimator, *, target: float | No
     runs_tried = np.arange(1, sum(e.shape[1] for e in est_blocks[measures[0]]) + 1)
     estimates = {m: np.concatenate(est_blocks[m], axis=1) for m in measures}
     undefined = {m: np.concatenate(und_blocks[m], axis=1) for m in measures}
-    frames, runs = [], {}
+    frames, runs, runs_range = [], {}, {}
     for m in measures:
         within = ~undefined[m] & (np.abs(estimates[m] - target) <= half_width)
         count = within.sum(axis=0)
         p = count / n_boot
-        ok = np.flatnonzero(count >= level * n_boot - 1e-9)
-        runs[m] = int(runs_tried[ok[0]]) if len(ok) else None
+        runs[m] = _first_reaching(runs_tried, p, level)
+        runs_range[m] = (_first_reaching(runs_tried, p, level - 2.0 * se_level),
+                         _first_reaching(runs_tried, p, clearly_above))
         frames.append(pd.DataFrame({"measure": m, "runs": runs_tried, "p_within": p,
                                     "mc_se": np.sqrt(p * (1.0 - p) / n_boot),
                                     "n_undefined": undefined[m].sum(axis=0)}))
-    return RunsNeeded(runs=runs, curves=pd.concat(frames, ignore_index=True), target=target,
+    return RunsNeeded(runs=runs, runs_range=runs_range,
+                      curves=pd.concat(frames, ignore_index=True), target=target,
                       target_source=source, tolerance=float(tolerance), relative=relative,
                       level=float(level), n_boot=int(n_boot), seed=seed, replace=replace,
                       estimator=repr(estimator), vectorized=vectorized,
                       runs_available=available, estimates=estimates, undefined=undefined)
+
+
+def _first_reaching(runs_tried: np.ndarray, p: np.ndarray, threshold: float) -> int | None:
+    ok = np.flatnonzero(p >= threshold - 1e-12)
+    return int(runs_tried[ok[0]]) if len(ok) else None
 
 
 def _block_batch(fn: BatchFunction, values: np.ndarray, rows: list[np.ndarray],

@@ -30,7 +30,8 @@ small :math:`\kappa` a long sampled reasoning that nearly settles the answer bef
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd

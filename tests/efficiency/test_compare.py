@@ -1,6 +1,5 @@
 """compare_measures: the two models side by side, variance ratios, separation."""
 
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -65,3 +64,16 @@ def test_formula_with_an_outcome_is_refused():
     panel = SyntheticRespondent(0, -1).panel([1, 2], runs=3, seed=0)
     with pytest.raises(ValueError, match="right-hand side only"):
         compare_measures(panel, "belief_yes ~ np.log(price)")
+
+
+def test_formulas_resolve_np_and_the_callers_names_without_imports():
+    panel = SyntheticRespondent(10.6, -2.8).panel([20, 40, 60], runs=5, seed=0)
+    namespace = {"compare_measures": compare_measures, "panel": panel,
+                 "LogitCoefficient": br.efficiency.LogitCoefficient,
+                 "Measure": br.efficiency.Measure}
+    exec("def root(x):\n    return x ** 0.5\n"
+         "cmp = compare_measures(panel)\n"
+         "est = LogitCoefficient('~ root(price)')(panel, Measure('belief', 'belief_yes'))",
+         namespace)
+    assert namespace["cmp"].table.shape == (2, 5)
+    assert np.isfinite(namespace["est"])

@@ -5,8 +5,14 @@ import pandas as pd
 import pytest
 
 from beliefreg import DataError
-from beliefreg.efficiency import (LogitCoefficient, MeasureMean, SyntheticRespondent,
-                                  compare_measures, price_coefficient, runs_needed)
+from beliefreg.efficiency import (
+    LogitCoefficient,
+    MeasureMean,
+    SyntheticRespondent,
+    compare_measures,
+    price_coefficient,
+    runs_needed,
+)
 
 
 @pytest.fixture(scope="module")

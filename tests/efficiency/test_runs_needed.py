@@ -7,8 +7,13 @@ import pandas as pd
 import pytest
 
 import beliefreg as br
-from beliefreg.efficiency import (Measure, MeasureMean, SyntheticRespondent, price_coefficient,
-                                  runs_needed)
+from beliefreg.efficiency import (
+    Measure,
+    MeasureMean,
+    SyntheticRespondent,
+    price_coefficient,
+    runs_needed,
+)
 
 PRICES = list(range(20, 100, 5))
 
@@ -156,6 +161,10 @@ def test_result_summary_and_tables(respondent):
     assert f"choice needs {res.ratio:.1f}x the runs of belief" in text
     assert str(res) == text
     assert res.runs["belief"] < res.runs["choice"]
+    for m in ("belief", "choice"):
+        low, high = res.runs_range[m]
+        assert low <= res.runs[m] <= high  # stop_early waits until both are clearly above
+    assert "MC range" in text
     table = res.curve_table()
     assert list(table.columns) == ["belief", "choice"]
     assert set(res.curves.columns) == {"measure", "runs", "p_within", "mc_se", "n_undefined"}
