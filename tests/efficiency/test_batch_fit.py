@@ -3,7 +3,7 @@
 import warnings
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import beliefreg as br
@@ -42,6 +42,7 @@ def problems(draw):
     return y, x
 
 
+@settings(max_examples=25)
 @given(problems())
 def test_batch_matches_the_estimation_core(problem):
     y, x = problem
