@@ -9,6 +9,7 @@ from .exceptions import (ConvergenceWarning, CovarianceWarning, DataError,
                          MissingValueWarning, RankDeficientError, SeparationWarning)
 from .models.binary import FractionalLogit, FractionalProbit, Logit
 from .results import BinaryResults
+from . import efficiency  # belief vs choice: runs_needed, compare_measures, SyntheticRespondent
 
 __version__ = "0.1.0.dev0"
 
