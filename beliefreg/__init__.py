@@ -8,3 +8,5 @@ with sandwich (robust, clustered) and delta-method standard errors.
 __version__ = "0.1.0.dev0"
 
 __all__ = ["__version__"]
+from beliefreg.simulate import Study, simulate  # noqa: E402
+__all__ += ["Study", "simulate"]

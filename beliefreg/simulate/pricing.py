@@ -78,6 +78,7 @@ class CostEstimate:
     cost_usd : float
         Estimated cost in USD; NaN when the model's price is unknown; 0 for the local backend.
     price : Price or None
+    model, backend : str
     """
 
     n_requests: int
@@ -89,6 +90,8 @@ class CostEstimate:
     price: Price | None
     model: str
     backend: str
+    paid: bool = False
+    """Whether the backend charges (OpenAI's API, or a server given ``prices``)."""
 
     def __str__(self) -> str:
         cost = "unknown (no price for this model)" if math.isnan(self.cost_usd) \

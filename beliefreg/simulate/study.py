@@ -14,9 +14,11 @@ from typing import Any
 
 import pandas as pd
 
+from ..belief import ChoiceSet, ChoiceSetError
 from .errors import StudyError
 
-__all__ = ["Study", "load_study", "RESERVED_PLACEHOLDERS", "choice_alternatives", "choice_labels"]
+__all__ = ["Study", "load_study", "RESERVED_PLACEHOLDERS", "as_choice_set", "choice_alternatives",
+           "choice_labels"]
 
 #: Placeholders filled by the simulator rather than by condition variables.
 RESERVED_PLACEHOLDERS = ("choices", "choices_list")
@@ -33,29 +35,23 @@ _RESERVED_COLUMNS = frozenset(
 
 
 def choice_alternatives(choices: Any) -> dict[str, list[str]]:
-    """Alternatives of a choice set as ``{id: [surface forms]}``, in their declared order.
+    """Alternatives of a choice set as ``{id: [surface forms]}``, in their declared order."""
+    cs = as_choice_set(choices)
+    return {alt: list(cs.forms(alt)) for alt in cs.alternatives}
 
-    Accepts a :class:`beliefreg.belief.ChoiceSet` or a plain mapping such as
-    ``{"yes": ["Yes"], "no": ["No"]}`` (a single string is one surface form).
+
+def as_choice_set(choices: Any) -> ChoiceSet:
+    """``choices`` as a :class:`~beliefreg.belief.ChoiceSet` (a mapping gets the defaults).
+
+    Raises
+    ------
+    StudyError
+        The choice set is invalid (the message of the underlying ``ChoiceSetError``).
     """
-    alternatives = getattr(choices, "alternatives", None)
-    if alternatives is not None and not isinstance(choices, Mapping):
-        out: dict[str, list[str]] = {}
-        for alt in alternatives:
-            forms = getattr(alt, "forms", None) or getattr(alt, "surface_forms", None)
-            out[str(alt.id)] = [str(f) for f in forms]
-        return out
-    if not isinstance(choices, Mapping) or not choices:
-        raise StudyError("choices must be a ChoiceSet or a non-empty mapping {id: [surface forms]}")
-    out = {}
-    for key, forms in choices.items():
-        if isinstance(forms, str):
-            forms = [forms]
-        forms = [str(f) for f in forms]
-        if not forms:
-            raise StudyError(f"alternative {key!r} has no surface form")
-        out[str(key)] = forms
-    return out
+    try:
+        return ChoiceSet.coerce(choices)
+    except (ChoiceSetError, TypeError) as exc:
+        raise StudyError(f"invalid choices: {exc}") from None
 
 
 def choice_labels(choices: Any) -> dict[str, str]:
@@ -104,8 +100,9 @@ class Study:
         sampled variables; ``{choices}`` gives the alternatives inline ("Yes or No"),
         ``{choices_list}`` one per line. Literal braces are written ``{{`` and ``}}``.
     choices : ChoiceSet or mapping
-        The alternatives, e.g. ``{"yes": ["Yes"], "no": ["No"]}`` (id -> surface forms). The first
-        surface form is the label shown in the prompt.
+        The alternatives, e.g. ``{"yes": ["Yes"], "no": ["No"]}`` (id -> surface forms; a mapping
+        becomes a :class:`~beliefreg.belief.ChoiceSet` with its defaults: case and leading-space
+        variants). The first surface form is the label shown in the prompt.
     conditions : mapping of lists or DataFrame, optional
         A mapping ``{variable: values}`` is crossed into a full factorial (in the order given);
         a DataFrame is used row by row. ``None`` means a single condition.
@@ -156,7 +153,7 @@ class Study:
     """
 
     prompt: str
-    choices: Any
+    choices: ChoiceSet | Mapping[str, Any]
     conditions: Mapping[str, Sequence[Any]] | pd.DataFrame | None = None
     runs: int = 1
     system: str | None = None
@@ -193,7 +190,7 @@ class Study:
             raise StudyError("pivot='anchor' needs an anchor string, e.g. anchor='Answer:'")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise StudyError(f"seed must be an integer, got {self.seed!r}")
-        choice_alternatives(self.choices)  # validates
+        object.__setattr__(self, "choices", as_choice_set(self.choices))
         object.__setattr__(self, "examples", _normalise_examples(self.examples))
         sampled = {str(k): list(v) for k, v in (self.sampled or {}).items()}
         for name, values in sampled.items():
@@ -261,7 +258,8 @@ def load_study(path: str | Path) -> Study:
     The top-level keys are the fields of :class:`Study`; ``[choices]`` maps ids to surface
     forms, ``[conditions]`` maps variables to lists (a full factorial) or ``conditions`` is the
     path of a CSV file (relative to the TOML file), ``[sampled]`` maps per-run variables to lists,
-    and ``[[examples]]`` tables have ``question`` and ``answer``. An optional ``[simulate]`` table
+    ``[[examples]]`` tables have ``question`` and ``answer``, and an optional ``[choice_options]``
+    table passes options to :class:`~beliefreg.belief.ChoiceSet` (``casefold = false``, ...). An optional ``[simulate]`` table
     holds defaults for the command line (``backend``, ``store``, ``concurrency``, ...) and is
     ignored here.
 
@@ -286,6 +284,14 @@ def load_study(path: str | Path) -> Study:
     """
     data = read_toml(path)
     data.pop("simulate", None)
+    options = data.pop("choice_options", None)
+    if options is not None:
+        if "choices" not in data:
+            raise StudyError(f"{path}: choice_options without choices")
+        try:
+            data["choices"] = ChoiceSet(data["choices"], **options)
+        except (ChoiceSetError, TypeError) as exc:
+            raise StudyError(f"{path}: invalid choices: {exc}") from None
     unknown = set(data) - _STUDY_KEYS
     if unknown:
         raise StudyError(f"{path}: unknown study keys {sorted(unknown)}; known: {sorted(_STUDY_KEYS)}")

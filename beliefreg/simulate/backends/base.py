@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ..store import Store
     from ..study import Study
 
-__all__ = ["Backend", "Reply", "Outcome"]
+__all__ = ["Backend", "Reply", "Outcome", "outcome_from_result"]
 
 
 @dataclass(frozen=True)
@@ -106,3 +106,21 @@ class Backend(ABC):
     def price(self, model: str) -> "Price | None":
         """USD per million tokens, or None when unknown."""
         return None
+
+
+def outcome_from_result(result: Any, *, raw_text: str | None,
+                        belief_method: str | None = None) -> Outcome:
+    """An :class:`Outcome` from a :class:`beliefreg.belief.BeliefResult`."""
+    return Outcome(
+        choice=result.choice,
+        belief=dict(result.belief),
+        covered_mass=float(result.covered_mass),
+        missing_mass=float(result.missing_mass),
+        pivot_index=result.pivot_index,
+        pivot_token=result.pivot_token,
+        pivot_method=result.pivot_method,
+        belief_method=belief_method or result.source,
+        belief_reason=result.reason,
+        raw_text=raw_text,
+        extra={"flags": ",".join(str(f) for f in result.flags)},
+    )
