@@ -299,17 +299,19 @@ class LocalBackend(Backend):
         choice = gen["choices"][0]
         content = (choice.get("logprobs") or {}).get("content") or []
         text = choice.get("text")
+        trimmed = [_trim(t, STORED_TOP) for t in content]
         response: dict[str, Any] = {
             "text": text,
             "finish_reason": choice.get("finish_reason"),
-            "tokens": [_trim(t, STORED_TOP) for t in content],
+            "tokens": trimmed,
             "usage": gen.get("usage"),
             "resolved": _resolved_to_json(resolved),
         }
         pivot = payload["pivot"]
         if isinstance(pivot, str) and pivot.startswith("callable:"):
             pivot = self._pivot_fn
-        tokens, _fmt = token_logprobs(content) if content else ([], None)
+        # the pivot strategies read token texts only: parse the short lists
+        tokens, _fmt = token_logprobs(trimmed) if trimmed else ([], None)
         loc = find_pivot(tokens, cs, pivot, anchor=payload["anchor"])
         response["pivot"] = {"index": loc.index, "method": loc.method, "detail": loc.detail}
         if loc.index is not None and 0 <= loc.index < len(content):
