@@ -338,6 +338,9 @@ def simulate(
                 raise
             bar.close()
             records = st.get_many(the_plan.keys)
+        elif progress:  # everything is in the store: say so
+            Progress(len(set(the_plan.keys)), n_cached, enabled=True,
+                     desc=f"{be.name}/{model_name}").close()
         panel = build_panel(study, the_plan.items, the_plan.keys, records, backend=be,
                             model=model_name, cached=cached)
     finally:

@@ -152,7 +152,7 @@ class FaultServer:
         messages = body.get("messages") or body.get("input") or []
         last = str(messages[-1].get("content", "")) if messages else ""
         m = re.search(r"case=(\w+)", last)
-        case = m.group(1) if m else "ok"
+        case = m.group(1) if m else "untagged"  # e.g. the log-probability probe
         ident = hashlib.sha256(json.dumps([messages, body.get("seed")], sort_keys=True)
                                .encode()).hexdigest()
         with self.lock:
