@@ -164,3 +164,79 @@ def test_default_model_has_no_chat_template_so_completion_layout(local_backend, 
     assert payload["prompt"].endswith("Would you buy a pack of diapers for 30 cents? Answer Yes "
                                       "or No.\nA:")
     assert payload["prompt"].startswith("Q: Is the sky blue? Answer Yes or No.\nA: Yes\n\n")
+
+
+GEMMA_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}<start_of_turn>"
+    "{{ 'model' if message['role'] == 'assistant' else 'user' }}\n"
+    "{{ message['content'] | trim }}<end_of_turn>\n{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
+
+def test_a_gguf_file_with_a_chat_template_uses_it(gemma_path, diaper_study, tmp_path):
+    """A user's GGUF file: the chat template in the file is applied (BOS added once)."""
+    from beliefreg.simulate.backends.gguf import read_gguf_metadata
+    from beliefreg.simulate.design import expand
+
+    from .gguf_tools import with_chat_template
+
+    path = with_chat_template(gemma_path, tmp_path / "gemma-chat.gguf", GEMMA_TEMPLATE)
+    assert read_gguf_metadata(path, ["tokenizer.chat_template"]) == \
+        {"tokenizer.chat_template": GEMMA_TEMPLATE}
+    study = diaper_study.replace(runs=1, conditions={"price": [30]})
+    backend = LocalBackend(path, n_threads=1)
+    model = backend.resolve_model(None)
+    payload = backend.build_payload(expand(study)[0], study, model)
+    assert payload["layout"] == "chat_template" and payload["stop"] == []
+    assert payload["prompt"] == (
+        "<start_of_turn>user\nIs the sky blue? Answer Yes or No.<end_of_turn>\n"
+        "<start_of_turn>model\nYes<end_of_turn>\n"
+        "<start_of_turn>user\nIs fire cold? Answer Yes or No.<end_of_turn>\n"
+        "<start_of_turn>model\nNo<end_of_turn>\n"
+        "<start_of_turn>user\nWould you buy a pack of diapers for 30 cents? Answer Yes or No."
+        "<end_of_turn>\n<start_of_turn>model\n")
+    panel = simulate(study, backend, store=None, progress=False)
+    assert panel.loc[0, "model"] == "gemma-chat" and panel.loc[0, "error"] is None
+    assert panel.loc[0, "belief_method"] == "exact"
+    assert panel.loc[0, "belief_yes"] + panel.loc[0, "belief_no"] == pytest.approx(1.0)
+    # the same weights with and without the template: different store keys (new sha256)
+    plain = LocalBackend(n_threads=1)
+    assert backend.identity(model)["sha256"] != plain.identity("x")["sha256"]
+
+
+def test_anchor_pivot_after_generated_reasoning(local_backend, tmp_path):
+    """With pivot='anchor' the pivot is the alternative token after "Answer:" in the sampled
+    text; the probabilities there are exact and agree with the decode step's own list."""
+    study = Study(
+        prompt="{q} Explain briefly, then answer.", choices={"yes": ["Yes"], "no": ["No"]},
+        conditions={"q": ["Is the sun dark?"]}, runs=2, max_tokens=24, pivot="anchor",
+        anchor="Answer:", seed=4,
+        examples=[("Is the sky blue? Explain briefly, then answer.",
+                   "The sky looks blue on clear days. Answer: Yes"),
+                  ("Is fire cold? Explain briefly, then answer.",
+                   "Fire burns and feels hot. Answer: No")])
+    store_path = tmp_path / "s.sqlite"
+    panel = simulate(study, local_backend, store=store_path, progress=False)
+    found = panel[panel["pivot_index"].notna()]
+    assert len(found) >= 1
+    for _, row in found.iterrows():
+        assert row["pivot_index"] > 0 and row["pivot_method"] == "anchor"
+        assert "Answer:" in row["raw_text"] and row["belief_method"] == "exact"
+        assert row["belief_yes"] + row["belief_no"] == pytest.approx(1.0)
+        assert row["choice"] == row["pivot_token"].strip().lower()
+    missing = panel[panel["pivot_index"].isna()]
+    assert missing["belief_yes"].isna().all()
+    assert missing["belief_flags"].eq("no_pivot").all()
+    with Store(store_path) as store:
+        for rec in store:
+            if "exact" not in rec.response:
+                continue
+            j = rec.response["pivot"]["index"]
+            listed = {t["id"]: math.exp(t["logprob"])
+                      for t in rec.response["tokens"][j]["top_logprobs"]}
+            exact = {int(k): v for k, v in rec.response["exact"]["probs"].items()}
+            common = set(listed) & set(exact)
+            assert common  # " Yes"/" No" are among the top 20 there
+            for i in common:
+                assert exact[i] == pytest.approx(listed[i], rel=1e-12)

@@ -153,6 +153,7 @@ class LlamaRuntime:
             raise BackendError(f"xllamacpp could not load {self.model_path}: {exc}") from exc
         self.address = str(self._server.listening_address)
         self._lock = threading.Lock()
+        self._bos_text: str | None = None
         models = self._get("/v1/models")
         self.n_vocab = int(models["data"][0]["meta"]["n_vocab"])
 
@@ -173,8 +174,17 @@ class LlamaRuntime:
         return [int(t["id"]) if isinstance(t, dict) else int(t) for t in out["tokens"]]
 
     def apply_template(self, messages: Sequence[dict[str, str]]) -> str:
-        """The model's chat template applied to ``messages`` with the generation prompt."""
-        return str(self._post("/apply-template", {"messages": list(messages)})["prompt"])
+        """The model's chat template applied to ``messages`` with the generation prompt.
+
+        A leading BOS token text is removed: llama.cpp adds BOS itself when it tokenizes the
+        prompt, and a second one would change the probabilities.
+        """
+        prompt = str(self._post("/apply-template", {"messages": list(messages)})["prompt"])
+        if self._bos_text is None:
+            self._bos_text = str(self._get("/props").get("bos_token") or "")
+        if self._bos_text and prompt.startswith(self._bos_text):
+            prompt = prompt[len(self._bos_text):]
+        return prompt
 
     # -- generation ----------------------------------------------------------------------------
     def complete(self, prompt: str | Sequence[Any], *, max_tokens: int, n_probs: int,
