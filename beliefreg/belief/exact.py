@@ -33,9 +33,13 @@ The backend interface
   prompt ids or ``()`` when the callable closes over the prompt) followed by the tokens of the
   alternative fed so far;
 * it returns either a 1-D array of probabilities over the whole vocabulary (exact; it must sum
-  to one within ``1e-3``), or a mapping ``{token_id: probability}`` for a subset (for instance a
-  top-N list). With a subset, ids not listed are unknown, bounded above by the smallest listed
-  probability, and the result is flagged ``truncated`` when an alternative has no listed id.
+  to one within ``1e-3``), or a mapping ``{token_id: probability}`` of exact probabilities for
+  a subset of ids. With ``subset="top"`` (default) the mapping is the N most likely tokens, so
+  an id it leaves out is at most its smallest value (and all of them together at most one
+  minus its total); with ``subset="selected"`` the ids were chosen otherwise (for instance the
+  alternatives' own ids) and only the second bound holds. An alternative with no listed id is
+  flagged ``truncated``. A mapping that lists every id of every alternative gives exact
+  ``raw`` values.
 
 Pass ``logprobs=True`` when the backend returns log-probabilities. Values that are not
 probabilities (negative, above one, a full vector not summing to one: for instance raw logits)
@@ -51,13 +55,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 import numpy as np
 
 from beliefreg.belief.exceptions import TokenizerMismatchError
 from beliefreg.belief.mass import SUM_TOLERANCE, AlternativeMass, alternative_mass
-from beliefreg.belief.result import BeliefResult, Flag, nan_result
+from beliefreg.belief.result import BeliefResult, Flag, nan_result, result_from_mass
 from beliefreg.belief.vocabulary import ResolvedChoiceSet
 
 __all__ = ["exact_belief", "chain_rule_belief", "NextTokenProbs", "Distribution"]
@@ -73,7 +77,9 @@ class _BadDistribution(Exception):
 class _Dist:
     """A next-token distribution: full vector or subset, validated once."""
 
-    def __init__(self, probs: Distribution, *, logprobs: bool, n_vocab: int | None) -> None:
+    def __init__(
+        self, probs: Distribution, *, logprobs: bool, n_vocab: int | None, top: bool = True
+    ) -> None:
         if isinstance(probs, Mapping):
             self.full = None
             sub: dict[int, float] = {}
@@ -94,10 +100,11 @@ class _Dist:
                     )
                 sub[int(k)] = min(x, 1.0)
             self.subset = sub
-            total = sum(sub.values())
+            total = math.fsum(sub.values())
             if total > 1 + SUM_TOLERANCE:
                 raise ValueError(f"the listed probabilities sum to {total:.6g} > 1")
-            self.floor = min(sub.values()) if sub else None
+            # only a top-N list bounds the tokens it leaves out by its smallest value
+            self.floor = min(sub.values()) if (sub and top) else None
             self.n = len(sub)
         else:
             arr = np.asarray(probs, dtype=np.float64)
@@ -143,19 +150,33 @@ class _Dist:
     def unknown_bound(self) -> float:
         """Upper bound on the probability of an unknown token."""
         assert self.subset is not None
-        slack = max(0.0, 1.0 - sum(self.subset.values()))
+        slack = max(0.0, 1.0 - math.fsum(self.subset.values()))
         return slack if self.floor is None else min(self.floor, slack)
+
+
+SubsetKind = Literal["top", "selected"]
+
+
+def _check_subset(subset: str) -> bool:
+    if subset not in ("top", "selected"):
+        raise ValueError(f"subset must be 'top' or 'selected', got {subset!r}")
+    return subset == "top"
 
 
 def _mass_from_dist(resolved: ResolvedChoiceSet, dist: _Dist) -> AlternativeMass:
     alts = resolved.alternatives
     if dist.full is not None:
-        raw = {a: float(sum(dist.full[list(resolved.token_ids[a])])) for a in alts}
-        covered = sum(raw.values())
+        raw = {a: math.fsum(dist.full[list(resolved.token_ids[a])].tolist()) for a in alts}
+        covered = math.fsum(raw.values())
         return AlternativeMass(
-            raw=raw, upper_bound=dict(raw), covered_mass=covered,
-            missing_mass=max(0.0, 1.0 - covered), listed_total=1.0, p_min=None,
-            unlisted=(), inconsistent=None,
+            raw=raw,
+            upper_bound=dict(raw),
+            covered_mass=covered,
+            missing_mass=max(0.0, 1.0 - covered),
+            listed_total=1.0,
+            p_min=None,
+            unlisted=(),
+            inconsistent=None,
         )
     listed = []
     for tid, p in dist.subset.items():
@@ -181,6 +202,7 @@ def exact_belief(
     resolved: ResolvedChoiceSet,
     *,
     logprobs: bool = False,
+    subset: SubsetKind = "top",
     sampled_token: int | None = None,
     sampled_text: str | None = None,
     pivot_index: int | None = 0,
@@ -196,6 +218,9 @@ def exact_belief(
         The choice set resolved against the backend's tokenizer.
     logprobs : bool, default False
         ``probs`` holds log-probabilities.
+    subset : {"top", "selected"}, default "top"
+        For a mapping: whether it is a top-N list or a selection of ids (see the module
+        docstring). Ignored for a full distribution.
     sampled_token : int, optional
         Id of the token the run sampled at the pivot; sets ``choice``.
     sampled_text : str, optional
@@ -237,25 +262,28 @@ def exact_belief(
     alts = resolved.alternatives
     choice, pivot_token = _sampled(resolved, sampled_token, sampled_text, first=False)
     common = dict(
-        pivot_method="given", source="exact", pivot_index=pivot_index,
-        pivot_token=pivot_token, choice=choice,
+        pivot_method="given",
+        source="exact",
+        pivot_index=pivot_index,
+        pivot_token=pivot_token,
+        choice=choice,
     )
+    top = _check_subset(subset)
     try:
-        dist = _Dist(probs, logprobs=logprobs, n_vocab=resolved.n_vocab)
+        dist = _Dist(probs, logprobs=logprobs, n_vocab=resolved.n_vocab, top=top)
     except _BadDistribution as exc:
         return nan_result(alts, Flag.MALFORMED, str(exc), **common)
     mass = _mass_from_dist(resolved, dist)
     return _result(mass, dist.n, sampled_token, **common)
 
 
-def _result(mass: AlternativeMass, n_listed: int | None, sampled_token: int | None, **common: Any) -> BeliefResult:
-    from beliefreg.belief.extract import _assemble
-
+def _result(
+    mass: AlternativeMass, n_listed: int | None, sampled_token: int | None, **common: Any
+) -> BeliefResult:
     what = "the full distribution" if n_listed is None else f"the {n_listed} listed tokens"
-    if sampled_token is None:
-        common = {**common, "pivot_token": None}
-    r = _assemble(mass, (), what=what, n_listed=n_listed, **common)
-    return r
+    return result_from_mass(
+        mass, what=what, sampled=sampled_token is not None, n_listed=n_listed, **common
+    )
 
 
 def chain_rule_belief(
@@ -264,6 +292,7 @@ def chain_rule_belief(
     *,
     prefix: Sequence[int] = (),
     logprobs: bool = False,
+    subset: SubsetKind = "top",
     sampled_token: int | None = None,
     sampled_text: str | None = None,
     pivot_index: int | None = 0,
@@ -284,6 +313,8 @@ def chain_rule_belief(
         Ids that precede the pivot in the context the callable expects.
     logprobs : bool, default False
         The callable returns log-probabilities.
+    subset : {"top", "selected"}, default "top"
+        What a mapping returned by the callable is (see the module docstring).
     sampled_token, sampled_text, pivot_index
         As in :func:`exact_belief`. ``sampled_token`` is the *first* generated id; it sets
         ``choice`` when exactly one alternative's sequences start with it.
@@ -318,21 +349,30 @@ def chain_rule_belief(
     {'huggies': 0.45, 'pampers': 0.15}
     """
     alts = resolved.alternatives
+    top = _check_subset(subset)
     prefix_t = tuple(int(i) for i in prefix)
     cache: dict[tuple[int, ...], _Dist] = {}
     choice, pivot_token = _sampled(resolved, sampled_token, sampled_text, first=True)
     common = dict(
-        pivot_method="given", source="chain_rule", pivot_index=pivot_index,
-        pivot_token=pivot_token if sampled_token is not None else None, choice=choice,
+        pivot_method="given",
+        source="chain_rule",
+        pivot_index=pivot_index,
+        pivot_token=pivot_token,
+        choice=choice,
     )
 
     def dist(ctx: tuple[int, ...]) -> _Dist:
         if ctx not in cache:
-            cache[ctx] = _Dist(next_token_probs(prefix_t + ctx), logprobs=logprobs, n_vocab=resolved.n_vocab)
+            cache[ctx] = _Dist(
+                next_token_probs(prefix_t + ctx),
+                logprobs=logprobs,
+                n_vocab=resolved.n_vocab,
+                top=top,
+            )
         return cache[ctx]
 
-    raw = {a: 0.0 for a in alts}
-    upper = {a: 0.0 for a in alts}
+    lows: dict[str, list[float]] = {a: [] for a in alts}
+    highs: dict[str, list[float]] = {a: [] for a in alts}
     unknown_any = {a: False for a in alts}
     listed_any = {a: False for a in alts}
     try:
@@ -351,17 +391,19 @@ def chain_rule_belief(
                     hi *= p
                     if p == 0.0:
                         break
-                raw[a] += lo
-                upper[a] += hi
+                lows[a].append(lo)
+                highs[a].append(hi)
                 if known:
                     listed_any[a] = True
                 else:
                     unknown_any[a] = True
     except _BadDistribution as exc:
         return nan_result(alts, Flag.MALFORMED, str(exc), **common)
+    raw = {a: math.fsum(lows[a]) for a in alts}
+    upper = {a: math.fsum(highs[a]) for a in alts}
     root = cache.get(())
     n_listed = root.n if root is not None else None
-    covered = sum(raw.values())
+    covered = math.fsum(raw.values())
     mass = AlternativeMass(
         raw=raw,
         upper_bound={a: min(1.0, upper[a]) for a in alts},
@@ -374,7 +416,8 @@ def chain_rule_belief(
     )
     if covered > 1.0 + SUM_TOLERANCE:
         return nan_result(
-            alts, Flag.MALFORMED,
+            alts,
+            Flag.MALFORMED,
             f"the alternatives' chain-rule probabilities sum to {covered:.6g} > 1",
             **common,
         )

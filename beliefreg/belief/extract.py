@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from beliefreg.belief.choices import ChoiceSet, canonical_token
-from beliefreg.belief.mass import alternative_mass, normalise
+from beliefreg.belief.mass import alternative_mass
 from beliefreg.belief.payloads import PayloadProblem, TokenLogprob, token_logprobs
 from beliefreg.belief.pivot import PivotStrategy, _validate, find_pivot
-from beliefreg.belief.result import BeliefResult, Flag, nan_result
+from beliefreg.belief.result import BeliefResult, Flag, nan_result, result_from_mass
 
 __all__ = ["extract", "belief_at"]
 
@@ -32,22 +33,17 @@ def _known_tokens(position: TokenLogprob) -> tuple[dict[Any, TokenLogprob], floa
         if key not in known or known[key].logprob < t.logprob:
             known[key] = t
     if position.known and position.token is not None:
+        if position.id is not None and any(t.id == position.id for t in position.top_logprobs):
+            return known, floor  # listed under its id (llama.cpp, whatever text it emitted)
         sampled = TokenLogprob(
-            token=position.token,
-            logprob=position.logprob,
-            bytes=position.bytes,
-            id=position.id,
+            token=position.token, logprob=position.logprob, bytes=position.bytes, id=position.id
         )
-        if position.id is not None:
-            for t in position.top_logprobs:  # llama.cpp: true text of the sampled id
-                if t.id == position.id:
-                    sampled = TokenLogprob(
-                        token=t.token, logprob=position.logprob, bytes=t.bytes, id=t.id
-                    )
-                    break
-        key = sampled.identity
-        if key not in known:
-            known[key] = sampled
+        text = sampled.text
+        listed_texts = {t.text for t in position.top_logprobs if t.known}
+        if text not in listed_texts:
+            key = sampled.identity
+            if key not in known:
+                known[key] = sampled
     return known, floor
 
 
@@ -93,7 +89,9 @@ def belief_at(
         n_listed=n_listed,
     )
     if position.problem is not None:
-        return nan_result(alts, Flag.MALFORMED, f"pivot token {pivot_index}: {position.problem}", **common)
+        return nan_result(
+            alts, Flag.MALFORMED, f"pivot token {pivot_index}: {position.problem}", **common
+        )
 
     known, floor = _known_tokens(position)
     listed = []
@@ -108,48 +106,11 @@ def belief_at(
         p_min=floor,
     )
     if mass.inconsistent is not None:
-        return nan_result(alts, Flag.MALFORMED, f"pivot token {pivot_index}: {mass.inconsistent}", **common)
-    return _assemble(mass, choices, what=f"the {n_listed} listed tokens", **common)
-
-
-def _assemble(mass, choices: ChoiceSet | Sequence[str], *, what: str, **common: Any) -> BeliefResult:
-    alts = tuple(mass.raw)
-    belief = normalise(mass.raw, mass.covered_mass)
-    flags: list[Flag] = []
-    reasons: list[str] = []
-    if not mass.covered_mass > 0:
-        flags.append(Flag.NO_ALTERNATIVE_AT_PIVOT)
-        reasons.append(
-            f"{Flag.NO_ALTERNATIVE_AT_PIVOT.value}: no alternative has positive probability "
-            f"among {what}"
+        return nan_result(
+            alts, Flag.MALFORMED, f"pivot token {pivot_index}: {mass.inconsistent}", **common
         )
-    if mass.unlisted:
-        flags.append(Flag.TRUNCATED)
-        floor = (
-            f"each unlisted token has probability <= {mass.p_min:.4g}; "
-            if mass.p_min is not None
-            else ""
-        )
-        bounds = ", ".join(f"{a!r} <= {mass.upper_bound[a]:.4g}" for a in mass.unlisted)
-        names = ", ".join(repr(a) for a in mass.unlisted)
-        reasons.append(
-            f"{Flag.TRUNCATED.value}: {names} not among {what} ({floor}{bounds})"
-        )
-    if common.get("choice") is None and common.get("pivot_token") is not None:
-        flags.append(Flag.CHOICE_NOT_ALTERNATIVE)
-        reasons.append(
-            f"{Flag.CHOICE_NOT_ALTERNATIVE.value}: the sampled pivot token "
-            f"{common['pivot_token']!r} is not an alternative"
-        )
-    return BeliefResult(
-        belief=belief,
-        raw=dict(mass.raw),
-        upper_bound=dict(mass.upper_bound),
-        covered_mass=mass.covered_mass,
-        missing_mass=mass.missing_mass,
-        reason="; ".join(reasons) or None,
-        flags=tuple(flags),
-        **common,
+    return result_from_mass(
+        mass, what=f"the {n_listed} listed tokens", sampled=pivot_token is not None, **common
     )
 
 
@@ -230,25 +191,40 @@ def extract(
     cs = ChoiceSet.coerce(choices)
     _validate(pivot, anchor)
     alts = cs.alternatives
-    pivot_name = pivot if isinstance(pivot, str) else ("index" if isinstance(pivot, int) else "callable")
+    pivot_name = (
+        pivot
+        if isinstance(pivot, str)
+        else ("index" if isinstance(pivot, numbers.Integral) else "callable")
+    )
     try:
         tokens, fmt = token_logprobs(content)
     except PayloadProblem as problem:
         return nan_result(
-            alts, problem.flag, problem.detail, pivot_method=str(pivot_name),
-            source="top_logprobs", payload_format=problem.payload_format,
+            alts,
+            problem.flag,
+            problem.detail,
+            pivot_method=str(pivot_name),
+            source="top_logprobs",
+            payload_format=problem.payload_format,
         )
     loc = find_pivot(tokens, cs, pivot, anchor=anchor, anchor_occurrence=anchor_occurrence)
     if loc.index is None:
         return nan_result(
-            alts, Flag.NO_PIVOT, loc.detail or "no pivot", pivot_method=loc.method,
-            source="top_logprobs", payload_format=fmt,
+            alts,
+            Flag.MALFORMED if loc.malformed else Flag.NO_PIVOT,
+            loc.detail or "no pivot",
+            pivot_method=loc.method,
+            source="top_logprobs",
+            payload_format=fmt,
         )
     if not 0 <= loc.index < len(tokens):
         return nan_result(
-            alts, Flag.PIVOT_OUT_OF_RANGE,
+            alts,
+            Flag.PIVOT_OUT_OF_RANGE,
             f"pivot index {loc.index} is outside the {len(tokens)} generated tokens",
-            pivot_method=loc.method, source="top_logprobs", pivot_index=loc.index,
+            pivot_method=loc.method,
+            source="top_logprobs",
+            pivot_index=loc.index,
             payload_format=fmt,
         )
     return belief_at(

@@ -69,15 +69,29 @@ def alternative_mass(
     Returns
     -------
     AlternativeMass
+
+    Examples
+    --------
+    A top-3 list: " Yes" 0.5, "Yes" 0.2, " The" 0.1; "no" has 4 variants, none listed.
+
+    >>> m = alternative_mass(("yes", "no"), [("yes", " Yes", 0.5), ("yes", "Yes", 0.2),
+    ...     (None, " The", 0.1)], n_variants={"yes": 4, "no": 4}, p_min=0.1)
+    >>> m.raw, m.unlisted
+    ({'yes': 0.7, 'no': 0.0}, ('no',))
+    >>> round(m.upper_bound["no"], 6), round(m.upper_bound["yes"], 6)  # min(4 x 0.1, 1 - 0.8)
+    (0.2, 0.9)
     """
-    raw = {a: 0.0 for a in alternatives}
+    # math.fsum: exactly rounded, so the order of the list never changes a digit
+    parts: dict[str, list[float]] = {a: [] for a in alternatives}
     seen: dict[str, set[str]] = {a: set() for a in alternatives}
-    total = 0.0
+    every: list[float] = []
     for alt, key, p in listed:
-        total += p
+        every.append(p)
         if alt is not None:
-            raw[alt] += p
+            parts[alt].append(p)
             seen[alt].add(key)
+    raw = {a: math.fsum(parts[a]) for a in alternatives}
+    total = math.fsum(every)
     inconsistent = None
     if total > 1.0 + SUM_TOLERANCE:
         inconsistent = f"the listed probabilities sum to {total:.6g} > 1"
@@ -92,7 +106,7 @@ def alternative_mass(
         else:
             extra = min(n_missing * p_min, slack)
         upper[a] = min(1.0, raw[a] + extra)
-    covered = sum(raw.values())
+    covered = math.fsum(raw.values())
     unlisted = tuple(a for a in alternatives if not seen[a])
     return AlternativeMass(
         raw=raw,

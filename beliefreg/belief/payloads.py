@@ -26,13 +26,21 @@ Recognised shapes (``payload_format`` in results)
     message, or one ``output_text`` part.
 ``"llamacpp_native"``
     llama.cpp server ``/completion`` with ``n_probs > 0``: ``completion_probabilities`` with
-    ``logprob``/``top_logprobs``, or with ``post_sampling_probs: true`` the probabilities
-    ``prob``/``top_probs`` (these are *after* the sampler chain: top-k, top-p, temperature),
-    or the pre-2025 shape ``{content, probs: [{tok_str, prob}]}``.
+    ``logprob``/``top_logprobs`` (each entry also has the token ``id``), or the pre-2025 shape
+    ``{content, probs: [{tok_str, prob}]}``.
+``"llamacpp_native_post_sampling"``
+    The same with ``post_sampling_probs: true``: probabilities ``prob``/``top_probs`` taken
+    *after* the sampler chain (top-k, top-p, min-p, temperature). They describe the
+    distribution actually sampled from, not the model's; with ``top_k=0, top_p=1, min_p=0,
+    temperature=1`` the two coincide (checked on a real server).
 ``"ollama"``
     Ollama ``/api/generate`` and ``/api/chat`` (from v0.12.11): a top-level ``logprobs`` list
-    of ``{token, logprob, top_logprobs: [{token, logprob}]}`` next to ``response`` or
-    ``message``.
+    of ``{token, logprob, bytes?, top_logprobs: [{token, logprob, bytes?}]}`` next to
+    ``response`` or ``message``.
+``"stream:<shape>"``
+    A list of streamed chunks of one of the shapes above (Chat Completions chunks, Ollama's
+    default streaming, llama.cpp ``stream: true``): their tokens are concatenated; chunks
+    without tokens (the final ``done`` chunk) are skipped.
 
 Data problems never raise here: an unreadable entry keeps a ``problem`` string, and a payload
 that has no log-probabilities at all raises :class:`PayloadProblem`, which
@@ -43,6 +51,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -157,12 +166,17 @@ class TokenLogprob:
 
     @property
     def identity(self) -> Any:
-        """Key identifying the token: its id, else its bytes, else its string."""
+        """Key identifying the token: its id, else its text, else its raw bytes.
+
+        The text is the decoded bytes when they are valid UTF-8 (then equal to the token
+        string), so an entry with bytes and one without name the same token.
+        """
         if self.id is not None:
             return ("id", self.id)
-        if self.bytes is not None:
-            return ("bytes", self.bytes)
-        return ("token", self.token)
+        text = self.text
+        if self.bytes is not None and text != self.bytes.decode("utf-8", errors="replace"):
+            return ("bytes", self.bytes)  # partial UTF-8: the string is an escape
+        return ("text", text)
 
     @property
     def identity_text(self) -> str | None:
@@ -192,12 +206,10 @@ def _read_logprob(entry: Any) -> tuple[float, str | None]:
 
 
 def _as_float(v: Any) -> float | None:
-    if isinstance(v, bool) or v is None:
+    """A real number (Python or numpy), else None. Strings are not numbers here."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
         return None
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
+    return float(v)
 
 
 def _check_logprob(v: Any) -> tuple[float, str | None]:
@@ -236,9 +248,9 @@ def _read_bytes(entry: Any) -> bytes | None:
 
 def _read_id(entry: Any) -> int | None:
     i = _field(entry, "id")
-    if isinstance(i, bool) or not isinstance(i, int):
+    if isinstance(i, bool) or not isinstance(i, numbers.Integral):
         return None
-    return i
+    return int(i)
 
 
 def _read_token(entry: Any, *names: str) -> tuple[str | None, str | None]:
@@ -257,7 +269,9 @@ def _top_entry(entry: Any) -> TokenLogprob:
         token, (lp, problem) = entry[0], _check_logprob(entry[1])
         return TokenLogprob(token=token, logprob=lp, problem=problem)
     if not isinstance(entry, Mapping) and not hasattr(entry, "__dict__"):
-        return TokenLogprob(token=None, logprob=math.nan, problem=f"entry {entry!r} is not an object")
+        return TokenLogprob(
+            token=None, logprob=math.nan, problem=f"entry {entry!r} is not an object"
+        )
     token, tproblem = _read_token(entry, "token", "tok_str")
     lp, lproblem = _read_logprob(entry)
     return TokenLogprob(
@@ -271,7 +285,9 @@ def _top_entry(entry: Any) -> TokenLogprob:
 
 def _position(entry: Any) -> TokenLogprob:
     if not isinstance(entry, Mapping) and not hasattr(entry, "__dict__"):
-        return TokenLogprob(token=None, logprob=math.nan, problem=f"entry {entry!r} is not an object")
+        return TokenLogprob(
+            token=None, logprob=math.nan, problem=f"entry {entry!r} is not an object"
+        )
     token, tproblem = _read_token(entry, "token", "content")
     lp, lproblem = _read_logprob(entry)
     if _has(entry, "probs") and not _has(entry, "logprob") and not _has(entry, "prob"):
@@ -308,8 +324,12 @@ def _position(entry: Any) -> TokenLogprob:
         match = [t for t in top if t.token == tok.token and not math.isnan(t.logprob)]
         if match:
             tok = TokenLogprob(
-                token=tok.token, logprob=match[0].logprob, bytes=tok.bytes, id=tok.id,
-                top_logprobs=top, problem=None,
+                token=tok.token,
+                logprob=match[0].logprob,
+                bytes=tok.bytes,
+                id=tok.id,
+                top_logprobs=top,
+                problem=None,
             )
     return tok
 
@@ -335,7 +355,9 @@ def _legacy_completions(lp: Any) -> tuple[list[TokenLogprob], str]:
         raise PayloadProblem(Flag.EMPTY_CONTENT, "the payload has no generated tokens", fmt)
     if len(values) != len(tokens) or (_present(tops) and len(tops) != len(tokens)):
         raise PayloadProblem(
-            Flag.MALFORMED, "legacy logprobs: tokens, token_logprobs and top_logprobs differ in length", fmt
+            Flag.MALFORMED,
+            "legacy logprobs: tokens, token_logprobs and top_logprobs differ in length",
+            fmt,
         )
     entries = []
     for i, t in enumerate(tokens):
@@ -353,7 +375,9 @@ def _from_choice(choice: Any, fmt: str) -> tuple[list[TokenLogprob], str]:
     lp = _field(choice, "logprobs")
     if not _present(lp):
         raise PayloadProblem(
-            Flag.NO_LOGPROBS, "the choice has no logprobs (request logprobs=True, top_logprobs=k)", fmt
+            Flag.NO_LOGPROBS,
+            "the choice has no logprobs (request logprobs=True, top_logprobs=k)",
+            fmt,
         )
     if isinstance(lp, Sequence) and not isinstance(lp, (str, bytes)):
         return _entries(lp, fmt)
@@ -386,6 +410,35 @@ def _from_responses_parts(parts: Sequence[Any], fmt: str) -> tuple[list[TokenLog
     return _entries(collected, fmt)
 
 
+_CHUNK_KEYS = ("choices", "completion_probabilities", "logprobs", "done", "object")
+
+
+def _is_chunk(obj: Any) -> bool:
+    """A streamed response chunk (not a token entry): has response keys and no token."""
+    return not _has(obj, "token") and any(_has(obj, k) for k in _CHUNK_KEYS)
+
+
+def _from_chunks(chunks: Sequence[Any]) -> tuple[list[TokenLogprob], str]:
+    """Concatenate the tokens of streamed chunks (chunks without tokens are skipped)."""
+    out: list[TokenLogprob] = []
+    fmt = None
+    empty: PayloadProblem | None = None
+    for chunk in chunks:
+        try:
+            tokens, f = token_logprobs(chunk)
+        except PayloadProblem as p:
+            if p.flag not in (Flag.EMPTY_CONTENT, Flag.NO_LOGPROBS):
+                raise
+            empty = empty or p
+            continue
+        fmt = fmt or f
+        out.extend(tokens)
+    if not out:
+        assert empty is not None
+        raise PayloadProblem(empty.flag, f"no streamed chunk has tokens ({empty.detail})", "stream")
+    return out, f"stream:{fmt}"
+
+
 def token_logprobs(payload: Any) -> tuple[list[TokenLogprob], str]:
     """Read the generated tokens and their top-k log-probabilities from a payload.
 
@@ -408,6 +461,15 @@ def token_logprobs(payload: Any) -> tuple[list[TokenLogprob], str]:
     ValueError
         When a Chat Completions or Completions response holds several choices (pass each
         ``choices[i]`` separately): a usage error, not a data problem.
+
+    Examples
+    --------
+    >>> tokens, fmt = token_logprobs({"completion_probabilities": [
+    ...     {"id": 8438, "token": " Yes", "bytes": [32, 89, 101, 115], "logprob": -0.6,
+    ...      "top_logprobs": [{"id": 8438, "token": " Yes", "bytes": [32, 89, 101, 115],
+    ...                        "logprob": -0.6}]}]})
+    >>> fmt, tokens[0].text, tokens[0].id, len(tokens[0].top_logprobs)
+    ('llamacpp_native', ' Yes', 8438, 1)
     """
     if payload is None:
         raise PayloadProblem(Flag.NO_LOGPROBS, "the payload is None (were logprobs requested?)")
@@ -415,16 +477,25 @@ def token_logprobs(payload: Any) -> tuple[list[TokenLogprob], str]:
         try:
             payload = json.loads(payload)
         except (ValueError, TypeError) as exc:
-            raise PayloadProblem(Flag.MALFORMED, f"payload is a string that is not JSON ({exc})") from None
+            raise PayloadProblem(
+                Flag.MALFORMED, f"payload is a string that is not JSON ({exc})"
+            ) from None
         return token_logprobs(payload)
     if isinstance(payload, Sequence):
+        if payload and all(_is_chunk(c) for c in payload):
+            return _from_chunks(payload)
         return _entries(payload, "token_list")
 
     if _has(payload, "completion_probabilities"):
         cp = _field(payload, "completion_probabilities")
         if cp is None:
-            raise PayloadProblem(Flag.NO_LOGPROBS, "completion_probabilities is null", "llamacpp_native")
-        return _entries(cp, "llamacpp_native")
+            raise PayloadProblem(
+                Flag.NO_LOGPROBS, "completion_probabilities is null", "llamacpp_native"
+            )
+        fmt = "llamacpp_native"
+        if isinstance(cp, Sequence) and cp and _has(cp[0], "top_probs"):
+            fmt = "llamacpp_native_post_sampling"  # probabilities after the sampler chain
+        return _entries(cp, fmt)
 
     choices = _field(payload, "choices")
     if _present(choices):
@@ -479,6 +550,13 @@ def token_logprobs(payload: Any) -> tuple[list[TokenLogprob], str]:
         raise PayloadProblem(
             Flag.NO_LOGPROBS,
             "the response has text but no log-probabilities (llama.cpp: set n_probs > 0)",
+        )
+    if _has(payload, "response") or _has(payload, "message"):
+        raise PayloadProblem(
+            Flag.NO_LOGPROBS,
+            "the response has text but no log-probabilities (Ollama: logprobs=true, "
+            "top_logprobs=k)",
+            "ollama",
         )
     keys = list(payload) if isinstance(payload, Mapping) else type(payload).__name__
     raise PayloadProblem(Flag.MALFORMED, f"unrecognised payload shape ({keys})")

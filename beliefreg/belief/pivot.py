@@ -28,6 +28,9 @@ Every strategy returns a :class:`PivotLocation` (index, method, and why there is
 
 from __future__ import annotations
 
+import numbers
+import operator
+
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Union
@@ -68,6 +71,7 @@ class PivotLocation:
     index: int | None
     method: str
     detail: str | None = None
+    malformed: bool = False
 
 
 def first_token_pivot(tokens: Sequence[TokenLogprob]) -> PivotLocation:
@@ -131,7 +135,10 @@ def anchor_pivot(
     method = "anchor"
     aligned = token_byte_offsets(tokens)
     if aligned is None:
-        return PivotLocation(None, method, "a token before the pivot has no text to align")
+        bad = next(i for i, t in enumerate(tokens) if t.raw_bytes is None)
+        return PivotLocation(
+            None, method, f"token {bad} has neither a token string nor bytes to align", True
+        )
     text, starts = aligned
     needle = anchor.rstrip().encode("utf-8")
     at = text.rfind(needle) if occurrence == "last" else text.find(needle)
@@ -156,10 +163,12 @@ def _validate(pivot: PivotStrategy, anchor: str | None) -> None:
                 "int index or a callable"
             )
         if pivot == "anchor" and (not isinstance(anchor, str) or not anchor.strip()):
-            raise ValueError("pivot='anchor' needs a non-empty anchor string, e.g. anchor='Answer:'")
+            raise ValueError(
+                "pivot='anchor' needs a non-empty anchor string, e.g. anchor='Answer:'"
+            )
         if pivot != "anchor" and anchor is not None:
             raise ValueError(f"anchor={anchor!r} is only used with pivot='anchor' (got {pivot!r})")
-    elif not isinstance(pivot, int) and not callable(pivot):
+    elif not isinstance(pivot, numbers.Integral) and not callable(pivot):
         raise TypeError(
             f"pivot must be 'first', 'anchor', 'first_match', an int or a callable, got {pivot!r}"
         )
@@ -177,6 +186,17 @@ def find_pivot(
 
     The returned index may lie past the end of ``tokens`` (an ``int`` strategy or a callable
     can return one); :func:`~beliefreg.belief.extract` flags that row.
+
+    Examples
+    --------
+    >>> from beliefreg.belief import ChoiceSet, token_logprobs
+    >>> tokens, _ = token_logprobs([{"token": t, "logprob": -0.1} for t in
+    ...     ["Pampers", " leak", ".", "\\nAnswer", ":", " Huggies"]])
+    >>> cs = ChoiceSet({"pampers": ["Pampers"], "huggies": ["Huggies"]})
+    >>> find_pivot(tokens, cs, "anchor", anchor="Answer:").index
+    5
+    >>> find_pivot(tokens, cs, "first_match").index
+    0
     """
     _validate(pivot, anchor)
     if pivot == "first":
@@ -188,13 +208,19 @@ def find_pivot(
             raise ValueError("anchor_occurrence must be 'last' or 'first'")
         assert anchor is not None
         return anchor_pivot(tokens, choices, anchor, occurrence=anchor_occurrence)
-    if isinstance(pivot, int):
-        return PivotLocation(pivot, "index")
+    if isinstance(pivot, numbers.Integral):
+        return PivotLocation(int(pivot), "index")
     name = getattr(pivot, "__name__", type(pivot).__name__)
     index = pivot(tokens)
     method = f"callable:{name}"
     if index is None:
         return PivotLocation(None, method, f"pivot callable {name} found no pivot")
-    if isinstance(index, bool) or not isinstance(index, int):
-        raise TypeError(f"pivot callable {name} returned {index!r}; expected an int or None")
+    try:
+        if isinstance(index, bool):
+            raise TypeError
+        index = operator.index(index)
+    except TypeError:
+        raise TypeError(
+            f"pivot callable {name} returned {index!r}; expected an int or None"
+        ) from None
     return PivotLocation(index, method)

@@ -11,12 +11,13 @@ that can be scored but with a caveat (an alternative missing from a truncated li
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal
 
-__all__ = ["BeliefResult", "Flag", "Source"]
+from beliefreg.belief.mass import AlternativeMass, normalise
+
+__all__ = ["BeliefResult", "Flag", "Source", "nan_result", "result_from_mass"]
 
 Source = Literal["top_logprobs", "exact", "chain_rule"]
 
@@ -131,7 +132,6 @@ class BeliefResult:
     flags: tuple[Flag, ...] = ()
     n_listed: int | None = None
     payload_format: str | None = None
-    details: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # -------------------------------------------------------------------------- properties
     @property
@@ -152,15 +152,19 @@ class BeliefResult:
     @property
     def exact(self) -> bool:
         """True when every alternative's probability is known exactly (no truncation)."""
-        return self.scored and all(
-            self.upper_bound[a] == self.raw[a] for a in self.raw
-        )
+        return self.scored and all(self.upper_bound[a] == self.raw[a] for a in self.raw)
 
     def belief_bounds(self) -> dict[str, tuple[float, float]]:
-        """Bounds on each normalised belief implied by ``raw`` and ``upper_bound``.
+        r"""Bounds on each normalised belief implied by ``raw`` and ``upper_bound``.
 
-        For alternative ``a`` the belief lies in
-        ``[raw[a] / (raw[a] + sum_{b != a} upper[b]), upper[a] / (upper[a] + sum_{b != a} raw[b])]``.
+        For alternative :math:`a` the belief lies in
+
+        .. math::
+
+           \Bigl[\frac{r_a}{r_a + \sum_{b \ne a} u_b},\;
+                  \frac{u_a}{u_a + \sum_{b \ne a} r_b}\Bigr]
+
+        with :math:`r` = ``raw`` and :math:`u` = ``upper_bound``.
         Both ends equal ``belief[a]`` when the row is exact. NaN when the row is not scored.
 
         Returns
@@ -193,6 +197,16 @@ class BeliefResult:
         ----------
         prefix : str, default ""
             Prepended to every column name.
+
+        Examples
+        --------
+        >>> from beliefreg.belief import extract
+        >>> r = extract([{"token": "No", "logprob": -0.5, "top_logprobs": [
+        ...     {"token": "No", "logprob": -0.5}, {"token": "Yes", "logprob": -1.5}]}],
+        ...     {"yes": ["Yes"], "no": ["No"]})
+        >>> row = r.to_row()
+        >>> round(row["belief_yes"], 4), row["choice"], row["flags"]
+        (0.2689, 'no', '')
         """
         row: dict[str, Any] = {}
         for a in self.belief:
@@ -249,4 +263,56 @@ def nan_result(
         flags=(flag,),
         n_listed=n_listed,
         payload_format=payload_format,
+    )
+
+
+def result_from_mass(
+    mass: AlternativeMass, *, what: str, sampled: bool, **fields: Any
+) -> BeliefResult:
+    """A scored result from an :class:`~beliefreg.belief.mass.AlternativeMass`, with its flags.
+
+    Parameters
+    ----------
+    mass : AlternativeMass
+        Probability mass per alternative and its bounds.
+    what : str
+        What the probabilities were read from, for the reason text ("the 20 listed tokens").
+    sampled : bool
+        Whether the sampled pivot token is known (then a ``choice`` of None is flagged).
+    **fields
+        The other :class:`BeliefResult` fields (``choice``, ``pivot_index``, ...).
+    """
+    flags: list[Flag] = []
+    reasons: list[str] = []
+    if not mass.covered_mass > 0:
+        flags.append(Flag.NO_ALTERNATIVE_AT_PIVOT)
+        reasons.append(
+            f"{Flag.NO_ALTERNATIVE_AT_PIVOT.value}: no alternative has positive probability "
+            f"among {what}"
+        )
+    if mass.unlisted:
+        flags.append(Flag.TRUNCATED)
+        floor = (
+            f"each unlisted token has probability <= {mass.p_min:.4g}; "
+            if mass.p_min is not None
+            else ""
+        )
+        bounds = ", ".join(f"{a!r} <= {mass.upper_bound[a]:.4g}" for a in mass.unlisted)
+        names = ", ".join(repr(a) for a in mass.unlisted)
+        reasons.append(f"{Flag.TRUNCATED.value}: {names} not among {what} ({floor}{bounds})")
+    if sampled and fields.get("choice") is None:
+        flags.append(Flag.CHOICE_NOT_ALTERNATIVE)
+        reasons.append(
+            f"{Flag.CHOICE_NOT_ALTERNATIVE.value}: the sampled pivot token "
+            f"{fields.get('pivot_token')!r} is not an alternative"
+        )
+    return BeliefResult(
+        belief=normalise(mass.raw, mass.covered_mass),
+        raw=dict(mass.raw),
+        upper_bound=dict(mass.upper_bound),
+        covered_mass=mass.covered_mass,
+        missing_mass=mass.missing_mass,
+        reason="; ".join(reasons) or None,
+        flags=tuple(flags),
+        **fields,
     )

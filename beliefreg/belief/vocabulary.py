@@ -29,11 +29,12 @@ without BOS when ``add_special`` is false)::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from beliefreg.belief.choices import ChoiceSet, canonical_token
-from beliefreg.belief.exceptions import ChoiceSetError
+from beliefreg.belief.exceptions import ChoiceSetError, TokenizerMismatchError
 
 __all__ = ["ResolvedChoiceSet", "resolve_choices"]
 
@@ -84,9 +85,7 @@ class ResolvedChoiceSet:
 
     def alternative_of_first_token(self, token_id: int) -> str | None:
         """The alternative whose scored sequences alone start with ``token_id``, or None."""
-        owners = {
-            a for a, seqs in self.sequences.items() for s in seqs if s[0] == int(token_id)
-        }
+        owners = {a for a, seqs in self.sequences.items() for s in seqs if s[0] == int(token_id)}
         return owners.pop() if len(owners) == 1 else None
 
     @property
@@ -112,6 +111,43 @@ def _vocab_pieces(
 
 def _is_extension(long: tuple[int, ...], short: tuple[int, ...]) -> bool:
     return len(long) > len(short) and long[: len(short)] == short
+
+
+_SPECIAL = re.compile(r"^<[^<>]+>$|^\[[A-Z]+\]$")
+
+
+def _check_no_special_prefix(
+    cs: ChoiceSet,
+    multi_seqs: Mapping[str, list[tuple[int, ...]]],
+    pieces: Sequence[str] | None,
+    piece: Callable[[int], str] | None,
+) -> None:
+    """Refuse a ``tokenize`` that prepends a special token (BOS) to every text.
+
+    Every variant would then look like a multi-token label starting with BOS, and the chain
+    rule would score ``P(BOS) * ...``: a silent wrong number.
+    """
+    seqs = [s for a in cs.alternatives for s in multi_seqs[a]]
+    n_variants = sum(len(cs.variants(a)) for a in cs.alternatives)
+    if not seqs or len(seqs) < n_variants:
+        return  # some variant is a single token: nothing is prepended
+    firsts = {s[0] for s in seqs}
+    if len(firsts) != 1:
+        return
+    (first,) = firsts
+    spelled = None
+    if pieces is not None and 0 <= first < len(pieces):
+        spelled = pieces[first]
+    elif piece is not None:
+        spelled = piece(first)
+    looks_special = isinstance(spelled, str) and bool(_SPECIAL.match(spelled))
+    if looks_special or cs.leading_space:
+        raise TokenizerMismatchError(
+            f"tokenize() puts token id {first}"
+            + (f" ({spelled!r})" if spelled is not None else "")
+            + " first in every variant of every alternative: it seems to add a BOS or other "
+            "special token; pass a tokenize that adds no special tokens"
+        )
 
 
 def resolve_choices(
@@ -148,9 +184,21 @@ def resolve_choices(
     ------
     ValueError
         Neither ``tokenize`` nor a vocabulary is given.
+    TokenizerMismatchError
+        ``tokenize`` prepends a special token (BOS) to every variant.
     ChoiceSetError
         An alternative has no variant the tokenizer can produce; or a token sequence of one
         alternative is a prefix of another alternative's (the message names the tokens).
+
+    Examples
+    --------
+    >>> from beliefreg.belief import ChoiceSet
+    >>> vocab = ["<bos>", "Yes", "▁Yes", "▁yes", "No", "▁No", "▁Hug", "gies"]
+    >>> r = ChoiceSet({"yes": ["Yes"], "no": ["No"]}).resolve(vocab=vocab)
+    >>> r.token_ids
+    {'yes': (1, 2, 3), 'no': (4, 5)}
+    >>> r.multi_token_forms["yes"]  # not single tokens in this vocabulary
+    ('yes', 'YES', ' YES')
     """
     cs = ChoiceSet.coerce(choices)
     pieces = _vocab_pieces(vocab, piece, n_vocab)
@@ -179,7 +227,9 @@ def resolve_choices(
             for v in cs.variants(alt):
                 ids = tuple(int(i) for i in tokenize(v))
                 if len(ids) == 0:
-                    raise ChoiceSetError(f"variant {v!r} of alternative {alt!r} tokenizes to nothing")
+                    raise ChoiceSetError(
+                        f"variant {v!r} of alternative {alt!r} tokenizes to nothing"
+                    )
                 if len(ids) == 1:
                     tid = ids[0]
                     if pieces is not None and 0 <= tid < len(pieces):
@@ -209,6 +259,8 @@ def resolve_choices(
             for v in cs.variants(alt):
                 if v not in single_forms[alt]:
                     multi_forms[alt].append(v)
+
+    _check_no_special_prefix(cs, multi_seqs, pieces, piece)
 
     sequences: dict[str, tuple[tuple[int, ...], ...]] = {}
     for alt in cs.alternatives:

@@ -86,7 +86,9 @@ def test_prefix_match_attributes_unique_prefixes():
     assert cs.alternative_of(" ") is None  # whitespace only: shared, undecided
     assert cs.alternative_of(" Pampers") == "pampers"
     # without prefix matching, a first piece is not the label
-    assert ChoiceSet({"pampers": ["Pampers"], "huggies": ["Huggies"]}).alternative_of(" Hug") is None
+    assert (
+        ChoiceSet({"pampers": ["Pampers"], "huggies": ["Huggies"]}).alternative_of(" Hug") is None
+    )
 
 
 def test_prefix_match_rejects_a_variant_that_is_a_prefix_of_another_alternative():

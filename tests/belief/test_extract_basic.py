@@ -20,7 +20,12 @@ def entry(token, logprob, top=()):
 
 
 def test_variants_are_summed_and_normalised():
-    top = [("Yes", math.log(0.5)), (" yes", math.log(0.1)), ("No", math.log(0.2)), ("The", math.log(0.15))]
+    top = [
+        ("Yes", math.log(0.5)),
+        (" yes", math.log(0.1)),
+        ("No", math.log(0.2)),
+        ("The", math.log(0.15)),
+    ]
     r = extract([entry("Yes", math.log(0.5), top)], YN)
     assert r.raw == pytest.approx({"yes": 0.6, "no": 0.2})
     assert r.belief == pytest.approx({"yes": 0.75, "no": 0.25})
