@@ -240,3 +240,16 @@ def test_anchor_pivot_after_generated_reasoning(local_backend, tmp_path):
             assert common  # " Yes"/" No" are among the top 20 there
             for i in common:
                 assert exact[i] == pytest.approx(listed[i], rel=1e-12)
+
+
+def test_a_request_llama_cpp_rejects_becomes_an_error_row(local_backend):
+    from beliefreg.simulate import FailedRequestsWarning
+
+    study = Study(prompt="{text} Would you buy it? Answer {choices}.",
+                  choices={"yes": ["Yes"], "no": ["No"]},
+                  conditions={"text": ["Short.", "word " * 5000]}, examples=EXAMPLES)
+    with pytest.warns(FailedRequestsWarning, match="1 of 2 requests failed"):
+        panel = simulate(study, local_backend, store=None, progress=False)
+    assert panel.loc[0, "error"] is None and panel.loc[0, "belief_method"] == "exact"
+    assert "exceeds the available context size" in panel.loc[1, "error"]
+    assert math.isnan(panel.loc[1, "belief_yes"]) and not panel.loc[1, "choice_valid"]

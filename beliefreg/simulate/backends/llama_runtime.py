@@ -210,7 +210,7 @@ class LlamaRuntime:
             "return_tokens": True,
         }
         with self._lock:
-            return self._server.handle_completions(request)
+            return _checked(self._server.handle_completions(request))
 
     def token_probs(self, context: str | Sequence[Any], token_ids: Sequence[int], *,
                     listed: dict[int, float] | None = None, n_probs: int = 1024) -> dict[int, float]:
@@ -263,13 +263,25 @@ class LlamaRuntime:
             "cache_prompt": False,
         }
         with self._lock:
-            out = self._server.handle_completions(request)
+            out = _checked(self._server.handle_completions(request))
         tops = out["choices"][0]["logprobs"]["content"][0]["top_probs"]
         post = {int(t["id"]): float(t["prob"]) for t in tops}
         if anchor not in post or post[anchor] <= 0:
             raise BackendError("the biased follow-up call lost its anchor token")
         scale = listed[anchor] / post[anchor]
         return {t: post.get(t, 0.0) * scale for t in missing}
+
+
+class LlamaRequestError(RuntimeError):
+    """llama.cpp answered a request with an error (e.g. a prompt longer than the context)."""
+
+
+def _checked(out: Any) -> dict[str, Any]:
+    if isinstance(out, dict) and "error" in out:
+        err = out["error"]
+        message = err.get("message") if isinstance(err, dict) else str(err)
+        raise LlamaRequestError(f"llama.cpp: {message}")
+    return out
 
 
 def get_runtime(model_path: str | Path, *, n_threads: int | None = None, n_ctx: int = 4096,

@@ -294,8 +294,8 @@ class LocalBackend(Backend):
             gen = rt.complete(prompt, max_tokens=payload["max_tokens"], n_probs=top_n,
                               temperature=payload["temperature"], top_p=payload["top_p"],
                               seed=payload["seed"], stop=payload["stop"])
-        except Exception as exc:
-            raise RequestFailed(f"llama.cpp: {exc}") from exc
+        except Exception as exc:  # llama.cpp errors concern this request (context too long)
+            raise RequestFailed(str(exc)) from exc
         choice = gen["choices"][0]
         content = (choice.get("logprobs") or {}).get("content") or []
         text = choice.get("text")
@@ -322,7 +322,10 @@ class LocalBackend(Backend):
             prefix = [int(t["id"]) for t in content[:j]]
             context: Any = [prompt, *prefix] if prefix else prompt
             response["sampled"] = {"id": int(at["id"]), "token": at.get("token")}
-            response["exact"] = self._exact(rt, context, resolved, listed, top_n)
+            try:
+                response["exact"] = self._exact(rt, context, resolved, listed, top_n)
+            except Exception as exc:
+                raise RequestFailed(f"scoring the alternatives at the pivot: {exc}") from exc
         usage = gen.get("usage") or {}
         return Reply(response=response, input_tokens=usage.get("prompt_tokens"),
                      output_tokens=usage.get("completion_tokens"))
