@@ -81,9 +81,7 @@ def build_panel(study: "Study", items: Sequence["Item"], keys: Sequence[str],
         if key not in read_cache:
             read_cache[key] = _outcome(backend, rec, study)
         out = read_cache[key]
-        row: dict[str, Any] = {}
-        row.update(table.iloc[item.condition_id].to_dict())
-        row.update({k: item.variables[k] for k in study.sampled})
+        row: dict[str, Any] = {k: item.variables[k] for k in study.sampled}
         valid = out.choice is not None
         row.update({
             "condition_id": item.condition_id,
@@ -117,7 +115,10 @@ def build_panel(study: "Study", items: Sequence["Item"], keys: Sequence[str],
         })
         rows.append(row)
     columns = panel_columns(study)
-    df = pd.DataFrame(rows, columns=columns)
+    meta = pd.DataFrame(rows, columns=[c for c in columns if c not in table.columns])
+    # the condition variables keep the design's dtypes
+    design = table.iloc[meta["condition_id"].to_numpy(dtype="int64")].reset_index(drop=True)
+    df = pd.concat([design, meta], axis=1)[columns]
     for col in ("condition_id", "run", "draw"):
         df[col] = df[col].astype("int64")
     for col in ("pivot_index", "input_tokens", "output_tokens"):

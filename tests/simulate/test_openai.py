@@ -240,3 +240,15 @@ def test_llama_cpp_server_responses_api_without_logprobs_fails_clearly(runtime, 
                             api="responses")
     with pytest.raises(LogprobsUnsupportedError, match="log-probabilities"):
         simulate(diaper_study, backend, store=None, progress=False)
+
+
+def test_simulate_inside_a_running_event_loop(fault_server):
+    """Notebooks run an event loop: simulate() then runs its own loop in a thread."""
+    import asyncio
+
+    async def call():
+        return simulate(_study(["ok"], runs=2), _backend(fault_server), store=None,
+                        progress=False)
+
+    panel = asyncio.run(call())
+    assert len(panel) == 2 and panel["error"].isna().all()
