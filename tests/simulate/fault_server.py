@@ -189,7 +189,7 @@ class FaultServer:
                                                         "rate_limit_exceeded"),
                               {"Retry-After": "1"})
         if case == "burst429" and case_no <= self.burst:
-            time.sleep(0.05)
+            time.sleep(0.15)  # keep the burst in flight together
             return self._json(handler, 429, self._error("Rate limit reached", "requests",
                                                         "rate_limit_exceeded"),
                               {"Retry-After": "0.3"})

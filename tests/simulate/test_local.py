@@ -253,3 +253,12 @@ def test_a_request_llama_cpp_rejects_becomes_an_error_row(local_backend):
     assert panel.loc[0, "error"] is None and panel.loc[0, "belief_method"] == "exact"
     assert "exceeds the available context size" in panel.loc[1, "error"]
     assert math.isnan(panel.loc[1, "belief_yes"]) and not panel.loc[1, "choice_valid"]
+
+
+def test_choice_set_that_does_not_fit_the_tokenizer_fails_before_sending(local_backend):
+    from beliefreg.simulate import StudyError
+
+    # " Pamp" is the first token of " Pampers": it would not decide between the two labels
+    study = Study(prompt="Which brand?", choices={"a": ["Pamp"], "b": ["Pampers"]})
+    with pytest.raises(StudyError, match="does not fit the model's tokenizer"):
+        simulate(study, local_backend, store=None, progress=False)

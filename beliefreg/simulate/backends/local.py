@@ -46,13 +46,14 @@ from typing import TYPE_CHECKING, Any
 
 from ...belief import (
     ChoiceSet,
+    ChoiceSetError,
     ResolvedChoiceSet,
     chain_rule_belief,
     exact_belief,
     find_pivot,
     token_logprobs,
 )
-from ..errors import BackendError, RequestFailed
+from ..errors import BackendError, RequestFailed, StudyError
 from ..keys import derive_seed
 from ..layout import COMPLETION_STOP, chat_messages, completion_prompt
 from ..pricing import Price
@@ -268,6 +269,10 @@ class LocalBackend(Backend):
     async def open(self, model: str, study: "Study", store: "Store") -> None:
         await asyncio.to_thread(self._runtime)
         self._pivot_fn = study.pivot
+        try:  # fail before sending anything when the tokenizer cannot score the choice set
+            await asyncio.to_thread(self._resolve, study.choices)
+        except ChoiceSetError as exc:
+            raise StudyError(f"the choice set does not fit the model's tokenizer: {exc}") from None
 
     def _resolve(self, cs: ChoiceSet) -> ResolvedChoiceSet:
         key = json.dumps(_choice_spec(cs), sort_keys=True)
