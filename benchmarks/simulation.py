@@ -166,7 +166,7 @@ def write_section(path: Path, heading: str, body: str) -> None:
     """Replace (or append) the section starting at ``heading``; keep every other section."""
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
     lines = text.splitlines(keepends=True)
-    start = next((i for i, l in enumerate(lines) if l.strip() == heading), None)
+    start = next((i for i, line in enumerate(lines) if line.strip() == heading), None)
     if start is None:
         if not text.endswith("\n\n"):
             text = text.rstrip("\n") + "\n\n"

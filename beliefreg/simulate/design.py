@@ -82,12 +82,12 @@ def _key_value(value: Any) -> Any:
     return plain(value)
 
 
-def _draw_rng(study: "Study", purpose: str, condition: Mapping[str, Any], run: int,
+def _draw_rng(study: Study, purpose: str, condition: Mapping[str, Any], run: int,
               draw: int) -> np.random.Generator:
     return np.random.default_rng(derive_seed(study.seed, purpose, condition, run, draw))
 
 
-def expand(study: "Study", *, draw: int = 0) -> list[Item]:
+def expand(study: Study, *, draw: int = 0) -> list[Item]:
     """All items of ``study`` for one draw, ordered by condition then run."""
     labels = choice_labels(study.choices)
     alternatives = list(labels)

@@ -34,7 +34,7 @@ META_COLUMNS = (
 )
 
 
-def panel_columns(study: "Study") -> list[str]:
+def panel_columns(study: Study) -> list[str]:
     """Column names of the panel of ``study``, in order."""
     design = list(study.condition_table.columns) + list(study.sampled)
     i = META_COLUMNS.index("choice_valid") + 1
@@ -42,7 +42,7 @@ def panel_columns(study: "Study") -> list[str]:
     return design + list(META_COLUMNS[:i]) + beliefs + list(META_COLUMNS[i:])
 
 
-def _outcome(backend: "Backend", record: "Record", study: "Study") -> Outcome:
+def _outcome(backend: Backend, record: Record, study: Study) -> Outcome:
     alts = study.alternatives
     if not record.ok or record.response is None:
         return Outcome.failed(alts, reason="request failed")
@@ -52,8 +52,8 @@ def _outcome(backend: "Backend", record: "Record", study: "Study") -> Outcome:
         return Outcome.failed(alts, reason=f"unreadable response: {type(exc).__name__}: {exc}")
 
 
-def build_panel(study: "Study", items: Sequence["Item"], keys: Sequence[str],
-                records: Mapping[str, "Record"], *, backend: "Backend", model: str,
+def build_panel(study: Study, items: Sequence[Item], keys: Sequence[str],
+                records: Mapping[str, Record], *, backend: Backend, model: str,
                 cached: set[str] | frozenset[str] = frozenset()) -> pd.DataFrame:
     """The panel for the items that have a stored record (in design order).
 
@@ -74,7 +74,7 @@ def build_panel(study: "Study", items: Sequence["Item"], keys: Sequence[str],
     alts = study.alternatives
     read_cache: dict[str, Outcome] = {}
     rows = []
-    for item, key in zip(items, keys):
+    for item, key in zip(items, keys, strict=True):
         rec = records.get(key)
         if rec is None:
             continue

@@ -85,7 +85,7 @@ def plan(study: Study, backend: Backend, model: str, *, draw: int = 0) -> Plan:
     identity = backend.identity(model)
     payloads = [backend.build_payload(it, study, model) for it in items]
     keys = [stable_hash({"identity": identity, "payload": p, "run": it.run, "draw": it.draw})
-            for it, p in zip(items, payloads)]
+            for it, p in zip(items, payloads, strict=True)]
     return Plan(draw=draw, items=items, payloads=payloads, keys=keys)
 
 

@@ -139,7 +139,7 @@ class AdaptiveLimiter:
         self._paused_until = max(self._paused_until, time.monotonic() + max(0.0, pause))
 
 
-def _record(task: Task, backend: "Backend", model: str, *, response: dict[str, Any] | None,
+def _record(task: Task, backend: Backend, model: str, *, response: dict[str, Any] | None,
             status: str, error: str | None, attempts: int, input_tokens: int | None,
             output_tokens: int | None, cost: float | None, elapsed: float) -> Record:
     return Record(
@@ -153,12 +153,12 @@ def _record(task: Task, backend: "Backend", model: str, *, response: dict[str, A
 async def run_tasks(
     tasks: Sequence[Task],
     *,
-    backend: "Backend",
+    backend: Backend,
     model: str,
-    store: "Store",
+    store: Store,
     concurrency: int,
     policy: RetryPolicy,
-    progress: "Progress",
+    progress: Progress,
 ) -> RunReport:
     """Send ``tasks`` through ``backend`` and store every outcome; see the module docstring."""
     report = RunReport(n_tasks=len(tasks))

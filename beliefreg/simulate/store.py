@@ -132,7 +132,8 @@ class Store:
             self._conn.execute("PRAGMA synchronous = FULL")
         with self._lock:
             self._conn.executescript(_SCHEMA)
-            row = self._conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
+            row = self._conn.execute(
+                "SELECT value FROM meta WHERE name='schema_version'").fetchone()
             if row is None:
                 self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                                    (str(SCHEMA_VERSION),))
@@ -142,7 +143,7 @@ class Store:
 
     # -- reading -------------------------------------------------------------------------------
     def _record(self, row: tuple[Any, ...]) -> Record:
-        data = dict(zip(_COLUMNS, row))
+        data = dict(zip(_COLUMNS, row, strict=True))
         data["request"] = json.loads(data["request"])
         data["response"] = None if data["response"] is None else json.loads(data["response"])
         return Record(**data)
@@ -226,7 +227,7 @@ class Store:
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:

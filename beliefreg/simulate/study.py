@@ -238,13 +238,13 @@ class Study:
         """Alternative ids in declared order (they name the ``belief_<id>`` columns)."""
         return list(choice_alternatives(self.choices))
 
-    def replace(self, **changes: Any) -> "Study":
+    def replace(self, **changes: Any) -> Study:
         """A copy with some fields changed (e.g. ``study.replace(runs=10)``)."""
         return replace(self, **changes)
 
     # -- TOML ----------------------------------------------------------------------------------
     @classmethod
-    def from_toml(cls, path: str | Path) -> "Study":
+    def from_toml(cls, path: str | Path) -> Study:
         """Load a study from a TOML file; see :func:`load_study`."""
         return load_study(path)
 
@@ -259,9 +259,9 @@ def load_study(path: str | Path) -> Study:
     forms, ``[conditions]`` maps variables to lists (a full factorial) or ``conditions`` is the
     path of a CSV file (relative to the TOML file), ``[sampled]`` maps per-run variables to lists,
     ``[[examples]]`` tables have ``question`` and ``answer``, and an optional ``[choice_options]``
-    table passes options to :class:`~beliefreg.belief.ChoiceSet` (``casefold = false``, ...). An optional ``[simulate]`` table
-    holds defaults for the command line (``backend``, ``store``, ``concurrency``, ...) and is
-    ignored here.
+    table passes options to :class:`~beliefreg.belief.ChoiceSet` (``casefold = false``, ...).
+    An optional ``[simulate]`` table holds defaults for the command line (``backend``,
+    ``store``, ``out``, ``concurrency``, ...) and is ignored here.
 
     Examples
     --------
@@ -294,7 +294,8 @@ def load_study(path: str | Path) -> Study:
             raise StudyError(f"{path}: invalid choices: {exc}") from None
     unknown = set(data) - _STUDY_KEYS
     if unknown:
-        raise StudyError(f"{path}: unknown study keys {sorted(unknown)}; known: {sorted(_STUDY_KEYS)}")
+        raise StudyError(f"{path}: unknown study keys {sorted(unknown)}; "
+                         f"known: {sorted(_STUDY_KEYS)}")
     conditions = data.get("conditions")
     if isinstance(conditions, str):
         csv = Path(conditions)

@@ -66,7 +66,7 @@ class FaultServer:
         self._httpd: ThreadingHTTPServer | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def start(self) -> "FaultServer":
+    def start(self) -> FaultServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -75,7 +75,7 @@ class FaultServer:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:  # noqa: N802 (http.server API)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 server._handle(self, body)

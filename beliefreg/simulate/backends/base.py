@@ -50,7 +50,7 @@ class Outcome:
 
     @classmethod
     def failed(cls, alternatives: list[str], raw_text: str | None = None,
-               reason: str | None = None) -> "Outcome":
+               reason: str | None = None) -> Outcome:
         """NaN beliefs, no choice (an error row or an unreadable response)."""
         return cls(choice=None, belief={a: math.nan for a in alternatives},
                    covered_mass=math.nan, missing_mass=math.nan, pivot_index=None,
@@ -80,7 +80,7 @@ class Backend(ABC):
         """What identifies the endpoint and model in the store key (never a credential)."""
 
     @abstractmethod
-    def build_payload(self, item: "Item", study: "Study", model: str) -> dict[str, Any]:
+    def build_payload(self, item: Item, study: Study, model: str) -> dict[str, Any]:
         """The JSON-serialisable request for ``item``; it must fix every sampling parameter."""
 
     def prompt_text(self, payload: dict[str, Any]) -> str:
@@ -88,7 +88,7 @@ class Backend(ABC):
         return str(payload)
 
     # -- lifecycle -----------------------------------------------------------------------------
-    async def open(self, model: str, study: "Study", store: "Store") -> None:
+    async def open(self, model: str, study: Study, store: Store) -> None:
         """Prepare to send (load a model, probe a server). Called once, only if sending."""
 
     @abstractmethod
@@ -100,10 +100,10 @@ class Backend(ABC):
 
     # -- reading -------------------------------------------------------------------------------
     @abstractmethod
-    def read(self, response: dict[str, Any], study: "Study") -> Outcome:
+    def read(self, response: dict[str, Any], study: Study) -> Outcome:
         """Choice and belief from a stored response. Must not raise on bad data."""
 
-    def price(self, model: str) -> "Price | None":
+    def price(self, model: str) -> Price | None:
         """USD per million tokens, or None when unknown."""
         return None
 

@@ -53,7 +53,7 @@ __all__ = ["LlamaRuntime", "default_model_path", "default_threads", "get_runtime
 #: Logit bias that lifts the requested tokens above every other token.
 _BIAS = 100.0
 
-_RUNTIMES: dict[tuple[Any, ...], "LlamaRuntime"] = {}
+_RUNTIMES: dict[tuple[Any, ...], LlamaRuntime] = {}
 _RUNTIMES_LOCK = threading.Lock()
 
 
@@ -229,7 +229,8 @@ class LlamaRuntime:
             return _checked(self._server.handle_completions(request))
 
     def token_probs(self, context: str | Sequence[Any], token_ids: Sequence[int], *,
-                    listed: dict[int, float] | None = None, n_probs: int = 1024) -> dict[int, float]:
+                    listed: dict[int, float] | None = None,
+                    n_probs: int = 4096) -> dict[int, float]:
         """Exact next-token probabilities of ``token_ids`` after ``context``.
 
         Parameters

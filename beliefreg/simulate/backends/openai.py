@@ -154,7 +154,7 @@ class OpenAIBackend(Backend):
     def identity(self, model: str) -> dict[str, Any]:
         return {"backend": self.name, "endpoint": self.base_url, "api": self.api, "model": model}
 
-    def build_payload(self, item: "Item", study: "Study", model: str) -> dict[str, Any]:
+    def build_payload(self, item: Item, study: Study, model: str) -> dict[str, Any]:
         messages = chat_messages(item.system, item.examples, item.question)
         if self.api == "chat":
             return {
@@ -200,7 +200,7 @@ class OpenAIBackend(Backend):
         return openai.AsyncOpenAI(api_key=key, base_url=self.base_url, timeout=self.timeout,
                                   max_retries=0)
 
-    async def open(self, model: str, study: "Study", store: "Store") -> None:
+    async def open(self, model: str, study: Study, store: Store) -> None:
         self._client = self._make_client()
         if self.probe_enabled:
             await self._probe(model, store)
@@ -210,7 +210,7 @@ class OpenAIBackend(Backend):
             await self._client.close()
             self._client = None
 
-    async def _probe(self, model: str, store: "Store") -> None:
+    async def _probe(self, model: str, store: Store) -> None:
         cached = store.get_probe(self.base_url, model, self.api)
         if cached is not None and cached[0]:
             return
@@ -375,7 +375,7 @@ class OpenAIBackend(Backend):
                      output_tokens=None if n_out is None else int(n_out))
 
     # -- reading -------------------------------------------------------------------------------
-    def read(self, response: dict[str, Any], study: "Study") -> Outcome:
+    def read(self, response: dict[str, Any], study: Study) -> Outcome:
         text = self._text(response)
         pivot = study.pivot
         anchor = study.anchor if pivot == "anchor" else None
