@@ -10,6 +10,7 @@ from .exceptions import (ConvergenceWarning, CovarianceWarning, DataError,
 from .models.binary import FractionalLogit, FractionalProbit, Logit
 from .results import BinaryResults
 from . import efficiency  # belief vs choice: runs_needed, compare_measures, SyntheticRespondent
+from .simulate import Study, simulate  # noqa: E402  (the function shadows the subpackage name)
 
 __version__ = "0.1.0.dev0"
 
@@ -19,6 +20,9 @@ __all__ = [
     "FractionalProbit",
     "Logit",
     "BinaryResults",
+    "Study",
+    "simulate",
+    "efficiency",
     "DataError",
     "RankDeficientError",
     "SeparationWarning",

@@ -1,54 +1,53 @@
 """The ``beliefreg`` command line.
 
-``beliefreg demo`` runs the package's main job. Subcommands register themselves in
-:data:`SUBCOMMANDS` (a name -> (help, add_arguments, run) table), so each lives with its code.
+Subcommands register themselves through a function ``register(subparsers)`` named in
+:data:`SUBCOMMANDS` (``"module:function"``), imported only when the parser is built. The
+function adds its parser and sets ``func`` (``func(args) -> int``) as the parser default.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from typing import Callable, Sequence
+from collections.abc import Sequence
 
-__all__ = ["main", "SUBCOMMANDS"]
+__all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
-AddArguments = Callable[[argparse.ArgumentParser], None]
-Run = Callable[[argparse.Namespace], int]
-
-
-def _demo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cov-type", default="cluster",
-                        help="covariance type: HC0, HC1, cluster (by plan age), nonrobust")
+#: Registration functions of the subcommands, in help order.
+SUBCOMMANDS: list[str] = [
+    "beliefreg.demo:register",
+    "beliefreg.simulate.cli:register",
+]
 
 
-def _demo(args: argparse.Namespace) -> int:
-    import numpy as np  # noqa: F401  (used by the formula)
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every registered subcommand."""
+    from beliefreg import __version__
 
-    import beliefreg as br
-    from beliefreg.datasets import load_401k
-
-    data = load_401k()
-    formula = "prate01 ~ mrate + np.log(totemp) + age + I(age**2) + sole"
-    kw = {"cov_kwds": {"groups": "age"}} if args.cov_type == "cluster" else {}
-    print("Papke-Wooldridge 401(k) participation rates (fractional outcome in [0, 1])")
-    print(f">>> br.FractionalLogit.from_formula({formula!r}, data).fit(cov_type={args.cov_type!r})")
-    res = br.FractionalLogit.from_formula(formula, data, eval_env=0).fit(cov_type=args.cov_type, **kw)
-    print(res.summary())
-    return 0
-
-
-SUBCOMMANDS: dict[str, tuple[str, AddArguments, Run]] = {
-    "demo": ("run the package's main example", _demo_arguments, _demo),
-}
+    parser = argparse.ArgumentParser(
+        prog="beliefreg",
+        description="Econometrics on LLM-simulated choice data: model belief and model choice.",
+    )
+    parser.add_argument("--version", action="version", version=f"beliefreg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for spec in SUBCOMMANDS:
+        module, _, func = spec.partition(":")
+        getattr(importlib.import_module(module), func)(sub)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="beliefreg", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name, (help_text, add_arguments, _) in SUBCOMMANDS.items():
-        add_arguments(sub.add_parser(name, help=help_text))
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
     args = parser.parse_args(argv)
-    return SUBCOMMANDS[args.command][2](args)
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

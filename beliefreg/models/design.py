@@ -158,6 +158,8 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
         raise ValueError(f"formula {formula!r} has no '~'; write 'outcome ~ regressors'")
     if isinstance(eval_env, int):
         eval_env = patsy.EvalEnvironment.capture(eval_env + 1)
+    # `np.log(price)` works even where the caller has not imported numpy as np
+    eval_env = eval_env.with_outer_namespace({"np": np, "numpy": np})
     y, x = patsy.dmatrices(formula, data, return_type="dataframe", NA_action="drop",
                            eval_env=eval_env)
     if y.shape[1] != 1:

@@ -151,3 +151,10 @@ def test_exact_zeros_and_ones_are_valid_fractional_outcomes(k401):
     data.loc[data.index[:20], "y"] = 0.0
     res = br.FractionalLogit.from_formula("y ~ mrate", data).fit()
     assert res.converged and np.all(np.isfinite(res.bse))
+
+
+def test_formula_sees_numpy_without_the_caller_importing_it(k401):
+    namespace = {"br": br, "data": k401}
+    exec("res = br.FractionalLogit.from_formula('prate01 ~ np.log(totemp)', data).fit()",
+         namespace)
+    assert "np.log(totemp)" in namespace["res"].params.index

@@ -1,0 +1,126 @@
+"""The backend interface shared by the local and OpenAI(-compatible) backends.
+
+A backend turns a design :class:`~beliefreg.simulate.design.Item` into a JSON payload (which,
+with the backend's identity, determines the store key), sends a payload and returns a
+:class:`Reply`, and later reads a stored response into an :class:`Outcome` (choice and belief).
+Reading happens when the panel is built, so a stored response can be re-read with another
+pivot strategy or choice set without sending anything again, where the backend allows it.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..design import Item
+    from ..pricing import Price
+    from ..store import Store
+    from ..study import Study
+
+__all__ = ["Backend", "Reply", "Outcome", "outcome_from_result"]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful response: the JSON to store and its token usage."""
+
+    response: dict[str, Any]
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Choice and belief of one stored response (the panel's per-row fields)."""
+
+    choice: str | None
+    belief: dict[str, float]
+    covered_mass: float
+    missing_mass: float
+    pivot_index: int | None
+    pivot_token: str | None
+    pivot_method: str | None
+    belief_method: str | None
+    belief_reason: str | None
+    raw_text: str | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def failed(cls, alternatives: list[str], raw_text: str | None = None,
+               reason: str | None = None) -> Outcome:
+        """NaN beliefs, no choice (an error row or an unreadable response)."""
+        return cls(choice=None, belief={a: math.nan for a in alternatives},
+                   covered_mass=math.nan, missing_mass=math.nan, pivot_index=None,
+                   pivot_token=None, pivot_method=None, belief_method=None,
+                   belief_reason=reason, raw_text=raw_text)
+
+
+class Backend(ABC):
+    """Base class of simulator backends.
+
+    Subclasses set ``name`` (the ``backend`` column), ``paid`` (whether a run costs money, so
+    that an estimate is shown first) and ``max_concurrency`` (None: no limit of its own).
+    """
+
+    name: str = "backend"
+    paid: bool = False
+    max_concurrency: int | None = None
+    default_concurrency: int = 1
+
+    # -- identity and payloads -----------------------------------------------------------------
+    @abstractmethod
+    def resolve_model(self, model: str | None) -> str:
+        """The model name to record (the backend's default when ``model`` is None)."""
+
+    @abstractmethod
+    def identity(self, model: str) -> dict[str, Any]:
+        """What identifies the endpoint and model in the store key (never a credential)."""
+
+    @abstractmethod
+    def build_payload(self, item: Item, study: Study, model: str) -> dict[str, Any]:
+        """The JSON-serialisable request for ``item``; it must fix every sampling parameter."""
+
+    def prompt_text(self, payload: dict[str, Any]) -> str:
+        """The text the model reads (for token estimates)."""
+        return str(payload)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def open(self, model: str, study: Study, store: Store) -> None:
+        """Prepare to send (load a model, probe a server). Called once, only if sending."""
+
+    @abstractmethod
+    async def send(self, payload: dict[str, Any], model: str) -> Reply:
+        """Send one request. Raise :class:`~beliefreg.simulate.errors.RequestFailed`."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    # -- reading -------------------------------------------------------------------------------
+    @abstractmethod
+    def read(self, response: dict[str, Any], study: Study) -> Outcome:
+        """Choice and belief from a stored response. Must not raise on bad data."""
+
+    def price(self, model: str) -> Price | None:
+        """USD per million tokens, or None when unknown."""
+        return None
+
+
+def outcome_from_result(result: Any, *, raw_text: str | None,
+                        belief_method: str | None = None) -> Outcome:
+    """An :class:`Outcome` from a :class:`beliefreg.belief.BeliefResult`."""
+    return Outcome(
+        choice=result.choice,
+        belief=dict(result.belief),
+        covered_mass=float(result.covered_mass),
+        missing_mass=float(result.missing_mass),
+        pivot_index=result.pivot_index,
+        pivot_token=result.pivot_token,
+        pivot_method=result.pivot_method,
+        belief_method=belief_method or result.source,
+        belief_reason=result.reason,
+        raw_text=raw_text,
+        extra={"flags": ",".join(str(f) for f in result.flags)},
+    )

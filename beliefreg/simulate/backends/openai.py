@@ -1,0 +1,384 @@
+"""OpenAI and OpenAI-compatible servers (vLLM, the llama.cpp server, Ollama) through the
+official ``openai`` client.
+
+* Chat Completions (default) with ``logprobs=True, top_logprobs=20`` (20 is OpenAI's maximum;
+  servers may return fewer). The Responses API on request (``api="responses"``), which returns
+  log-probabilities only with ``include=["message.output_text.logprobs"]``.
+* ``base_url`` points the client at any compatible server.
+* The API key comes from ``api_key=`` or the environment (``OPENAI_API_KEY``). It is held by
+  the client only: payloads, store rows and log messages never contain it.
+* Before the first request of a run the backend probes the model with a one-token request and
+  raises :class:`~beliefreg.simulate.LogprobsUnsupportedError` when the model refuses
+  log-probabilities (reasoning models answer HTTP 400) or returns none. The probe's outcome is
+  kept in the store, so a resumed run does not probe again.
+* The client's own retries are switched off (``max_retries=0``): the runner retries with its
+  own policy and records what happened.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from ...belief import extract
+from ..errors import BackendError, LogprobsUnsupportedError, RequestFailed, StudyError
+from ..keys import derive_seed
+from ..layout import chat_messages
+from ..pricing import OPENAI_PRICES, Price, price_for
+from .base import Backend, Outcome, Reply, outcome_from_result
+
+if TYPE_CHECKING:
+    from ..design import Item
+    from ..store import Store
+    from ..study import Study
+
+__all__ = ["OpenAIBackend", "DEFAULT_BASE_URL"]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+#: The Responses API rejects ``max_output_tokens`` below 16.
+_RESPONSES_MIN_OUTPUT_TOKENS = 16
+
+_QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "quota_exceeded"}
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    if headers is None:
+        return None
+    try:
+        ms = headers.get("retry-after-ms")
+        if ms is not None:
+            return max(0.0, float(ms) / 1000.0)
+        value = headers.get("retry-after")
+    except Exception:  # pragma: no cover - exotic header objects
+        return None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _error_text(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+    return str(getattr(exc, "message", None) or exc)
+
+
+def _mentions_logprobs(text: str) -> bool:
+    t = text.lower()
+    return "logprob" in t or "log_prob" in t or "log prob" in t
+
+
+class OpenAIBackend(Backend):
+    """OpenAI's API or an OpenAI-compatible server.
+
+    Parameters
+    ----------
+    model : str, optional
+        Default model when the study names none.
+    base_url : str, optional
+        The server, e.g. ``"http://127.0.0.1:8000/v1"``; default OpenAI's API.
+    api : {"chat", "responses"}
+        Chat Completions (default) or the Responses API.
+    api_key : str, optional
+        Default ``$OPENAI_API_KEY``; a placeholder is used for a ``base_url`` server without one.
+    timeout : float
+        Seconds per request before it counts as timed out (and is retried).
+    top_logprobs : int
+        Alternatives listed per token (OpenAI allows at most 20).
+    prices : mapping, optional
+        ``{model or prefix: (usd_per_million_input, usd_per_million_output)}`` overriding or
+        extending the built-in OpenAI prices; with a ``base_url`` only these are used.
+    probe : bool
+        Probe log-probability support before the first request of a run.
+    max_tokens_param : str, optional
+        Request field for the token limit in Chat Completions: default
+        ``"max_completion_tokens"`` for OpenAI and ``"max_tokens"`` for other servers.
+
+    Examples
+    --------
+    >>> backend = OpenAIBackend(base_url="http://127.0.0.1:8080/v1", model="local")
+    >>> backend.paid
+    False
+    """
+
+    name = "openai"
+    default_concurrency = 8
+
+    def __init__(self, *, model: str | None = None, base_url: str | None = None,
+                 api: str = "chat", api_key: str | None = None, timeout: float = 60.0,
+                 top_logprobs: int = 20, prices: dict[str, Any] | None = None,
+                 probe: bool = True, max_tokens_param: str | None = None) -> None:
+        if api not in ("chat", "responses"):
+            raise ValueError(f"api must be 'chat' or 'responses', got {api!r}")
+        if not 1 <= int(top_logprobs) <= 20:
+            raise ValueError("top_logprobs must lie in 1..20")
+        self.default_model = model
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.is_openai = base_url is None or self.base_url == DEFAULT_BASE_URL
+        self.api = api
+        self._api_key = api_key
+        self.timeout = float(timeout)
+        self.top_logprobs = int(top_logprobs)
+        table: dict[str, Any] = dict(OPENAI_PRICES) if self.is_openai else {}
+        table.update(prices or {})
+        self._prices = table
+        self.paid = self.is_openai or bool(prices)
+        self.probe_enabled = probe
+        self.max_tokens_param = max_tokens_param or (
+            "max_completion_tokens" if self.is_openai else "max_tokens")
+        self._client: Any = None
+
+    # -- identity and payloads -----------------------------------------------------------------
+    def resolve_model(self, model: str | None) -> str:
+        model = model or self.default_model
+        if not model:
+            raise StudyError("the openai backend needs a model: Study(model=...) or "
+                             "simulate(..., model=...)")
+        return model
+
+    def identity(self, model: str) -> dict[str, Any]:
+        return {"backend": self.name, "endpoint": self.base_url, "api": self.api, "model": model}
+
+    def build_payload(self, item: Item, study: Study, model: str) -> dict[str, Any]:
+        messages = chat_messages(item.system, item.examples, item.question)
+        if self.api == "chat":
+            return {
+                "api": "chat",
+                "messages": messages,
+                "temperature": float(study.temperature),
+                "top_p": float(study.top_p),
+                self.max_tokens_param: int(study.max_tokens),
+                "logprobs": True,
+                "top_logprobs": self.top_logprobs,
+                "seed": derive_seed(study.seed, messages, item.run, item.draw),
+            }
+        return {
+            "api": "responses",
+            "input": messages,
+            "temperature": float(study.temperature),
+            "top_p": float(study.top_p),
+            "max_output_tokens": max(_RESPONSES_MIN_OUTPUT_TOKENS, int(study.max_tokens)),
+            "include": ["message.output_text.logprobs"],
+            "top_logprobs": self.top_logprobs,
+            "store": False,
+        }
+
+    def prompt_text(self, payload: dict[str, Any]) -> str:
+        messages = payload.get("messages") or payload.get("input") or []
+        return "\n".join(str(m.get("content", "")) for m in messages)
+
+    def price(self, model: str) -> Price | None:
+        return price_for(model, self._prices)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def _make_client(self) -> Any:
+        try:
+            import openai
+        except ModuleNotFoundError:
+            raise BackendError("the openai backend needs the openai client: "
+                               "pip install 'beliefreg[openai]'") from None
+        key = self._api_key or os.environ.get("OPENAI_API_KEY")
+        if not key:
+            if self.is_openai:
+                raise BackendError("no API key: set OPENAI_API_KEY or pass api_key=")
+            key = "unused"  # local servers ignore it; the client requires one
+        return openai.AsyncOpenAI(api_key=key, base_url=self.base_url, timeout=self.timeout,
+                                  max_retries=0)
+
+    async def open(self, model: str, study: Study, store: Store) -> None:
+        self._client = self._make_client()
+        if self.probe_enabled:
+            await self._probe(model, store)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def _probe(self, model: str, store: Store) -> None:
+        cached = store.get_probe(self.base_url, model, self.api)
+        if cached is not None and cached[0]:
+            return
+        payload: dict[str, Any]
+        messages = [{"role": "user", "content": "Is the sky blue? Answer Yes or No."}]
+        if self.api == "chat":
+            payload = {"api": "chat", "messages": messages, self.max_tokens_param: 1,
+                       "logprobs": True, "top_logprobs": self.top_logprobs}
+        else:
+            payload = {"api": "responses", "input": messages,
+                       "max_output_tokens": _RESPONSES_MIN_OUTPUT_TOKENS,
+                       "include": ["message.output_text.logprobs"],
+                       "top_logprobs": self.top_logprobs, "store": False}
+        last: RequestFailed | None = None
+        for attempt in range(4):
+            try:
+                reply = await self.send(payload, model, check_logprobs=False)
+            except RequestFailed as exc:
+                last = exc
+                if exc.fatal or exc.quota:
+                    raise (LogprobsUnsupportedError if _mentions_logprobs(exc.message)
+                           else BackendError)(
+                        f"{model} at {self.base_url}: {exc.message}") from None
+                if not exc.retryable:
+                    if _mentions_logprobs(exc.message) or "400" in exc.message:
+                        store.put_probe(self.base_url, model, self.api, False, exc.message)
+                        raise LogprobsUnsupportedError(
+                            f"{model} at {self.base_url} refused a request for "
+                            f"log-probabilities: {exc.message}. Reasoning models (o-series, "
+                            "GPT-5 with reasoning) do not return them; use gpt-4o or gpt-4.1."
+                        ) from None
+                    raise BackendError(f"probing {model} at {self.base_url} failed: "
+                                       f"{exc.message}") from None
+                import asyncio
+
+                await asyncio.sleep(min(8.0, max(exc.retry_after or 0.0, 0.5 * 2 ** attempt)))
+                continue
+            if self._logprob_tokens(reply.response) == 0:
+                store.put_probe(self.base_url, model, self.api, False, "no logprobs")
+                asked = ("include=['message.output_text.logprobs'] and top_logprobs"
+                         if self.api == "responses" else "logprobs=True and top_logprobs")
+                raise LogprobsUnsupportedError(
+                    f"{model} at {self.base_url} answered without token log-probabilities "
+                    f"although {asked} were sent: the server or model does not support them")
+            store.put_probe(self.base_url, model, self.api, True, None)
+            return
+        raise BackendError(f"probing {model} at {self.base_url} failed after retries: "
+                           f"{last.message if last else 'unknown error'}")
+
+    # -- sending -------------------------------------------------------------------------------
+    @staticmethod
+    def _content(response: dict[str, Any]) -> list[Any] | None:
+        """The per-token log-probabilities of a stored response, or None."""
+        if "choices" in response:
+            choices = response.get("choices") or []
+            if not choices:
+                return None
+            lp = (choices[0] or {}).get("logprobs") or {}
+            content = lp.get("content") if isinstance(lp, dict) else None
+            return content if isinstance(content, list) else None
+        parts: list[Any] = []
+        found = False
+        for out in response.get("output") or []:
+            if not isinstance(out, dict) or out.get("type") != "message":
+                continue
+            for part in out.get("content") or []:
+                if isinstance(part, dict) and part.get("type") == "output_text":
+                    lp = part.get("logprobs")
+                    if isinstance(lp, list):
+                        found = True
+                        parts.extend(lp)
+        return parts if found else None
+
+    def _logprob_tokens(self, response: dict[str, Any]) -> int:
+        content = self._content(response)
+        if not content:
+            return 0
+        return sum(1 for t in content if isinstance(t, dict) and t.get("top_logprobs"))
+
+    @staticmethod
+    def _text(response: dict[str, Any]) -> str | None:
+        if "choices" in response:
+            choices = response.get("choices") or []
+            if not choices:
+                return None
+            msg = (choices[0] or {}).get("message") or {}
+            return msg.get("content")
+        texts = []
+        for out in response.get("output") or []:
+            if isinstance(out, dict) and out.get("type") == "message":
+                for part in out.get("content") or []:
+                    if isinstance(part, dict) and part.get("type") == "output_text":
+                        texts.append(part.get("text") or "")
+        return "".join(texts) if texts else None
+
+    def _classify(self, exc: Exception) -> RequestFailed:
+        import openai
+
+        text = _error_text(exc)
+        if isinstance(exc, openai.APITimeoutError):
+            return RequestFailed(f"timed out after {self.timeout:g} s", retryable=True)
+        if isinstance(exc, openai.APIConnectionError):
+            return RequestFailed(f"connection error: {text}", retryable=True)
+        if isinstance(exc, openai.APIResponseValidationError):
+            return RequestFailed(f"malformed response: {text}", retryable=True)
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            headers = getattr(exc.response, "headers", None)
+            code = str(getattr(exc, "code", None) or "")
+            etype = str(getattr(exc, "type", None) or "")
+            if status == 429:
+                if code in _QUOTA_CODES or etype in _QUOTA_CODES:
+                    return RequestFailed(f"quota exhausted (HTTP 429 {code or etype}): {text}",
+                                         quota=True)
+                return RequestFailed(f"rate limited (HTTP 429): {text}", retryable=True,
+                                     rate_limited=True, retry_after=_retry_after(headers))
+            if status in (401, 403):
+                return RequestFailed(f"HTTP {status}: {text}", fatal=True)
+            if status == 404:
+                return RequestFailed(f"HTTP 404 (unknown model or endpoint?): {text}", fatal=True)
+            if status in (408, 409) or status >= 500:
+                return RequestFailed(f"HTTP {status}: {text}", retryable=True,
+                                     retry_after=_retry_after(headers))
+            return RequestFailed(f"HTTP {status}: {text}")
+        if isinstance(exc, (json.JSONDecodeError, ValueError)):
+            return RequestFailed(f"malformed response: {exc}", retryable=True)
+        if isinstance(exc, openai.OpenAIError):
+            return RequestFailed(f"{type(exc).__name__}: {text}", retryable=True)
+        return RequestFailed(f"{type(exc).__name__}: {exc}")
+
+    async def send(self, payload: dict[str, Any], model: str, *,
+                   check_logprobs: bool = True) -> Reply:
+        if self._client is None:
+            self._client = self._make_client()
+        kwargs = {k: v for k, v in payload.items() if k != "api"}
+        try:
+            if payload["api"] == "chat":
+                result = await self._client.chat.completions.create(model=model, **kwargs)
+            else:
+                result = await self._client.responses.create(model=model, **kwargs)
+        except Exception as exc:  # classified; the runner decides what to do
+            import asyncio
+
+            if isinstance(exc, asyncio.CancelledError):  # pragma: no cover - py<3.8 only
+                raise
+            raise self._classify(exc) from None
+        if isinstance(result, str):  # some servers answer 200 with a non-JSON body
+            raise RequestFailed(f"malformed response (not JSON): {result[:200]!r}",
+                                retryable=True)
+        try:
+            response = result.model_dump(mode="json", exclude_none=True)
+        except Exception as exc:
+            raise RequestFailed(f"malformed response: {exc}", retryable=True) from None
+        if check_logprobs and self._logprob_tokens(response) == 0:
+            raise RequestFailed("the response carries no token log-probabilities",
+                                retryable=True)
+        usage = response.get("usage") or {}
+        n_in = usage.get("prompt_tokens", usage.get("input_tokens"))
+        n_out = usage.get("completion_tokens", usage.get("output_tokens"))
+        return Reply(response=response,
+                     input_tokens=None if n_in is None else int(n_in),
+                     output_tokens=None if n_out is None else int(n_out))
+
+    # -- reading -------------------------------------------------------------------------------
+    def read(self, response: dict[str, Any], study: Study) -> Outcome:
+        text = self._text(response)
+        pivot = study.pivot
+        anchor = study.anchor if pivot == "anchor" else None
+        result = extract(response, study.choices, pivot=pivot, anchor=anchor)
+        return outcome_from_result(result, raw_text=text)
+

@@ -1,0 +1,170 @@
+"""``beliefreg simulate STUDY.toml``: run a study and write the panel.
+
+Options come from the command line, then from the study file's ``[simulate]`` table, then from
+the defaults of :func:`beliefreg.simulate`. Exit status: 0 when every request succeeded, 3 when
+some failed after retries (their rows are written with ``error`` set), 4 when the provider's
+quota ran out (the rows obtained are written; run again to finish), 1 for other errors, 130 on
+Ctrl-C (everything received is in the store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register", "run"]
+
+_TOML_OPTIONS = {"backend", "model", "base_url", "api", "store", "out", "concurrency",
+                 "max_retries", "timeout", "threads", "budget"}
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``simulate`` subcommand."""
+    p = subparsers.add_parser(
+        "simulate",
+        help="run a choice study on an LLM and write the choice/belief panel",
+        description="Run the study described in a TOML file (see beliefreg.simulate.load_study) "
+                    "and write one row per request. Responses are stored as they arrive; "
+                    "running the same command again resumes.",
+    )
+    p.add_argument("study", type=Path, help="the study file (TOML)")
+    p.add_argument("--backend", choices=["local", "openai"], help="default: local")
+    p.add_argument("--model", help="model name, or a GGUF path for the local backend")
+    p.add_argument("--base-url", dest="base_url",
+                   help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--api", choices=["chat", "responses"], help="OpenAI API (default chat)")
+    p.add_argument("--out", type=Path, help="write the panel here (.parquet or .csv)")
+    p.add_argument("--store", help="SQLite store (default ~/.cache/beliefreg/store.sqlite)")
+    p.add_argument("--no-store", action="store_true", help="keep responses in memory only")
+    p.add_argument("--concurrency", type=int, help="requests in flight (openai)")
+    p.add_argument("--max-retries", dest="max_retries", type=int)
+    p.add_argument("--timeout", type=float, help="seconds per request (openai)")
+    p.add_argument("--threads", type=int, help="CPU threads (local)")
+    p.add_argument("--budget", type=float, help="refuse to start above this estimated USD cost")
+    p.add_argument("--fresh", action="store_true", help="force new draws")
+    p.add_argument("--dry-run", dest="dry_run", action="store_true",
+                   help="print the request count and cost estimate, send nothing")
+    p.add_argument("--yes", "-y", action="store_true",
+                   help="do not ask before a paid run (needed when not interactive)")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.set_defaults(func=run)
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    from .study import read_toml
+
+    table = read_toml(args.study).get("simulate", {}) or {}
+    unknown = set(table) - _TOML_OPTIONS
+    if unknown:
+        raise SystemExit(f"{args.study}: unknown [simulate] keys {sorted(unknown)}")
+    opts = dict(table)
+    for name in _TOML_OPTIONS:
+        value = getattr(args, name, None)
+        if value is not None:
+            opts[name] = value
+    if opts.get("out") is not None and not Path(opts["out"]).is_absolute() and "out" in table \
+            and args.out is None:
+        opts["out"] = args.study.parent / opts["out"]
+    return opts
+
+
+def _write(panel: Any, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    suffix = out.suffix.lower()
+    if suffix == ".csv":
+        panel.to_csv(out, index=False)
+    elif suffix in (".parquet", ".pq"):
+        try:
+            panel.to_parquet(out, index=False)
+        except ImportError as exc:
+            raise SystemExit(f"writing Parquet needs pyarrow (pip install 'beliefreg[report]') "
+                             f"or use a .csv path: {exc}") from None
+    else:
+        raise SystemExit(f"--out must end in .parquet or .csv, got {out}")
+
+
+def _summary(panel: Any, alternatives: list[str]) -> str:
+    n = len(panel)
+    failed = int(panel["error"].notna().sum())
+    cached = int(panel["cache_hit"].sum())
+    lines = [f"{n} rows ({cached} from the store, {failed} failed)"]
+    ok = panel[panel["error"].isna()]
+    for a in alternatives:
+        share = (ok["choice"] == a).mean() if len(ok) else math.nan
+        lines.append(f"  {a}: choice share {share:.3f}, mean belief "
+                     f"{ok[f'belief_{a}'].mean():.3f}")
+    cost = panel["cost_usd"]
+    if cost.notna().any():
+        lines.append(f"  cost of these rows: ${cost.sum():,.4f}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the ``simulate`` subcommand."""
+    from .errors import BudgetExceededError, QuotaExceededError, SimulationError
+    from .pipeline import estimate, simulate
+    from .study import load_study
+
+    try:
+        study = load_study(args.study)
+        opts = _options(args)
+    except (SimulationError, OSError) as exc:
+        print(f"beliefreg simulate: {exc}", file=sys.stderr)
+        return 1
+    backend = opts.get("backend", "local")
+    backend_options: dict[str, Any] = {}
+    if backend == "openai":
+        for name in ("base_url", "api", "timeout"):
+            if opts.get(name) is not None:
+                backend_options[name] = opts[name]
+    elif opts.get("threads") is not None:
+        backend_options["n_threads"] = opts["threads"]
+    store: Any = None if args.no_store else opts.get("store")
+    common: dict[str, Any] = dict(model=opts.get("model"), fresh=args.fresh, **backend_options)
+    if store is not None or args.no_store:
+        common["store"] = store
+    try:
+        est = estimate(study, backend, **common)
+        if args.dry_run:
+            print(est)
+            return 0
+        if est.paid and est.n_to_send > 0 and not args.yes and opts.get("budget") is None:
+            print(f"beliefreg: {est}", file=sys.stderr)
+            if not sys.stdin.isatty():
+                print("beliefreg simulate: a paid run needs --yes (or --budget) when not "
+                      "interactive", file=sys.stderr)
+                return 1
+            answer = input("Proceed? [y/N] ").strip().lower()
+            if answer not in ("y", "yes"):
+                return 1
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                panel = simulate(study, backend, concurrency=opts.get("concurrency"),
+                                 progress=args.progress,
+                                 max_retries=opts.get("max_retries", 6),
+                                 budget_usd=opts.get("budget"), **common)
+                status = 0
+            except QuotaExceededError as exc:
+                print(f"beliefreg simulate: {exc}", file=sys.stderr)
+                panel = exc.panel
+                status = 4
+        for w in caught:
+            print(f"beliefreg simulate: {w.category.__name__}: {w.message}", file=sys.stderr)
+    except BudgetExceededError as exc:
+        print(f"beliefreg simulate: {exc}", file=sys.stderr)
+        return 1
+    except SimulationError as exc:
+        print(f"beliefreg simulate: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if status == 0 and panel["error"].notna().any():
+        status = 3
+    if opts.get("out") is not None and panel is not None:
+        _write(panel, Path(opts["out"]))
+        print(f"wrote {len(panel)} rows to {opts['out']}", file=sys.stderr)
+    print(_summary(panel, study.alternatives))
+    return status

@@ -1,0 +1,182 @@
+"""Benchmark: conditions per second on the local model, exact beliefs versus sampled completions.
+
+Usage::
+
+    python benchmarks/simulation.py [--threads 1] [--conditions 16] [--repeats 3]
+
+Three ways of learning a condition's choice probability on the embedded Gemma 3 270M model,
+all on the same prompts and in the same process:
+
+``exact belief``
+    What ``simulate(study, "local")`` does with ``pivot="first"``: one forward pass over the
+    prompt gives the exact probability of every Yes/No token variant (top-4096 list, plus one
+    biased pass if a variant is off the list) and a sampled choice. One request per condition
+    gives the choice probability exactly.
+``sampled completion``
+    One sampled answer of up to 8 tokens without log-probabilities (what a choice-only
+    pipeline sends per run). It gives one Bernoulli draw per request: estimating the choice
+    probability to a standard error ``se`` takes ``b(1-b)/se^2`` of them.
+``naive full vocabulary``
+    The exact distribution read by asking llama.cpp to list all 262,144 token probabilities
+    (about 5 s per call, mostly JSON), measured on two conditions for reference.
+
+BLAS threads are pinned to one and llama.cpp uses ``--threads`` threads. The results are
+written to ``benchmarks/RESULTS.md`` under ``## Simulation`` (other sections are kept).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import datetime as _dt  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from beliefreg import Study, simulate  # noqa: E402
+from beliefreg.simulate import LocalBackend  # noqa: E402
+from beliefreg.simulate.backends.llama_runtime import (  # noqa: E402
+    default_model_path,
+    get_runtime,
+    xllamacpp_version,
+)
+from beliefreg.simulate.design import expand  # noqa: E402
+from beliefreg.simulate.layout import COMPLETION_STOP, completion_prompt  # noqa: E402
+
+EXAMPLES = [("Is the sky blue? Answer Yes or No.", "Yes"),
+            ("Is fire cold? Answer Yes or No.", "No")]
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads (default 1)")
+    ap.add_argument("--conditions", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    args = ap.parse_args()
+
+    prices = [20 + 2 * i for i in range(args.conditions)]
+    study = Study(prompt="Would you buy a pack of diapers for {price} cents? Answer {choices}.",
+                  choices={"yes": ["Yes"], "no": ["No"]}, conditions={"price": prices},
+                  runs=1, examples=EXAMPLES, seed=1)
+    prompts = [completion_prompt(it.system, it.examples, it.question) for it in expand(study)]
+
+    load_before = _load()
+    t0 = time.perf_counter()
+    runtime = get_runtime(default_model_path(), n_threads=args.threads)
+    load_s = time.perf_counter() - t0
+    backend = LocalBackend(n_threads=args.threads)
+    simulate(study.replace(conditions={"price": [19]}), backend, store=None, progress=False)
+    runtime.complete(prompts[0], max_tokens=8, n_probs=0, temperature=1.0, top_p=1.0, seed=0)
+
+    exact_t, sampled_t = [], []
+    panel = None
+    for rep in range(args.repeats):  # interleaved so that load changes hit both alike
+        t = time.perf_counter()
+        panel = simulate(study.replace(seed=100 + rep), backend, store=None, progress=False)
+        exact_t.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        for i, p in enumerate(prompts):
+            runtime.complete(p, max_tokens=8, n_probs=0, temperature=1.0, top_p=1.0,
+                             seed=1000 * rep + i, stop=COMPLETION_STOP)
+        sampled_t.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    for p in prompts[:2]:
+        runtime.complete(p, max_tokens=1, n_probs=runtime.n_vocab, temperature=1.0, top_p=1.0,
+                         seed=0)
+    naive_per = (time.perf_counter() - t) / 2
+    load_after = _load()
+
+    n = len(prompts)
+    exact_rate = n / statistics.median(exact_t)
+    sampled_rate = n / statistics.median(sampled_t)
+    naive_rate = 1.0 / naive_per
+    assert panel is not None
+    b = panel["belief_yes"] * panel["covered_mass"]  # P(choice = yes), exact
+    var = float((b * (1 - b)).mean())
+    runs_needed = var / 0.01 ** 2  # sampled draws per condition for a standard error of 0.01
+    print(f"exact belief:          {exact_rate:6.2f} conditions/s")
+    print(f"sampled completion:    {sampled_rate:6.2f} conditions/s (one draw each)")
+    print(f"naive full vocabulary: {naive_rate:6.2f} conditions/s")
+    print(f"ratio exact/sampled: {exact_rate / sampled_rate:.2f} per request; "
+          f"{runs_needed:.0f} draws per condition for SE 0.01")
+
+    section = "\n".join([
+        "## Simulation",
+        "",
+        f"`python benchmarks/simulation.py --threads {args.threads} --conditions "
+        f"{args.conditions} --repeats {args.repeats}` on "
+        f"{_dt.date.today().isoformat()}: {_cpu()}, {os.cpu_count()} logical CPUs "
+        f"(shared; load average {load_before} before, {load_after} after), Python "
+        f"{platform.python_version()}, xllamacpp {xllamacpp_version()}, model Gemma 3 270M "
+        f"Q4_K_M, llama.cpp threads {args.threads}, BLAS threads 1. Model load "
+        f"{load_s:.1f} s (not counted). Median of {args.repeats} interleaved repeats over "
+        f"{n} conditions (prompts of about {int(panel['input_tokens'].mean())} tokens).",
+        "",
+        "| method | conditions/s | what one request gives |",
+        "|---|---:|---|",
+        f"| exact belief (`simulate`, pivot first, one forward pass) | {exact_rate:.2f} | "
+        "the exact choice probability and one sampled choice |",
+        f"| sampled completion (up to 8 tokens, no log-probabilities) | {sampled_rate:.2f} | "
+        "one Bernoulli draw of the choice |",
+        f"| naive exact belief (all 262,144 probabilities listed) | {naive_rate:.2f} | "
+        "the exact choice probability |",
+        "",
+        f"Per request, exact beliefs run at {exact_rate / sampled_rate:.2f}x the rate of "
+        f"sampled completions and {exact_rate / naive_rate:.0f}x the rate of listing the "
+        f"whole vocabulary. Per condition the comparison is one request against many: with "
+        f"the measured choice probabilities, estimating them from sampled choices to a "
+        f"standard error of 0.01 takes about {runs_needed:.0f} draws per condition (mean "
+        f"b(1-b) = {var:.3f}), so exact beliefs are about "
+        f"{runs_needed * exact_rate / sampled_rate:.0f}x cheaper for that precision.",
+        "",
+    ])
+    write_section(args.out, "## Simulation", section)
+    print(f"wrote {args.out}")
+
+
+def write_section(path: Path, heading: str, body: str) -> None:
+    """Replace (or append) the section starting at ``heading``; keep every other section."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.strip() == heading), None)
+    if start is None:
+        if not text.endswith("\n\n"):
+            text = text.rstrip("\n") + "\n\n"
+        path.write_text(text + body)
+        return
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+               len(lines))
+    tail = "".join(lines[end:])
+    path.write_text("".join(lines[:start]) + body + ("\n" + tail if tail else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""The SQLite store, request keys and the retry policy."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from beliefreg import Study
+from beliefreg.simulate import DuplicateRequestWarning, OpenAIBackend, RetryPolicy, Store, simulate
+from beliefreg.simulate.pipeline import plan
+from beliefreg.simulate.store import Record
+
+
+def _record(key: str, status: str = "ok", **kw) -> Record:
+    return Record(key=key, backend="openai", model="m", run=0, draw=0,
+                  request={"messages": [{"role": "user", "content": "é"}]},
+                  response={"x": 1} if status == "ok" else None, status=status, **kw)
+
+
+def test_store_round_trip_wal_and_overwrite(tmp_path):
+    path = tmp_path / "sub" / "s.sqlite"
+    with Store(path) as st:
+        st.put(_record("a", status="error", error="HTTP 500", attempts=7))
+        st.put(_record("b", input_tokens=3, output_tokens=1, cost_usd=0.5))
+        got = st.get_many(["a", "b", "missing"])
+        assert set(got) == {"a", "b"}
+        assert got["a"].status == "error" and got["a"].error == "HTTP 500" and not got["a"].ok
+        assert got["b"].request == {"messages": [{"role": "user", "content": "é"}]}
+        assert got["b"].response == {"x": 1} and got["b"].cost_usd == 0.5
+        assert got["b"].created_at.endswith("+00:00")
+        st.put(_record("a"))  # a later success replaces the error row
+        assert st.get_many(["a"])["a"].ok and len(st) == 2
+        assert st.count_present(["a", "b", "c"]) == 2
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.execute("UPDATE meta SET value='999' WHERE name='schema_version'")
+    with pytest.raises(OSError, match="schema version 999"):
+        Store(path)
+
+
+def test_memory_store_and_many_keys():
+    st = Store(None)
+    for i in range(1200):  # more than one SQL chunk
+        st.put(_record(f"k{i}"))
+    assert len(st.get_many(f"k{i}" for i in range(0, 1300, 1))) == 1200
+    assert repr(st) == "Store(':memory:')"
+
+
+def test_keys_depend_on_request_run_and_draw_not_on_design_order():
+    backend = OpenAIBackend(base_url="http://127.0.0.1:9/v1", model="m")
+    s1 = Study(prompt="p={price}", choices={"yes": "Yes", "no": "No"},
+               conditions={"price": [1, 2, 3]}, runs=2)
+    s2 = s1.replace(conditions={"price": [3, 1]})
+    p1, p2 = plan(s1, backend, "m"), plan(s2, backend, "m")
+    k1 = {(it.variables["price"], it.run): k for it, k in zip(p1.items, p1.keys)}
+    k2 = {(it.variables["price"], it.run): k for it, k in zip(p2.items, p2.keys)}
+    assert all(k2[c] == k1[c] for c in k2)
+    assert len(set(p1.keys)) == 6  # every (condition, run) its own request
+    assert set(plan(s1, backend, "m", draw=1).keys).isdisjoint(p1.keys)
+    assert set(plan(s1, backend, "other-model").keys).isdisjoint(p1.keys)
+    other = OpenAIBackend(base_url="http://127.0.0.1:10/v1", model="m")
+    assert set(plan(s1, other, "m").keys).isdisjoint(p1.keys)
+    assert set(plan(s1.replace(temperature=0.5), backend, "m").keys).isdisjoint(p1.keys)
+    # the choice set and pivot do not change an OpenAI request: re-reading reuses it
+    assert plan(s1.replace(pivot="first_match"), backend, "m").keys == p1.keys
+
+
+def test_identical_requests_warn(fault_server):
+    study = Study(prompt="case=ok: buy? Answer {choices}.", choices={"yes": "Yes", "no": "No"},
+                  conditions={"unused": [1, 2]})
+    with pytest.warns(DuplicateRequestWarning):
+        panel = simulate(study, OpenAIBackend(base_url=fault_server.url, model="m"), store=None,
+                         progress=False)
+    assert len(panel) == 2 and panel["request_key"].nunique() == 1
+    assert len([r for r in fault_server.log if r["case"] == "ok"]) == 1  # sent once
+
+
+def test_retry_policy_backoff_and_retry_after():
+    p = RetryPolicy(base_delay=1.0, max_delay=8.0, jitter=0.25)
+    for attempt, nominal in [(0, 1.0), (1, 2.0), (2, 4.0), (3, 8.0), (6, 8.0)]:
+        d = p.delay(attempt)
+        assert 0.75 * nominal <= d <= 1.25 * nominal
+    assert p.delay(0, retry_after=30.0) == 30.0  # never sooner than the server asked
+    assert p.delay(0, retry_after=5000.0) == p.max_retry_after
