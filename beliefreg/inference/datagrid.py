@@ -249,8 +249,13 @@ class VariableMap:
             raise DataError(f"cannot rebuild the design for new data: {exc}") from None
         return np.asarray(x, dtype=float)
 
-    def build_columns(self, data: pd.DataFrame, terms: Sequence[_Term]) -> np.ndarray:
-        """Only the design columns of ``terms`` for ``data``, shape (n, sum of widths)."""
+    def build_columns(self, data: pd.DataFrame, terms: Sequence[_Term], *,
+                      allow_nan: bool = False) -> np.ndarray:
+        """Only the design columns of ``terms`` for ``data``, shape (n, sum of widths).
+
+        ``allow_nan=True`` lets non-finite values through (e.g. ``np.log`` of a negative
+        trial price in a root search) instead of raising.
+        """
         if not self.formula:
             return np.column_stack([data[self.exog_names[t.columns[0]]].to_numpy(dtype=float)
                                     for t in terms])
@@ -259,8 +264,9 @@ class VariableMap:
         needed = sorted(set().union(*(t.variables for t in terms)))
         frame = data[needed] if needed else pd.DataFrame(index=data.index)
         try:
-            (x,) = patsy.build_design_matrices([sub], frame, NA_action="raise",
-                                               return_type="matrix")
+            (x,) = patsy.build_design_matrices(
+                [sub], frame, NA_action=patsy.NAAction(NA_types=[]) if allow_nan else "raise",
+                return_type="matrix")
         except patsy.PatsyError as exc:
             raise DataError(f"cannot rebuild the design columns {[t.name for t in terms]}: "
                             f"{exc}") from None
@@ -326,23 +332,6 @@ class VariableMap:
             cols.append(np.concatenate([t.columns for t in other]))
             blocks.append(d)
         return np.concatenate(cols), np.hstack(blocks)
-
-    def second_derivative(self, data: pd.DataFrame, variable: str
-                          ) -> tuple[np.ndarray, np.ndarray]:
-        """d2(design row)/d(variable)2 (zero for linear columns; central differences else)."""
-        terms = [t for t in self.terms_using(variable) if variable not in t.linear_in]
-        if not terms:
-            return np.array([], int), np.zeros((len(data), 0))
-        base = np.asarray(data[variable], dtype=float)
-        scale = np.abs(base)
-        fallback = float(np.std(self.estimation_data()[variable].to_numpy(float))) or 1.0
-        h = np.finfo(float).eps ** 0.25 * np.where(scale > 0, scale, fallback)
-        h = (base + h) - base
-        up, down = self._needed(data, terms), self._needed(data, terms)
-        up[variable], down[variable] = base + h, base - h
-        x0 = self.build_columns(data, terms)
-        d2 = (self.build_columns(up, terms) - 2.0 * x0 + self.build_columns(down, terms))
-        return np.concatenate([t.columns for t in terms]), d2 / (h * h)[:, None]
 
 
 def _broadcast_value(value: Any, n: int, like: pd.Series) -> Any:
