@@ -9,6 +9,7 @@ from .exceptions import (ConvergenceWarning, DataError, MissingValueWarning,
                          RankDeficientError, SeparationWarning)
 from .models.binary import FractionalLogit, FractionalProbit, Logit
 from .results import BinaryResults
+from .tables import compare
 
 __version__ = "0.1.0.dev0"
 
@@ -18,6 +19,7 @@ __all__ = [
     "FractionalProbit",
     "Logit",
     "BinaryResults",
+    "compare",
     "DataError",
     "RankDeficientError",
     "SeparationWarning",

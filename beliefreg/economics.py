@@ -92,7 +92,7 @@ def demand_curve(results: Any, variable: str, values: Any = None, *, at: AtSpec 
     b = params.to_numpy(dtype=float)
     est, jac = [], []
     for value in grid:
-        x = vmap.with_value(frame.data, frame.exog, variable, value)
+        x = frame.with_value(vmap, variable, value)
         eta = x @ b
         est.append(frame.group_sum(link.cdf(eta)))
         jac.append(frame.group_xsum(link.pdf(eta), x))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
@@ -275,18 +275,23 @@ class VariableMap:
             x = np.broadcast_to(x, (len(data), x.shape[1])).copy()
         return x
 
+    def value_columns(self, data: pd.DataFrame, variable: str,
+                      value: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The columns ``variable`` moves, rebuilt with it set to ``value`` in every row."""
+        terms = self.terms_using(variable)
+        cols = np.concatenate([t.columns for t in terms])
+        if not self.formula:
+            return cols, np.full((len(data), len(cols)), float(value))
+        changed = self._needed(data, terms)
+        changed[variable] = _broadcast_value(value, len(data), data[variable])
+        return cols, self.build_columns(changed, terms)
+
     def with_value(self, data: pd.DataFrame, exog: np.ndarray, variable: str,
                    value: Any) -> np.ndarray:
         """``exog`` with ``variable`` set to ``value`` in every row (affected columns rebuilt)."""
-        terms = self.terms_using(variable)
-        cols = np.concatenate([t.columns for t in terms])
+        cols, block = self.value_columns(data, variable, value)
         out = exog.copy()
-        if not self.formula:
-            out[:, cols] = float(value)
-            return out
-        changed = self._needed(data, terms)
-        changed[variable] = _broadcast_value(value, len(data), data[variable])
-        out[:, cols] = self.build_columns(changed, terms)
+        out[:, cols] = block
         return out
 
     def _needed(self, data: pd.DataFrame, terms: Sequence[_Term]) -> pd.DataFrame:
@@ -354,6 +359,24 @@ class EvalFrame:
     weights: np.ndarray
     bounds: np.ndarray
     groups: pd.Index | None  # labels of the groups (None: one group, no label)
+    cache: dict = field(default_factory=dict, repr=False)
+
+    def derivative(self, vmap: VariableMap, variable: str) -> tuple[np.ndarray, np.ndarray]:
+        """``vmap.derivative`` at these rows, computed once (it does not depend on params)."""
+        key = ("d", variable)
+        if key not in self.cache:
+            self.cache[key] = vmap.derivative(self.data, variable)
+        return self.cache[key]
+
+    def with_value(self, vmap: VariableMap, variable: str, value: Any) -> np.ndarray:
+        """The design with ``variable`` set to ``value`` (the changed columns are cached)."""
+        key = ("v", variable, value)
+        if key not in self.cache:
+            self.cache[key] = vmap.value_columns(self.data, variable, value)
+        cols, block = self.cache[key]
+        out = self.exog.copy()
+        out[:, cols] = block
+        return out
 
     @property
     def n_groups(self) -> int:

@@ -148,7 +148,7 @@ def index_margins(link: Any, params: pd.Series, cov: Any, vmap: VariableMap,
     est_blocks: list[np.ndarray] = []
     jac_blocks: list[np.ndarray] = []
 
-    deriv = [(v, vmap.derivative(frame.data, v)) for v, how, _ in plan if how == "derivative"]
+    deriv = [(v, frame.derivative(vmap, v)) for v, how, _ in plan if how == "derivative"]
     if deriv:
         m = len(deriv)
         effects = np.empty((len(eta), m))
@@ -175,13 +175,13 @@ def index_margins(link: Any, params: pd.Series, cov: Any, vmap: VariableMap,
     for v, how, levels in plan:
         if how != "change":
             continue
-        x0 = vmap.with_value(frame.data, x, v, levels[0])
+        x0 = frame.with_value(vmap, v, levels[0])
         eta0 = x0 @ b
         p0, g0 = link.cdf(eta0), link.pdf(eta0)
         base_sum, base_jac = frame.group_sum(p0), frame.group_xsum(g0, x0)
         rows_e, rows_j = [], []
         for lev in levels[1:]:
-            x1 = vmap.with_value(frame.data, x, v, lev)
+            x1 = frame.with_value(vmap, v, lev)
             eta1 = x1 @ b
             rows_e.append(frame.group_sum(link.cdf(eta1)) - base_sum)
             rows_j.append(frame.group_xsum(link.pdf(eta1), x1) - base_jac)
@@ -249,7 +249,7 @@ def generic_margins(predict: Callable[[np.ndarray, np.ndarray], np.ndarray], par
             x_down = _shift(vmap, down, x, v)
             pieces.append(("derivative", (x_up, x_down, h, base)))
         else:
-            xs = [vmap.with_value(frame.data, x, v, lev) for lev in levels]
+            xs = [frame.with_value(vmap, v, lev) for lev in levels]
             pieces.append(("change", xs))
 
     def as2d(p: np.ndarray) -> np.ndarray:
