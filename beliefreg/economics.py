@@ -200,7 +200,7 @@ def _bracketed_root(fun: Any, lo: float, hi: float, f_lo: float, f_hi: float, x0
         x_new = x - f / df if df != 0 and np.isfinite(df) else 0.5 * (lo + hi)
         if not lo < x_new < hi:
             x_new = 0.5 * (lo + hi)
-        if abs(x_new - x) <= 1e-15 * max(abs(x), scale) or hi - lo <= 4 * _EPS * max(
+        if abs(x_new - x) <= 1e-12 * max(abs(x), scale) or hi - lo <= 4 * _EPS * max(
                 abs(x), scale):
             return x_new
         x = x_new

@@ -323,16 +323,19 @@ class VariableMap:
             fallback = float(np.std(self.estimation_data()[variable].to_numpy(float))) or 1.0
             h = _FD_REL_STEP * np.where(scale > 0, scale, fallback)
             h = (base + h) - base  # exactly representable steps
-            up, down = self._needed(data, other), self._needed(data, other)
-            up[variable] = base + h
-            down[variable] = base - h
-            d = (self.build_columns(up, other) - self.build_columns(down, other)) / h[:, None]
+            both = self._needed(data, other)
+            both = pd.concat([both, both], ignore_index=True)  # one build for both sides
+            both[variable] = np.concatenate([base + h, base - h])
+            with np.errstate(all="ignore"):
+                x = self.build_columns(both, other, allow_nan=True)
+            n = len(base)
+            d = (x[:n] - x[n:]) / h[:, None]
             d *= 0.5
             if not np.all(np.isfinite(d)):
                 bad = np.flatnonzero(~np.isfinite(d).all(axis=1))
                 raise DataError(
                     f"the design is not differentiable in {variable!r} at {len(bad)} row(s) "
-                    f"(first: value {base[bad[0]]!r}); e.g. np.log at 0. Evaluate margins "
+                    f"(first: value {float(base[bad[0]])!r}); e.g. np.log at 0. Evaluate margins "
                     "where the formula's transforms are smooth")
             cols.append(np.concatenate([t.columns for t in other]))
             blocks.append(d)
