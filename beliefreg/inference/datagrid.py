@@ -59,6 +59,7 @@ class _Term:
     linear_in: set[str]          # variables entering as one bare numerical factor (x, x:z)
     categorical_in: set[str]     # variables used by a categorical factor (C(x), strings, bools)
     name: str
+    bare: str | None = None      # the term is exactly this variable (one column equal to it)
 
 
 class VariableMap:
@@ -117,8 +118,10 @@ class VariableMap:
             for v in sorted(variables):
                 if v not in used:
                     used.append(v)
+            bare = (term.factors[0].code.strip() if len(term.factors) == 1
+                    and len(linear) == 1 and term.factors[0].code.strip() in linear else None)
             terms.append(_Term(np.arange(sl.start, sl.stop), variables, linear, categorical,
-                               term.name()))
+                               term.name(), bare))
         self._terms = terms
         rhs = str(self.design.formula).split("~", 1)[-1]
 
@@ -171,13 +174,22 @@ class VariableMap:
         """'categorical' (strings, bools, ``C(x)``), 'binary' (numeric 0/1) or 'continuous'."""
         if variable in self._kinds:
             return self._kinds[variable]
+        if not self.formula:  # every design column at once: one pass over the matrix
+            x = self.design.exog
+            zero = x == 0.0
+            binary = np.all(zero | (x == 1.0), axis=0) & zero.any(axis=0) & ~zero.all(axis=0)
+            self._kinds.update({n: "binary" if binary[j] else "continuous"
+                                for j, n in enumerate(self.exog_names)})
+            return self._kinds[variable]
         values = self.estimation_data()[variable]
         if any(variable in t.categorical_in for t in self.terms_using(variable)) or not (
                 pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
             kind: VariableKind = "categorical"
         else:
-            uniq = np.unique(np.asarray(values, dtype=float))
-            kind = "binary" if len(uniq) == 2 and set(uniq) == {0.0, 1.0} else "continuous"
+            arr = np.asarray(values, dtype=float)
+            zero = arr == 0.0
+            binary = bool(np.all(zero | (arr == 1.0))) and zero.any() and not zero.all()
+            kind = "binary" if binary else "continuous"
         self._kinds[variable] = kind
         return kind
 
@@ -210,8 +222,9 @@ class VariableMap:
                                     "needs unique row labels (use data.reset_index(drop=True))")
                 self._est_data = data.loc[self.design.row_labels, self.variables]
             else:
+                # a view of the design (no copy: it is read, never written)
                 self._est_data = pd.DataFrame(self.design.exog, columns=self.exog_names,
-                                              index=self.design.row_labels)
+                                              index=self.design.row_labels, copy=False)
         return self._est_data
 
     def check_newdata(self, newdata: Any, *, what: str = "newdata") -> pd.DataFrame:
@@ -302,17 +315,23 @@ class VariableMap:
     def derivative(self, data: pd.DataFrame, variable: str) -> tuple[np.ndarray, np.ndarray]:
         """d(design row)/d(variable) at every row: (column indices, matrix n x len(cols)).
 
-        Columns linear in the variable (``x``, ``x:z``, ``x:C(g)``) are exact (the variable set
-        to 1 and its own factor dropped); others (``np.log(x)``, ``I(x**2)``, ``center(x)``)
-        use central differences with the per-row step ``eps**(1/3) * |x_i|``.
+        Columns linear in the variable are exact: 1 for the bare ``x`` (no rebuild), the other
+        factors for ``x:z``, ``x:C(g)`` (the design rebuilt with the variable set to 1).
+        Others (``np.log(x)``, ``I(x**2)``, ``center(x)``) use central differences with the
+        per-row step ``eps**(1/3) * |x_i|`` (one build of the stacked rows ``x -/+ h``).
         """
         terms = self.terms_using(variable)
         cols, blocks = [], []
         linear = [t for t in terms if variable in t.linear_in]
         other = [t for t in terms if variable not in t.linear_in]
         base = np.asarray(data[variable], dtype=float)
-        if not self.formula:  # a design column: d x_j / d x_j = 1
-            return self.columns_of(variable), np.ones((len(data), 1))
+        if not self.formula:  # a design column: d x_j / d x_j = 1 (a read-only broadcast)
+            return self.columns_of(variable), np.broadcast_to(1.0, (len(data), 1))
+        bare = [t for t in linear if t.bare == variable]   # the column is the variable
+        linear = [t for t in linear if t.bare != variable]
+        if bare:
+            cols.append(np.concatenate([t.columns for t in bare]))
+            blocks.append(np.broadcast_to(1.0, (len(data), len(bare))))
         if linear:
             ones = self._needed(data, linear)
             ones[variable] = 1.0
@@ -339,6 +358,8 @@ class VariableMap:
                     "where the formula's transforms are smooth")
             cols.append(np.concatenate([t.columns for t in other]))
             blocks.append(d)
+        if len(blocks) == 1:
+            return cols[0], blocks[0]
         return np.concatenate(cols), np.hstack(blocks)
 
 
