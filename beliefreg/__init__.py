@@ -8,6 +8,9 @@ with sandwich (robust, clustered) and delta-method standard errors.
 from .exceptions import (ConvergenceWarning, DataError, MissingValueWarning,
                          RankDeficientError, SeparationWarning)
 from .models.binary import FractionalLogit, FractionalProbit, Logit
+from .economics import LogPriceWTPError, NoInteriorOptimumError
+from .inference.datagrid import UnknownVariableError
+from .inference.delta import DeltaResult, NonSmoothFunctionError
 from .results import BinaryResults
 from .tables import compare
 
@@ -20,6 +23,11 @@ __all__ = [
     "Logit",
     "BinaryResults",
     "compare",
+    "DeltaResult",
+    "NonSmoothFunctionError",
+    "UnknownVariableError",
+    "NoInteriorOptimumError",
+    "LogPriceWTPError",
     "DataError",
     "RankDeficientError",
     "SeparationWarning",

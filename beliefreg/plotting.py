@@ -97,13 +97,13 @@ def plot_demand(results: Any, variable: str, values: Any = None, *, at: AtSpec =
     else:
         pieces = [(None, curve)]
     means = observed_means(results, variable, by=by) if observed else None
-    for g, part in pieces:
+    for i, (g, part) in enumerate(pieces):
         x = np.asarray(part.index, dtype=float)
         label = "fitted" if g is None else f"{', '.join(by_names)} = {g}"
         (line,) = ax.plot(x, part["estimate"].to_numpy(), label=label)
         ax.fill_between(x, part["ci_lower"].to_numpy(), part["ci_upper"].to_numpy(),
                         color=line.get_color(), alpha=0.25, linewidth=0,
-                        label=f"{100 * (1 - alpha):g}% band")
+                        label=f"{100 * (1 - alpha):g}% band" if i == 0 else None)
         if means is not None:
             sel = means
             if g is not None:
