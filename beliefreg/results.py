@@ -25,6 +25,20 @@ from .inference.prediction import BandScale, PredictionResults, index_prediction
 __all__ = ["LikelihoodResults", "BinaryResults"]
 
 
+def _default_variables(vmap: VariableMap, variables: Any, kind: str, binary: str) -> list[str]:
+    """The named variables (validated), or by default every variable the kind applies to:
+    all of them for ``'dydx'``; for elasticities only the continuous ones (and 0/1 ones
+    treated as continuous with ``binary='derivative'``)."""
+    if variables is not None or kind == "dydx":
+        return vmap.check_variables(variables)
+    allowed = ("continuous", "binary") if binary == "derivative" else ("continuous",)
+    names = [v for v in vmap.variables if vmap.kind(v) in allowed]
+    if not names:
+        raise ValueError(f"kind={kind!r} needs a continuous variable; the model has none "
+                         f"(variables: {vmap.variables})")
+    return names
+
+
 class LikelihoodResults:
     """Parameters, covariance and tests of a (quasi-)likelihood estimator.
 
@@ -188,7 +202,7 @@ class LikelihoodResults:
                        at: AtSpec = "overall", by: Any = None,
                        binary: str = "change") -> DeltaResult:
         vmap = self._variable_map()
-        names = vmap.check_variables(variables)
+        names = _default_variables(vmap, variables, kind, binary)
         frame = evaluation_frame(vmap, at, by=by, weights=self.model.weights)
         return generic_margins(self._predict_exog, self.params, self._cov.to_numpy(), vmap,
                                frame, names, kind=kind, binary=binary,
@@ -206,8 +220,8 @@ class LikelihoodResults:
         Parameters
         ----------
         variables : str or list of str, optional
-            Raw variables of the formula (default: all of them). For a model built from arrays,
-            design column names.
+            Raw variables of the formula (default: all of them for ``'dydx'``, the continuous
+            ones for the other kinds). For a model built from arrays, design column names.
         kind : {'dydx', 'eyex', 'dyex', 'eydx'}
             ``dy/dx``; the elasticity ``(dy/dx)(x/y)``; ``(dy/dx) x``; ``(dy/dx)/y`` (``y`` is
             the predicted mean).
@@ -374,7 +388,7 @@ class BinaryResults(LikelihoodResults):
                        binary: str = "change") -> DeltaResult:
         """Analytic margins of the single-index model (O(n k) work, no numerical Jacobian)."""
         vmap = self._variable_map()
-        names = vmap.check_variables(variables)
+        names = _default_variables(vmap, variables, kind, binary)
         frame = evaluation_frame(vmap, at, by=by, weights=self.model.weights)
         return index_margins(self.model.link, self.params, self._cov.to_numpy(), vmap, frame,
                              names, kind=kind, binary=binary)

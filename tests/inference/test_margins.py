@@ -282,3 +282,12 @@ def test_variable_map_is_cached_and_results_are_copy_safe(fitted):
     other = copy.copy(fitted)
     assert other.margins("price").equals(fitted.margins("price"))
     assert isinstance(VariableMap(fitted.model.design).variables, list)
+
+
+def test_default_variables_depend_on_kind(fitted):
+    assert list(fitted.margins().index) == ["price", "organic: 1 - 0", "income",
+                                            "persona: retiree - parent",
+                                            "persona: student - parent"]
+    assert list(fitted.margins(kind="eyex").index) == ["price", "income"]
+    assert list(fitted.margins(kind="eyex", binary="derivative").index) == [
+        "price", "organic", "income"]
