@@ -22,7 +22,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from .exceptions import BeliefregError
 from .inference.datagrid import AtSpec, EvalFrame, VariableMap, evaluation_frame

@@ -20,7 +20,7 @@ from .inference.covariance import Covariance
 from .inference.datagrid import AtSpec, VariableMap, evaluation_frame
 from .inference.delta import DeltaResult, JacobianMethod, delta_method
 from .inference.margins import generic_margins, index_margins
-from .inference.prediction import BandScale, PredictionResults, index_predictions
+from .inference.prediction import PredictionResults, index_predictions
 
 __all__ = ["LikelihoodResults", "BinaryResults"]
 
