@@ -190,13 +190,15 @@ def _solve_pd(a: np.ndarray, grad: np.ndarray) -> np.ndarray | None:
 
 def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: Link, *,
                   start_params: np.ndarray | None = None, maxiter: int = 100,
-                  tol: float = 1e-10) -> BernoulliFit:
+                  tol: float = 1e-10, scale: np.ndarray | None = None) -> BernoulliFit:
     """Maximise the Bernoulli quasi-log-likelihood by Newton's method with step halving.
 
     For the logit, Newton's method and Fisher scoring coincide. For the probit the step uses
     the observed Hessian where it is negative definite and the expected information (Fisher
     scoring, globally well behaved) where it is not. Iterations stop when the next step is
-    negligible: its largest scaled entry ``|step_j| / (1 + |b_j|)`` is below ``tol``, or the
+    negligible: its largest entry on the scale of the linear predictor,
+    ``|step_j| s_j / (1 + |b_j| s_j)`` with ``s_j`` the root mean square of column *j*
+    (``scale``; computed if not given), is below ``tol``, or the
     Newton decrement (the predicted gain in the quasi-log-likelihood) is below
     ``1e-20 * (1 + |ll|)``; the latter is what ends the iterations under separation, where
     coefficients diverge while the likelihood settles.
@@ -212,6 +214,9 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
     b = np.zeros(k) if start_params is None else np.asarray(start_params, dtype=float).copy()
     if b.shape != (k,):
         raise ValueError(f"start_params must have {k} values, got {b.shape}")
+    if scale is None:
+        scale = np.sqrt(np.einsum("ij,ij->j", exog, exog) / max(len(exog), 1))
+    scale = np.where(scale > 0, scale, 1.0)
     kind: HessianKind = "expected" if link.canonical else "observed"
     grad, info, eta = evaluate(y, exog, w, link, b, kind)
     converged = False
@@ -226,7 +231,7 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
         decrement = float(grad @ step)
         # Newton converges quadratically: a negligible step means b is already within about
         # that step of the maximum, and grad and info are exact at b.
-        if np.max(np.abs(step) / (1.0 + np.abs(b))) < tol or (
+        if np.max(np.abs(step) * scale / (1.0 + np.abs(b) * scale)) < tol or (
                 decrement < 1e-16 and decrement < 1e-20 * (1.0 + abs(
                     quasi_loglike(y, eta, w, link)))):
             converged = True

@@ -257,7 +257,8 @@ class BinaryModel:
         start_params : array_like, optional
         maxiter : int
         tol : float
-            Convergence tolerance on the scaled Newton step.
+            Convergence tolerance on the Newton step, measured on the scale of the linear
+            predictor (each coefficient's step times its column's root mean square).
 
         Returns
         -------
@@ -279,7 +280,8 @@ class BinaryModel:
         if start_params is None:
             start_params = self._first_scoring_step()
         fitted = fit_bernoulli(self.endog, self.exog, self.weights, self.link,
-                               start_params=start_params, maxiter=maxiter, tol=tol)
+                               start_params=start_params, maxiter=maxiter, tol=tol,
+                               scale=np.sqrt(np.diag(self._gram) / self.nobs))
         info = (fitted.info if hessian == fitted.info_kind or self.link.canonical
                 else self.information(fitted.params, hessian=hessian))
         bread = inverse_information(info)

@@ -139,7 +139,7 @@ def _check(frame, q, cov, what):
 @pytest.mark.parametrize("cov", ["HC0_expected", "cluster1_expected"])
 def test_economics_match_r(case, cov, demand):
     res = _econ_fit(case, demand, cov)
-    # with I(price**2) (a column of size 2500) the fit stops at a relative 1e-10 from R's
+    # the fit stops once the next Newton step is below 1e-10 on the linear-predictor scale
     np.testing.assert_allclose(res.params.to_numpy(),
                                [case["params"][n] for n in case["names"]], rtol=3e-10)
     q = case["quantities"]
