@@ -8,6 +8,10 @@ with sandwich (robust, clustered) and delta-method standard errors.
 from .exceptions import (ConvergenceWarning, DataError, MissingValueWarning,
                          RankDeficientError, SeparationWarning)
 from .models.binary import FractionalLogit, FractionalProbit, Logit
+from .models.conditional import ConditionalLogit
+from .models.conditional_results import ConditionalResults
+from .models.multinomial import MultinomialFractionalLogit
+from .models.multinomial_results import MultinomialResults
 from .results import BinaryResults
 
 __version__ = "0.1.0.dev0"
@@ -18,6 +22,10 @@ __all__ = [
     "FractionalProbit",
     "Logit",
     "BinaryResults",
+    "MultinomialFractionalLogit",
+    "MultinomialResults",
+    "ConditionalLogit",
+    "ConditionalResults",
     "DataError",
     "RankDeficientError",
     "SeparationWarning",
