@@ -17,6 +17,7 @@ from statsmodels.iolib.summary2 import Summary
 from statsmodels.stats.contrast import ContrastResults
 
 from .inference.covariance import Covariance
+from .inference.delta import DeltaResult, JacobianMethod, delta_method
 
 __all__ = ["LikelihoodResults", "BinaryResults"]
 
@@ -109,6 +110,58 @@ class LikelihoodResults:
         middle = r @ self._cov.to_numpy() @ r.T
         stat = float(diff @ np.linalg.solve(middle, diff))
         return ContrastResults(statistic=stat, df_denom=r.shape[0], distribution="chi2")
+
+    # ------------------------------------------------------------------ delta method
+    def nlcom(self, func: Any, *, name: Any = None, jacobian: Any = None,
+              method: JacobianMethod = "auto") -> DeltaResult:
+        r"""The delta method for a smooth function of the parameters (Stata's ``nlcom``).
+
+        The standard error is :math:`\sqrt{J \widehat V J'}` with :math:`\widehat V` the
+        covariance the model was fitted with (``cov_type``: robust, clustered, ...) and
+        :math:`J` the Jacobian of ``func`` at the estimate: ``jacobian`` if given, else the
+        complex step (exact) when ``func`` is complex-safe, else central differences with a
+        scale-aware step (see :mod:`beliefreg.inference.delta`).
+
+        Parameters
+        ----------
+        func : callable or str
+            ``func(params)`` with ``params`` a pandas Series indexed by term name; returns a
+            scalar, an array or a Series (its index names the rows). Or a string expression
+            in term names, e.g. ``"-sole / mrate"`` or ``"exp(`np.log(price)`)"`` (names
+            that are not identifiers may be quoted in backticks); several expressions
+            separated by commas give several rows.
+        name : str or sequence, optional
+            Row name(s) of the result.
+        jacobian : callable or array_like, optional
+            The analytic Jacobian, shape (m, k), or a function of ``params`` returning it.
+        method : {'auto', 'complex', 'central'}
+            The numerical Jacobian when ``jacobian`` is not given.
+
+        Returns
+        -------
+        DeltaResult
+            ``.summary_frame(alpha)`` has columns ``estimate, std_err, z, p_value,
+            ci_lower, ci_upper``; ``.cov`` is the joint covariance of the rows.
+
+        Raises
+        ------
+        beliefreg.inference.delta.NonSmoothFunctionError
+            ``func`` is not finite or not differentiable at the estimate.
+        ValueError
+            An unknown name in a string expression.
+
+        Examples
+        --------
+        >>> import beliefreg as br
+        >>> from beliefreg.datasets import load_401k
+        >>> res = br.FractionalLogit.from_formula("prate01 ~ mrate + age + sole",
+        ...                                       load_401k()).fit()
+        >>> res.nlcom("sole / mrate", name="ratio").summary_frame().round(3)
+               estimate  std_err      z  p_value  ci_lower  ci_upper
+        ratio     0.391    0.111  3.506      0.0     0.172     0.609
+        """
+        return delta_method(func, self.params, self._cov, jacobian=jacobian, names=name,
+                            method=method)
 
     # ------------------------------------------------------------------ summary
     def _cov_label(self) -> str:
