@@ -108,11 +108,30 @@ def _factorize(values: Any, what: str, labels: pd.Index) -> tuple[np.ndarray, pd
 
 def choice_structure(design: Design, groups: Any, alternatives: Any) -> ChoiceStructure:
     """Check that every situation has every alternative exactly once; build the grid map."""
-    labels = design.row_labels
-    gvals = design.align(groups, what="groups")
-    avals = design.align(alternatives, what="alternatives")
-    gcodes, glabels = _factorize(gvals, "the group (choice situation) id", labels)
-    acodes, alabels = _factorize(avals, "the alternative", labels)
+    return grid_structure(design.align(groups, what="groups"),
+                          design.align(alternatives, what="alternatives"), design.row_labels)
+
+
+def grid_structure(groups: Any, alternatives: Any, labels: pd.Index,
+                   levels: list[Any] | None = None) -> ChoiceStructure:
+    """The grid map of long rows with situation ids ``groups`` and ``alternatives``.
+
+    ``levels`` fixes the alternatives (and their order), as for new data at a fitted model;
+    by default they are the sorted distinct values.
+    """
+    gcodes, glabels = _factorize(groups, "the group (choice situation) id", labels)
+    if levels is None:
+        acodes, alabels = _factorize(alternatives, "the alternative", labels)
+    else:
+        alabels = pd.Index(levels)
+        avals = pd.Series(np.asarray(alternatives, dtype=object))
+        acodes = alabels.get_indexer(avals)
+        unknown = acodes < 0
+        if unknown.any():
+            raise DataError(f"alternatives {sorted(set(avals[unknown]), key=str)[:5]} in "
+                            f"{describe_rows(labels[unknown])} are not among the model's "
+                            f"{list(alabels)}")
+        acodes = acodes.astype(np.intp)
     n_g, n_a = len(glabels), len(alabels)
     if n_a < 2:
         raise DataError(f"only one alternative ({list(alabels)}) in the data: a choice needs at "

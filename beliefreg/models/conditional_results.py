@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..inference.delta import DeltaResult
 from .multinomial_results import ShareModelResults
+from .share_effects import ConditionalEffects, EffectMatrix, coefficient_ratio
 
 __all__ = ["ConditionalResults"]
 
@@ -78,6 +80,62 @@ class ConditionalResults(ShareModelResults):
         if isinstance(newdata, pd.DataFrame):
             return pd.Series(pred, index=newdata.index, name="predicted")
         return pred
+
+    # ------------------------------------------------------------------ post-estimation
+    def get_prediction(self, newdata: Any = None, *, groups: Any = None,
+                       average: bool = False) -> DeltaResult:
+        """Predicted shares with delta-method SEs, per (situation, alternative) or averaged.
+
+        ``newdata`` is long-format data with one row per situation and alternative (default:
+        the estimation data); ``average=True`` gives each alternative's mean share.
+        """
+        return ConditionalEffects(self, newdata, groups).prediction(average=average)
+
+    def margins(self, variable: str, *, at: Any = None, groups: Any = None) -> EffectMatrix:
+        """Average marginal effects of an attribute: row *m*, column *l* is
+        :math:`\frac{1}{G}\sum_g \partial p_{gm} / \partial v_{gl}`, the effect on the share
+        of *m* of the attribute (e.g. the price) of *l*."""
+        return ConditionalEffects(self, at, groups).effects(variable, kind="dydx")
+
+    def elasticities(self, variable: str, *, at: Any = None, groups: Any = None,
+                     aggregate: bool = False) -> EffectMatrix:
+        """Own- (diagonal) and cross-elasticities of the shares with respect to an attribute.
+
+        Row *m*, column *l*: the elasticity of the share of *m* with respect to the attribute
+        (``variable``, a raw column such as ``price``) of alternative *l*. ``aggregate=False``
+        averages the situation elasticities :math:`\partial \log p_{gm} / \partial \log
+        v_{gl}`; ``aggregate=True`` is the elasticity of the mean share (see
+        :mod:`beliefreg.models.share_effects`). For the logit with a linear price,
+        :math:`e_{gml} = b\, v_{gl} (\delta_{ml} - p_{gl})`.
+        """
+        return ConditionalEffects(self, at, groups).effects(variable, kind="elasticity",
+                                                            aggregate=aggregate)
+
+    def diversion_ratios(self, price: str, *, at: Any = None,
+                         groups: Any = None) -> EffectMatrix:
+        """Diversion ratios from *l* (row) to *m* (column) when the price of *l* rises:
+        :math:`-\sum_g \partial p_{gm}/\partial v_{gl} / \sum_g \partial p_{gl}/\partial
+        v_{gl}` (the diagonal is -1)."""
+        return ConditionalEffects(self, at, groups).diversion(price)
+
+    def wtp(self, attributes: Any = None, *, price: str = "price") -> DeltaResult:
+        """Willingness to pay :math:`-b_a / b_{price}` for each attribute term *a*.
+
+        ``price`` is the term of the price, which must enter linearly (a WTP in money is
+        then constant); for ``np.log(price)`` the WTP depends on the price level: write it
+        with :meth:`nlcom`. ``attributes`` default to every other term (e.g. the brand
+        constants: the price premium each brand commands).
+        """
+        names = list(self.params.index)
+        if price not in names:
+            hint = [n for n in names if price in n]
+            raise KeyError(f"price term {price!r} is not a parameter{'' if not hint else f' (found {hint}: a WTP needs a price that enters linearly; use nlcom)'}; "
+                           f"parameters: {names}")
+        if attributes is None:
+            attributes = [n for n in names if n != price]
+        elif isinstance(attributes, str):
+            attributes = [attributes]
+        return coefficient_ratio(self, list(attributes), price, names=list(attributes))
 
     def _summary_info(self) -> dict[str, str]:
         fit_label = "Log-likelihood:" if self.model.is_choice else "Quasi-log-likelihood:"

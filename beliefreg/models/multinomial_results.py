@@ -15,7 +15,9 @@ import pandas as pd
 from statsmodels.iolib.summary2 import Summary
 
 from ..inference.covariance import Covariance
+from ..inference.delta import DeltaResult
 from ..results import LikelihoodResults
+from .share_effects import EffectMatrix, MultinomialEffects, coefficient_ratio
 
 __all__ = ["ShareModelResults", "MultinomialResults"]
 
@@ -146,6 +148,77 @@ class MultinomialResults(ShareModelResults):
         if isinstance(newdata, pd.DataFrame):
             return self._frame(pred, newdata.index)
         return pred
+
+    # ------------------------------------------------------------------ post-estimation
+    def get_prediction(self, newdata: Any = None, *, average: bool = False) -> DeltaResult:
+        """Predicted shares with delta-method standard errors.
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            Rows to predict at (the formula's variables); default the estimation rows.
+        average : bool
+            If True, the mean predicted share of each alternative over the rows (weighted by
+            the prior weights on the estimation rows); else one estimate per (row,
+            alternative).
+        """
+        return MultinomialEffects(self, newdata).prediction(average=average)
+
+    def _variables(self, variables: Any) -> list[str]:
+        if variables is None:
+            raise ValueError("name the variables, e.g. variables=['price_a', 'price_b']")
+        return [variables] if isinstance(variables, str) else list(variables)
+
+    def margins(self, variables: Any, *, at: Any = None) -> EffectMatrix:
+        """Average marginal effects of raw variables on every alternative's share.
+
+        Returns an (alternatives x variables) :class:`EffectMatrix` of
+        :math:`\frac{1}{n}\sum_i \partial p_{ij} / \partial v_i` with delta-method SEs; the
+        design is rebuilt, so ``np.log(price)`` and interactions are differentiated through.
+        The effects on all alternatives sum to zero.
+        """
+        return MultinomialEffects(self, at).effects(self._variables(variables), kind="dydx")
+
+    def elasticities(self, variables: Any, *, at: Any = None,
+                     aggregate: bool = False) -> EffectMatrix:
+        """Own- and cross-elasticities of every alternative's share (alternatives x variables).
+
+        Parameters
+        ----------
+        variables : str or list of str
+            Raw variables, e.g. the prices of the alternatives.
+        at : DataFrame, optional
+            Rows to average over (default the estimation rows).
+        aggregate : bool
+            False (default): the mean of the observation elasticities (Stata's ``margins,
+            eyex()``). True: the elasticity of the mean share (market demand) to a common
+            percentage change of the variable. See :mod:`beliefreg.models.share_effects`.
+        """
+        return MultinomialEffects(self, at).effects(self._variables(variables),
+                                                    kind="elasticity", aggregate=aggregate)
+
+    def diversion_ratios(self, prices: dict[str, str], *, at: Any = None) -> EffectMatrix:
+        """Diversion ratios: where the demand an alternative loses to its price rise goes.
+
+        ``prices`` maps alternatives to their price variables (``{'b_pampers':
+        'price_pampers', ...}``). Row *l*, column *m*: :math:`-\sum_i \partial p_{im} /
+        \partial v_l / \sum_i \partial p_{il} / \partial v_l` (the diagonal is -1).
+        """
+        return MultinomialEffects(self, at).diversion(dict(prices))
+
+    def wtp(self, attribute: str, price: str) -> DeltaResult:
+        """Willingness to pay, :math:`-b_{j,a} / b_{j,p}`, in each non-base equation.
+
+        ``attribute`` and ``price`` are term names (``'quality'``, ``'price_a'``); the ratio is
+        a WTP when both enter the alternative's utility linearly. For other forms write the
+        function yourself with :meth:`nlcom`.
+        """
+        alts = self.model.nonbase_alternatives
+        for term in (attribute, price):
+            if term not in self.model.exog_names:
+                raise KeyError(f"{term!r} is not a term; terms: {self.model.exog_names}")
+        return coefficient_ratio(self, [f"{a}:{attribute}" for a in alts],
+                                 [f"{a}:{price}" for a in alts], names=alts)
 
     def _summary_info(self) -> dict[str, str]:
         fit_label = "Log-likelihood:" if self.model.is_choice else "Quasi-log-likelihood:"
