@@ -5,8 +5,8 @@ model *choice* (the sampled answer) as outcomes of fractional-response and choic
 with sandwich (robust, clustered) and delta-method standard errors.
 """
 
-from .exceptions import (ConvergenceWarning, DataError, MissingValueWarning,
-                         RankDeficientError, SeparationWarning)
+from .exceptions import (AbsorbedTermWarning, ConvergenceWarning, DataError,
+                         MissingValueWarning, RankDeficientError, SeparationWarning)
 from .models.binary import FractionalLogit, FractionalProbit, Logit
 from .models.conditional import ConditionalLogit
 from .models.conditional_results import ConditionalResults
@@ -31,4 +31,5 @@ __all__ = [
     "SeparationWarning",
     "ConvergenceWarning",
     "MissingValueWarning",
+    "AbsorbedTermWarning",
 ]

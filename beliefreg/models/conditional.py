@@ -20,7 +20,8 @@ Hessian is :math:`\sum_g w_g \sum_j p_{gj} (z_{gj} - \bar z_g)(z_{gj} - \bar z_g
 :math:`n/(n-k)` and in the cluster factor :math:`G/(G-1) \cdot (n-1)/(n-k)`, *n* is the number
 of choice situations (groups), not the number of long-format rows, and clusters must contain
 whole situations. Only attributes that vary across the alternatives of a situation are
-identified; an intercept is dropped, and terms constant within every situation are an error.
+identified: terms constant within every situation (the intercept, a persona's income) are
+dropped (with an :class:`~beliefreg.exceptions.AbsorbedTermWarning`, except the intercept).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
-from ..exceptions import DataError, RankDeficientError, SeparationWarning
+from ..exceptions import AbsorbedTermWarning, DataError, RankDeficientError, SeparationWarning
 from ..inference.covariance import DenseScores
 from ._base import newton_concave, resolve_covariance
 from .design import (Design, build_exog, check_full_rank, describe_rows, design_from_arrays,
@@ -186,7 +187,8 @@ class ConditionalLogit:
     units whose scores the sandwich sums; ``nobs`` is *G* and ``n_rows`` the long rows.
     Alternative-specific constants are written ``C(brand)`` (the first level is the base;
     ``C(brand, Treatment('none'))`` picks another). Observation-level variables (a persona's
-    income) enter only interacted with alternatives.
+    income) enter only interacted with alternatives: ``C(brand) * income`` (the main effect of
+    ``income`` is dropped with an :class:`~beliefreg.exceptions.AbsorbedTermWarning`).
 
     Examples
     --------
@@ -253,13 +255,23 @@ class ConditionalLogit:
         self.structure = choice_structure(design, groups, alternatives)
         st = self.structure
         names = list(design.exog_names)
-        self._keep = np.array([j for j, name in enumerate(names) if name != "Intercept"],
-                              dtype=np.intp)
+        z_all = st.grid(design.exog)  # (G, J, k_all)
+        constant = ~(z_all != z_all[:, :1, :]).any(axis=(0, 1))
+        absorbed = [names[j] for j in np.flatnonzero(constant) if names[j] != "Intercept"]
+        if absorbed:
+            warnings.warn(f"terms {absorbed} are constant within every choice situation, so they "
+                          "cancel from the choice probabilities; they were dropped (interact "
+                          "them with the alternatives to estimate their effects)",
+                          AbsorbedTermWarning, stacklevel=3)
+        self._keep = np.flatnonzero(~constant).astype(np.intp)
         self._names = [names[j] for j in self._keep]
+        self.absorbed_terms = [names[j] for j in np.flatnonzero(constant)]
         if not len(self._keep):
-            raise DataError("the conditional logit needs at least one alternative-specific "
-                            "term (an intercept alone is not identified)")
-        self._z = st.grid(design.exog[:, self._keep])  # (G, J, k)
+            raise DataError(f"no term varies across the alternatives of a situation "
+                            f"({names}): the conditional logit identifies only "
+                            "alternative-specific terms (attributes such as price, or "
+                            "alternative dummies)")
+        self._z = z_all[:, :, self._keep]
         self._y = self._check_outcome(st.grid(design.endog), share_tol)
         self._w = self._group_weights()
         self._check_identified()
@@ -301,9 +313,9 @@ class ConditionalLogit:
         except RankDeficientError as err:
             raise RankDeficientError(
                 f"{err}. In a conditional logit only differences between the alternatives of a "
-                "situation are identified: terms constant within every situation (a persona's "
-                "income, a full set of alternative dummies) must be dropped or interacted with "
-                "the alternatives") from None
+                "situation are identified: a full set of alternative dummies (from '- 1', or "
+                "C(brand):x without x's main effect) sums to a constant; write C(brand) and "
+                "C(brand) * x, which code the alternatives relative to a base") from None
 
     # ------------------------------------------------------------------ names and data
     @property

@@ -92,14 +92,14 @@ class ConditionalResults(ShareModelResults):
         return ConditionalEffects(self, newdata, groups).prediction(average=average)
 
     def margins(self, variable: str, *, at: Any = None, groups: Any = None) -> EffectMatrix:
-        """Average marginal effects of an attribute: row *m*, column *l* is
+        r"""Average marginal effects of an attribute: row *m*, column *l* is
         :math:`\frac{1}{G}\sum_g \partial p_{gm} / \partial v_{gl}`, the effect on the share
         of *m* of the attribute (e.g. the price) of *l*."""
         return ConditionalEffects(self, at, groups).effects(variable, kind="dydx")
 
     def elasticities(self, variable: str, *, at: Any = None, groups: Any = None,
                      aggregate: bool = False) -> EffectMatrix:
-        """Own- (diagonal) and cross-elasticities of the shares with respect to an attribute.
+        r"""Own- (diagonal) and cross-elasticities of the shares with respect to an attribute.
 
         Row *m*, column *l*: the elasticity of the share of *m* with respect to the attribute
         (``variable``, a raw column such as ``price``) of alternative *l*. ``aggregate=False``
@@ -113,7 +113,7 @@ class ConditionalResults(ShareModelResults):
 
     def diversion_ratios(self, price: str, *, at: Any = None,
                          groups: Any = None) -> EffectMatrix:
-        """Diversion ratios from *l* (row) to *m* (column) when the price of *l* rises:
+        r"""Diversion ratios from *l* (row) to *m* (column) when the price of *l* rises:
         :math:`-\sum_g \partial p_{gm}/\partial v_{gl} / \sum_g \partial p_{gl}/\partial
         v_{gl}` (the diagonal is -1)."""
         return ConditionalEffects(self, at, groups).diversion(price)

@@ -170,7 +170,7 @@ class MultinomialResults(ShareModelResults):
         return [variables] if isinstance(variables, str) else list(variables)
 
     def margins(self, variables: Any, *, at: Any = None) -> EffectMatrix:
-        """Average marginal effects of raw variables on every alternative's share.
+        r"""Average marginal effects of raw variables on every alternative's share.
 
         Returns an (alternatives x variables) :class:`EffectMatrix` of
         :math:`\frac{1}{n}\sum_i \partial p_{ij} / \partial v_i` with delta-method SEs; the
@@ -198,7 +198,7 @@ class MultinomialResults(ShareModelResults):
                                                     kind="elasticity", aggregate=aggregate)
 
     def diversion_ratios(self, prices: dict[str, str], *, at: Any = None) -> EffectMatrix:
-        """Diversion ratios: where the demand an alternative loses to its price rise goes.
+        r"""Diversion ratios: where the demand an alternative loses to its price rise goes.
 
         ``prices`` maps alternatives to their price variables (``{'b_pampers':
         'price_pampers', ...}``). Row *l*, column *m*: :math:`-\sum_i \partial p_{im} /
