@@ -97,6 +97,15 @@ class ChoiceStructure:
         return out
 
 
+def _py(value: Any) -> Any:
+    """A numpy scalar as the Python value (so messages show 8, not np.int64(8))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _labels(index: Any, positions: Any) -> list[Any]:
+    return [_py(index[i]) for i in positions]
+
+
 def _factorize(values: Any, what: str, labels: pd.Index) -> tuple[np.ndarray, pd.Index]:
     s = pd.Series(np.asarray(values, dtype=object) if not isinstance(values, pd.Series)
                   else values)
@@ -135,24 +144,24 @@ def grid_structure(groups: Any, alternatives: Any, labels: pd.Index,
         acodes = acodes.astype(np.intp)
     n_g, n_a = len(glabels), len(alabels)
     if n_a < 2:
-        raise DataError(f"only one alternative ({list(alabels)}) in the data: a choice needs at "
+        raise DataError(f"only one alternative ({_labels(alabels, range(n_a))}) in the data: a choice needs at "
                         "least two (for one share and its complement use FractionalLogit)")
     counts = np.bincount(gcodes * n_a + acodes, minlength=n_g * n_a).reshape(n_g, n_a)
     if (counts == 0).any():
         bad = np.flatnonzero((counts == 0).any(axis=1))
         g0 = bad[0]
-        absent = [alabels[j] for j in np.flatnonzero(counts[g0] == 0)]
+        absent = _labels(alabels, np.flatnonzero(counts[g0] == 0))
         raise DataError(
             f"{len(bad)} choice situation(s) lack an alternative (first: group "
-            f"{glabels[g0]!r} has no row for {absent}; groups "
-            f"{[glabels[i] for i in bad[:5]]}). Every situation needs one row per alternative "
-            f"{list(alabels)}; rows dropped for missing values can cause this")
+            f"{_py(glabels[g0])!r} has no row for {absent}; groups "
+            f"{_labels(glabels, bad[:5])}). Every situation needs one row per alternative "
+            f"{_labels(alabels, range(n_a))}; rows dropped for missing values can cause this")
     if (counts > 1).any():
         bad = np.flatnonzero((counts > 1).any(axis=1))
         g0 = bad[0]
-        dup = [alabels[j] for j in np.flatnonzero(counts[g0] > 1)]
+        dup = _labels(alabels, np.flatnonzero(counts[g0] > 1))
         raise DataError(f"{len(bad)} choice situation(s) have an alternative twice (first: "
-                        f"group {glabels[g0]!r}, alternative {dup}); each situation needs "
+                        f"group {_py(glabels[g0])!r}, alternative {dup}); each situation needs "
                         "exactly one row per alternative")
     order = np.lexsort((acodes, gcodes))
     return ChoiceStructure(group_labels=glabels, alternatives=list(alabels), group_codes=gcodes,
@@ -285,7 +294,7 @@ class ConditionalLogit:
         total = y.sum(axis=1)
         off = np.abs(total - 1.0) > tol
         if off.any():
-            groups = [st.group_labels[i] for i in np.flatnonzero(off)]
+            groups = _labels(st.group_labels, np.flatnonzero(off))
             raise DataError(
                 f"the outcome {d.endog_name!r} must sum to 1 over the alternatives of each "
                 f"choice situation (tolerance share_tol={tol:g}); it does not in "
@@ -300,7 +309,7 @@ class ConditionalLogit:
         grid = self.structure.grid(w)
         varying = (grid != grid[:, :1]).any(axis=1)
         if varying.any():
-            groups = [self.structure.group_labels[i] for i in np.flatnonzero(varying)[:5]]
+            groups = _labels(self.structure.group_labels, np.flatnonzero(varying)[:5])
             raise DataError(f"weights must be constant within a choice situation; they vary in "
                             f"groups {groups}")
         return grid[:, 0].copy()
@@ -465,7 +474,7 @@ class ConditionalLogit:
             grid = st.grid(codes)
             varying = (grid != grid[:, :1]).any(axis=1)
             if varying.any():
-                bad = [st.group_labels[i] for i in np.flatnonzero(varying)[:5]]
+                bad = _labels(st.group_labels, np.flatnonzero(varying)[:5])
                 raise DataError(
                     f"cluster variable {g.name!r} varies within choice situations (groups "
                     f"{bad}); the conditional logit has one score per situation, so clusters "
