@@ -10,6 +10,7 @@ from .exceptions import (AbsorbedTermWarning, ConvergenceWarning, DataError,
 from .models.binary import FractionalLogit, FractionalProbit, Logit
 from .models.conditional import ConditionalLogit
 from .models.conditional_results import ConditionalResults
+from .models.linear import linear_probability, share_inversion
 from .models.multinomial import MultinomialFractionalLogit
 from .models.multinomial_results import MultinomialResults
 from .results import BinaryResults
@@ -26,6 +27,8 @@ __all__ = [
     "MultinomialResults",
     "ConditionalLogit",
     "ConditionalResults",
+    "share_inversion",
+    "linear_probability",
     "DataError",
     "RankDeficientError",
     "SeparationWarning",

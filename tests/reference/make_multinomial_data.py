@@ -13,7 +13,9 @@ s_huggies, s_luvs, s_none`` (``s_none = 1 - the others``), the three prices, ``i
 (thousands of dollars), ``persona``, ``condition``, ``run``, ``w``, and ``choice`` (an
 alternative drawn from the belief: model choice).
 ``diapers_long.csv``: the same, one row per observation x brand (``brand`` in pampers, huggies,
-luvs, none), with ``price`` (0 for none), ``belief`` and ``chosen`` (0/1).
+luvs, none), with ``price`` (0 for none), ``belief``, ``chosen`` (0/1) and ``cost``, a
+deterministic cost shifter ``round(0.6 price + 0.01 ((7 condition) mod 5), 4)`` (0 for none)
+used as an instrument for the price in the share-inversion references.
 
 numpy's PCG64 stream is stable across numpy versions, so the files are reproducible; the
 tests read the committed files. Floats are written as shortest round-trip reprs.
@@ -73,6 +75,10 @@ def make() -> tuple[pd.DataFrame, pd.DataFrame]:
                 "income": row["income"], "persona": row["persona"],
                 "condition": row["condition"], "w": row["w"]})
     long = pd.DataFrame(long_rows)
+    # a cost shifter to instrument the price with (deterministic, no random draw)
+    inside = long["brand"] != "none"
+    long["cost"] = np.where(inside, np.round(0.6 * long["price"]
+                                              + 0.01 * ((long["condition"] * 7) % 5), 4), 0.0)
     for col in ["obs", "persona", "condition", "income", "chosen"]:
         long[col] = long[col].astype(np.int64)
     return wide, long
