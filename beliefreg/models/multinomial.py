@@ -60,14 +60,30 @@ def softmax_with_base(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
     ``eta`` is (n, m): the linear predictors of the *m* non-base alternatives (the base has
     :math:`\eta = 0`). Returns ``(P, p_base, lse)`` with ``P`` (n, m),
-    ``lse = log(1 + sum_j exp(eta_j))`` computed without overflow.
+    ``lse = log(1 + sum_j exp(eta_j))`` computed without overflow (the exponentials are
+    shifted by the row maximum only when some could overflow).
     """
+    ones = np.ones(eta.shape[1])
+    if eta.max(initial=0.0) < 500.0:
+        e = np.exp(eta)
+        den = 1.0 + e @ ones  # row sums by a matrix-vector product (fast for few columns)
+        return e / den[:, None], 1.0 / den, np.log(den)
     c = np.maximum(eta.max(axis=1), 0.0)
     e = np.exp(eta - c[:, None])
     e0 = np.exp(-c)
-    den = e0 + e.sum(axis=1)
-    lse = c + np.log(den)
-    return e / den[:, None], e0 / den, lse
+    den = e0 + e @ ones
+    return e / den[:, None], e0 / den, c + np.log(den)
+
+
+def _block_softmax_t(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-base probabilities (m, b) and log-sum-exp (b,) of a transposed block; unshifted
+    exponentials unless they could overflow."""
+    if eta.max(initial=0.0) < 500.0:
+        e = np.exp(eta)
+        den = 1.0 + e.sum(axis=0)
+        return e / den, np.log(den)
+    prob, _, lse = softmax_with_base(eta.T)
+    return prob.T, lse
 
 
 def _expand(x: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -294,7 +310,18 @@ class MultinomialFractionalLogit:
         self.base: str = self._resolve_base(base)
         self._base_index = names.index(self.base)
         self._nonbase = np.array([j for j in range(len(names)) if j != self._base_index])
+        self._y_nonbase = design.endog[:, self._nonbase]
+        self._y_nonbase_t = np.ascontiguousarray(self._y_nonbase.T)  # (m, n) for the passes
         self._gram = check_full_rank(design.exog, design.exog_names)
+
+    @property
+    def _x_weighted(self) -> np.ndarray:
+        """``exog * sqrt(weights)`` (``exog`` itself without weights), computed once."""
+        if self.design.weights is None:
+            return self.design.exog
+        if getattr(self, "_xs_cache", None) is None:
+            self._xs_cache = self.design.exog * np.sqrt(self.design.weights)[:, None]
+        return self._xs_cache
 
     def _resolve_base(self, base: str | int | None) -> str:
         names = self.alternatives
@@ -379,38 +406,49 @@ class MultinomialFractionalLogit:
         return p.reshape(len(self._nonbase), self.k_exog).T
 
     def _evaluate(self, params: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        """Quasi-log-likelihood, gradient and minus the Hessian, in one blocked pass."""
-        x, w = self.exog, self.weights
-        y = self.endog[:, self._nonbase]
-        coef = self._coef_matrix(params)
+        """Quasi-log-likelihood, gradient and minus the Hessian, in one blocked pass.
+
+        Per block of rows, in transposed (alternatives x rows) layout so every elementwise
+        operation runs along contiguous rows: :math:`A' = [x \circ \sqrt{w} p_1; \dots;
+        x \circ \sqrt{w} p_m]'` gives the cross terms :math:`A'A = \sum_i w_i (p_i p_i')
+        \otimes x_i x_i'` in one product and :math:`(x\sqrt{w})'A` the diagonal blocks.
+        """
+        x, w, xs = self.exog, self.weights, self._x_weighted
+        y_t = self._y_nonbase_t
+        coef_t = np.ascontiguousarray(self._coef_matrix(params).T)  # (m, k)
         n, k = x.shape
-        m = coef.shape[1]
+        m = coef_t.shape[0]
         ll = 0.0
-        grad = np.zeros((k, m))
+        grad = np.zeros((m, k))
         diag_blocks = np.zeros((k, m * k))
         cross = np.zeros((m * k, m * k))
+        scratch = np.empty((m, k, min(_BLOCK_ROWS, n)))
         for start in range(0, n, _BLOCK_ROWS):
             rows = slice(start, start + _BLOCK_ROWS)
-            xb, yb = x[rows], y[rows]
-            eta = xb @ coef
-            prob, _, lse = softmax_with_base(eta)
-            contrib = (yb * eta).sum(axis=1) - lse
-            resid = yb - prob
+            xb_t = np.ascontiguousarray(x[rows].T)                  # (k, b)
+            xsb_t = xb_t if w is None else np.ascontiguousarray(xs[rows].T)
+            yb_t = y_t[:, rows]                                    # (m, b)
+            b = xb_t.shape[1]
+            eta = coef_t @ xb_t                                    # (m, b)
+            prob, lse = _block_softmax_t(eta)
+            contrib = (yb_t * eta).sum(axis=0) - lse
+            resid = yb_t - prob
             if w is not None:
                 wb = w[rows]
-                contrib, resid = wb * contrib, wb[:, None] * resid
-                wp = wb[:, None] * prob
+                ll += float(wb @ contrib)
+                grad += (resid * wb) @ xb_t.T
             else:
-                wp = prob
-            ll += float(contrib.sum())
-            grad += xb.T @ resid
-            a = _expand(xb, wp)
-            diag_blocks += xb.T @ a
-            cross += a.T @ (a if w is None else _expand(xb, prob))
+                ll += float(contrib.sum())
+                grad += resid @ xb_t.T
+            a3 = scratch[:, :, :b]
+            np.multiply(xsb_t[None, :, :], prob[:, None, :], out=a3)
+            a_t = a3.reshape(m * k, b)
+            diag_blocks += xsb_t @ a_t.T
+            cross += a_t @ a_t.T
         info = -cross
         for j in range(m):
             info[j * k:(j + 1) * k, j * k:(j + 1) * k] += diag_blocks[:, j * k:(j + 1) * k]
-        return ll, grad.T.reshape(-1), 0.5 * (info + info.T)
+        return ll, grad.reshape(-1), 0.5 * (info + info.T)
 
     def loglike(self, params: Any) -> float:
         """The multinomial quasi-log-likelihood :math:`\\sum_i w_i \\sum_j y_{ij} \\log p_{ij}`."""
@@ -426,9 +464,11 @@ class MultinomialFractionalLogit:
     def hessian(self, params: Any) -> np.ndarray:
         return -self.information(params)
 
-    def _scores(self, params: Any) -> MultinomialScores:
-        prob, _, _ = softmax_with_base(self.exog @ self._coef_matrix(params))
-        u = self.endog[:, self._nonbase] - prob
+    def _scores(self, params: Any, prob: np.ndarray | None = None) -> MultinomialScores:
+        """The scores at ``params``; ``prob`` are the (n, J) shares there, if already known."""
+        if prob is None:
+            prob = self.predict(params)
+        u = self._y_nonbase - prob[:, self._nonbase]
         if self.weights is not None:
             u = self.weights[:, None] * u
         return MultinomialScores(self.exog, u)
@@ -501,8 +541,8 @@ class MultinomialFractionalLogit:
         if start.shape != (self.k_params,):
             raise ValueError(f"start_params must have {self.k_params} values, got {start.shape}")
         newton = newton_concave(self._evaluate, start, maxiter=maxiter, tol=tol)
-        scores = self._scores(newton.params)
         prob = self.predict(newton.params)
+        scores = self._scores(newton.params, prob)
         n_boundary = int(np.count_nonzero((prob < _SEPARATION_EPS).any(axis=1)))
         if n_boundary:
             warnings.warn(
