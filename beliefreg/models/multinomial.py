@@ -406,7 +406,7 @@ class MultinomialFractionalLogit:
         return p.reshape(len(self._nonbase), self.k_exog).T
 
     def _evaluate(self, params: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        """Quasi-log-likelihood, gradient and minus the Hessian, in one blocked pass.
+        r"""Quasi-log-likelihood, gradient and minus the Hessian, in one blocked pass.
 
         Per block of rows, in transposed (alternatives x rows) layout so every elementwise
         operation runs along contiguous rows: :math:`A' = [x \circ \sqrt{w} p_1; \dots;
@@ -451,7 +451,7 @@ class MultinomialFractionalLogit:
         return ll, grad.reshape(-1), 0.5 * (info + info.T)
 
     def loglike(self, params: Any) -> float:
-        """The multinomial quasi-log-likelihood :math:`\\sum_i w_i \\sum_j y_{ij} \\log p_{ij}`."""
+        r"""The multinomial quasi-log-likelihood :math:`\sum_i w_i \sum_j y_{ij} \log p_{ij}`."""
         return self._evaluate(np.asarray(params, float))[0]
 
     def score(self, params: Any) -> np.ndarray:
