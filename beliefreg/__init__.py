@@ -14,6 +14,7 @@ from .models.linear import linear_probability, share_inversion
 from .models.multinomial import MultinomialFractionalLogit
 from .models.multinomial_results import MultinomialResults
 from .results import BinaryResults
+from .tables import compare
 
 __version__ = "0.1.0.dev0"
 
@@ -29,6 +30,7 @@ __all__ = [
     "ConditionalResults",
     "share_inversion",
     "linear_probability",
+    "compare",
     "DataError",
     "RankDeficientError",
     "SeparationWarning",

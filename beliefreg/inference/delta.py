@@ -72,9 +72,11 @@ class DeltaResult:
         :math:`f(\hat\beta)`.
     jacobian : pandas.DataFrame, shape (m, k)
         :math:`\partial f / \partial \beta'` at the estimate; columns are the parameter names.
+    param_cov : ndarray, shape (k, k)
+        :math:`\widehat V`, the covariance of the parameters.
     cov : pandas.DataFrame, shape (m, m)
         :math:`J \widehat V J'`, the joint covariance of the estimates (so contrasts between
-        them get correct standard errors).
+        them get correct standard errors); computed when asked for.
     jacobian_method : str
         ``'analytic'``, ``'complex'`` or ``'central'``.
 
@@ -92,13 +94,23 @@ class DeltaResult:
 
     estimate: pd.Series
     jacobian: pd.DataFrame
-    cov: pd.DataFrame
+    param_cov: np.ndarray
     jacobian_method: str = "analytic"
 
     @property
+    def cov(self) -> pd.DataFrame:
+        """:math:`J \\widehat V J'`, the joint covariance of the estimates (m x m)."""
+        j = self.jacobian.to_numpy()
+        c = j @ self.param_cov @ j.T
+        return pd.DataFrame(0.5 * (c + c.T), index=self.estimate.index,
+                            columns=self.estimate.index)
+
+    @property
     def std_err(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.clip(np.diag(self.cov.to_numpy()), 0.0, None)),
-                         index=self.estimate.index, name="std_err")
+        j = self.jacobian.to_numpy()
+        var = np.einsum("ij,ij->i", j @ self.param_cov, j)  # the diagonal only: O(m k^2)
+        return pd.Series(np.sqrt(np.clip(var, 0.0, None)), index=self.estimate.index,
+                         name="std_err")
 
     @property
     def zvalues(self) -> pd.Series:
@@ -150,8 +162,7 @@ class DeltaResult:
         return DeltaResult(
             estimate=pd.Series(c @ self.estimate.to_numpy(), index=index, name="estimate"),
             jacobian=pd.DataFrame(jac, index=index, columns=self.jacobian.columns),
-            cov=pd.DataFrame(c @ self.cov.to_numpy() @ c.T, index=index, columns=index),
-            jacobian_method=self.jacobian_method)
+            param_cov=self.param_cov, jacobian_method=self.jacobian_method)
 
 
 def _normal_quantile(alpha: float) -> float:
@@ -245,13 +256,10 @@ def delta_method(func: Callable[[Any], Any] | str, params: Any, cov: Any, *,
 
 def _result(value: np.ndarray, jac: np.ndarray, v: np.ndarray, out_index: pd.Index,
             param_names: list[Any], method: str) -> DeltaResult:
-    cov = jac @ v @ jac.T
-    cov = 0.5 * (cov + cov.T)
     return DeltaResult(
         estimate=pd.Series(value, index=out_index, name="estimate"),
         jacobian=pd.DataFrame(jac, index=out_index, columns=param_names),
-        cov=pd.DataFrame(cov, index=out_index, columns=out_index),
-        jacobian_method=method)
+        param_cov=v, jacobian_method=method)
 
 
 def _param_names(b_series: pd.Series | None, b: np.ndarray) -> list[Any]:
