@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..inference.delta import DeltaResult
 from .multinomial_results import ShareModelResults
-from .share_effects import ConditionalEffects, EffectMatrix, coefficient_ratio
+from .share_effects import (ConditionalEffects, EffectMatrix, SharePredictionResults,
+                            coefficient_ratio)
 
 __all__ = ["ConditionalResults"]
 
@@ -83,19 +83,57 @@ class ConditionalResults(ShareModelResults):
 
     # ------------------------------------------------------------------ post-estimation
     def get_prediction(self, newdata: Any = None, *, groups: Any = None,
-                       average: bool = False) -> DeltaResult:
+                       average: bool = False) -> SharePredictionResults:
         """Predicted shares with delta-method SEs, per (situation, alternative) or averaged.
 
         ``newdata`` is long-format data with one row per situation and alternative (default:
         the estimation data); ``average=True`` gives each alternative's mean share.
+        ``.summary_frame(alpha)`` has columns ``mean, mean_se, mean_ci_lower, mean_ci_upper``.
         """
-        return ConditionalEffects(self, newdata, groups).prediction(average=average)
+        return SharePredictionResults(ConditionalEffects(self, newdata, groups).prediction(
+            average=average))
 
-    def margins(self, variable: str, *, at: Any = None, groups: Any = None) -> EffectMatrix:
-        r"""Average marginal effects of an attribute: row *m*, column *l* is
-        :math:`\frac{1}{G}\sum_g \partial p_{gm} / \partial v_{gl}`, the effect on the share
-        of *m* of the attribute (e.g. the price) of *l*."""
-        return ConditionalEffects(self, at, groups).effects(variable, kind="dydx")
+    def margins(self, variables: Any = None, *, kind: str = "dydx", at: Any = None,
+                groups: Any = None, alpha: float = 0.05) -> pd.DataFrame:
+        r"""Average effects of an alternative-specific attribute on every share.
+
+        Row (*m*, *l*): :math:`\frac{1}{G}\sum_g \partial p_{gm} / \partial v_{gl}`, the
+        effect on the share of *m* of the attribute (e.g. the price) of alternative *l*
+        (``kind='dydx'``), or the mean elasticity (``kind='eyex'``; the matrix form is
+        :meth:`elasticities`). Unlike the single-index models' margins, the attribute moves
+        for one alternative at a time: raising every alternative's price at once changes no
+        share in a logit.
+
+        Parameters
+        ----------
+        variables : str
+            One raw attribute column (e.g. ``'price'``).
+        kind : {'dydx', 'eyex'}
+        at : DataFrame, optional
+            Long-format situations to average over (default: the estimation data).
+        groups : array_like, optional
+            The situation of each row of ``at`` (default: the column named at fit).
+        alpha : float
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by (share of, attribute of); columns ``estimate, std_err, z, p_value,
+            ci_lower, ci_upper``.
+        """
+        if isinstance(variables, (list, tuple)):
+            if len(variables) != 1:
+                raise ValueError("the conditional logit's margins take one attribute at a time")
+            variables = variables[0]
+        if not isinstance(variables, str):
+            raise ValueError("name the attribute, e.g. margins('price')")
+        if kind not in ("dydx", "eyex"):
+            raise ValueError(f"kind must be 'dydx' or 'eyex', got {kind!r}")
+        matrix = ConditionalEffects(self, at, groups).effects(
+            variables, kind="dydx" if kind == "dydx" else "elasticity")
+        frame = matrix.summary_frame(alpha)
+        frame.index = frame.index.set_names(["share of", f"{variables} of"])
+        return frame
 
     def elasticities(self, variable: str, *, at: Any = None, groups: Any = None,
                      aggregate: bool = False) -> EffectMatrix:
@@ -118,24 +156,28 @@ class ConditionalResults(ShareModelResults):
         v_{gl}` (the diagonal is -1)."""
         return ConditionalEffects(self, at, groups).diversion(price)
 
-    def wtp(self, attributes: Any = None, *, price: str = "price") -> DeltaResult:
+    def wtp(self, attributes: Any = None, *, price: str = "price",
+            alpha: float = 0.05) -> pd.DataFrame:
         """Willingness to pay :math:`-b_a / b_{price}` for each attribute term *a*.
 
         ``price`` is the term of the price, which must enter linearly (a WTP in money is
         then constant); for ``np.log(price)`` the WTP depends on the price level: write it
         with :meth:`nlcom`. ``attributes`` default to every other term (e.g. the brand
-        constants: the price premium each brand commands).
+        constants: the price premium each brand commands). Returns one row per attribute:
+        ``estimate, std_err, z, p_value, ci_lower, ci_upper``.
         """
         names = list(self.params.index)
         if price not in names:
-            hint = [n for n in names if price in n]
-            raise KeyError(f"price term {price!r} is not a parameter{'' if not hint else f' (found {hint}: a WTP needs a price that enters linearly; use nlcom)'}; "
-                           f"parameters: {names}")
+            linear_hint = [n for n in names if price in n]
+            hint = (f" (found {linear_hint}: a WTP in money needs a price that enters "
+                    "linearly; write the function with nlcom)" if linear_hint else "")
+            raise KeyError(f"price term {price!r} is not a parameter{hint}; parameters: {names}")
         if attributes is None:
             attributes = [n for n in names if n != price]
         elif isinstance(attributes, str):
             attributes = [attributes]
-        return coefficient_ratio(self, list(attributes), price, names=list(attributes))
+        return coefficient_ratio(self, list(attributes), price,
+                                 names=list(attributes)).summary_frame(alpha)
 
     def _summary_info(self) -> dict[str, str]:
         fit_label = "Log-likelihood:" if self.model.is_choice else "Quasi-log-likelihood:"

@@ -64,11 +64,11 @@ def softmax_with_base(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     shifted by the row maximum only when some could overflow).
     """
     ones = np.ones(eta.shape[1])
-    if eta.max(initial=0.0) < 500.0:
+    if np.real(eta).max(initial=0.0) < 500.0:
         e = np.exp(eta)
         den = 1.0 + e @ ones  # row sums by a matrix-vector product (fast for few columns)
         return e / den[:, None], 1.0 / den, np.log(den)
-    c = np.maximum(eta.max(axis=1), 0.0)
+    c = np.maximum(np.real(eta).max(axis=1), 0.0)
     e = np.exp(eta - c[:, None])
     e0 = np.exp(-c)
     den = e0 + e @ ones

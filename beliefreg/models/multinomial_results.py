@@ -15,9 +15,9 @@ import pandas as pd
 from statsmodels.iolib.summary2 import Summary
 
 from ..inference.covariance import Covariance
-from ..inference.delta import DeltaResult
 from ..results import LikelihoodResults
-from .share_effects import EffectMatrix, MultinomialEffects, coefficient_ratio
+from .share_effects import (EffectMatrix, MultinomialEffects, SharePredictionResults,
+                            coefficient_ratio, softmax_complex)
 
 __all__ = ["ShareModelResults", "MultinomialResults"]
 
@@ -150,7 +150,19 @@ class MultinomialResults(ShareModelResults):
         return pred
 
     # ------------------------------------------------------------------ post-estimation
-    def get_prediction(self, newdata: Any = None, *, average: bool = False) -> DeltaResult:
+    def _predict_exog(self, params: np.ndarray, exog: np.ndarray) -> np.ndarray:
+        """Predicted shares (n, J) for a design matrix: the hook of the generic :meth:`margins`."""
+        model = self.model
+        b = np.asarray(params)
+        eta = np.zeros((exog.shape[0], len(model.alternatives)), dtype=np.result_type(b, float))
+        eta[:, model._nonbase] = exog @ b.reshape(len(model._nonbase), model.k_exog).T
+        return softmax_complex(eta)
+
+    def _outcome_names(self) -> list[Any]:
+        return list(self.alternatives)
+
+    def get_prediction(self, newdata: Any = None, *,
+                       average: bool = False) -> SharePredictionResults:
         """Predicted shares with delta-method standard errors.
 
         Parameters
@@ -161,27 +173,28 @@ class MultinomialResults(ShareModelResults):
             If True, the mean predicted share of each alternative over the rows (weighted by
             the prior weights on the estimation rows); else one estimate per (row,
             alternative).
+
+        Returns
+        -------
+        SharePredictionResults
+            ``.summary_frame(alpha)``: columns ``mean, mean_se, mean_ci_lower,
+            mean_ci_upper``; ``.delta`` holds the joint covariance.
         """
-        return MultinomialEffects(self, newdata).prediction(average=average)
+        return SharePredictionResults(MultinomialEffects(self, newdata).prediction(
+            average=average))
 
     def _variables(self, variables: Any) -> list[str]:
         if variables is None:
             raise ValueError("name the variables, e.g. variables=['price_a', 'price_b']")
         return [variables] if isinstance(variables, str) else list(variables)
 
-    def margins(self, variables: Any, *, at: Any = None) -> EffectMatrix:
-        r"""Average marginal effects of raw variables on every alternative's share.
-
-        Returns an (alternatives x variables) :class:`EffectMatrix` of
-        :math:`\frac{1}{n}\sum_i \partial p_{ij} / \partial v_i` with delta-method SEs; the
-        design is rebuilt, so ``np.log(price)`` and interactions are differentiated through.
-        The effects on all alternatives sum to zero.
-        """
-        return MultinomialEffects(self, at).effects(self._variables(variables), kind="dydx")
-
     def elasticities(self, variables: Any, *, at: Any = None,
                      aggregate: bool = False) -> EffectMatrix:
         """Own- and cross-elasticities of every alternative's share (alternatives x variables).
+
+        The matrix form of ``margins(variables, kind='eyex')`` (which gives the same
+        ``aggregate=False`` numbers in long form, plus ``at``/``by`` options and discrete
+        changes for categorical variables), with the aggregate (market-demand) variant.
 
         Parameters
         ----------
@@ -206,19 +219,21 @@ class MultinomialResults(ShareModelResults):
         """
         return MultinomialEffects(self, at).diversion(dict(prices))
 
-    def wtp(self, attribute: str, price: str) -> DeltaResult:
+    def wtp(self, attribute: str, price: str, *, alpha: float = 0.05) -> pd.DataFrame:
         """Willingness to pay, :math:`-b_{j,a} / b_{j,p}`, in each non-base equation.
 
         ``attribute`` and ``price`` are term names (``'quality'``, ``'price_a'``); the ratio is
         a WTP when both enter the alternative's utility linearly. For other forms write the
-        function yourself with :meth:`nlcom`.
+        function yourself with :meth:`nlcom`. Returns one row per non-base alternative:
+        ``estimate, std_err, z, p_value, ci_lower, ci_upper``.
         """
         alts = self.model.nonbase_alternatives
         for term in (attribute, price):
             if term not in self.model.exog_names:
                 raise KeyError(f"{term!r} is not a term; terms: {self.model.exog_names}")
         return coefficient_ratio(self, [f"{a}:{attribute}" for a in alts],
-                                 [f"{a}:{price}" for a in alts], names=alts)
+                                 [f"{a}:{price}" for a in alts],
+                                 names=alts).summary_frame(alpha)
 
     def _summary_info(self) -> dict[str, str]:
         fit_label = "Log-likelihood:" if self.model.is_choice else "Quasi-log-likelihood:"

@@ -41,8 +41,8 @@ from ..exceptions import DataError
 from ..inference.delta import DeltaResult, delta_method
 from .design import Design, build_exog
 
-__all__ = ["EffectMatrix", "design_derivative", "softmax_complex", "MultinomialEffects",
-           "ConditionalEffects", "coefficient_ratio"]
+__all__ = ["EffectMatrix", "SharePredictionResults", "design_derivative", "softmax_complex",
+           "MultinomialEffects", "ConditionalEffects", "coefficient_ratio"]
 
 _FD_REL_STEP = 1e-3
 
@@ -88,13 +88,51 @@ class EffectMatrix:
         return self._matrix(ci["ci_lower"]), self._matrix(ci["ci_upper"])
 
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
-        """One row per cell: ``estimate, std_err, z, p_value, ci_lower, ci_upper``."""
-        return self.delta.summary_frame(alpha)
+        """One row per cell, indexed (row, column): ``estimate, std_err, z, p_value,
+        ci_lower, ci_upper``."""
+        frame = self.delta.summary_frame(alpha)
+        frame.index = pd.MultiIndex.from_product([self.rows, self.columns],
+                                                 names=[self.row_name, self.column_name])
+        return frame
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__} ({self.kind}; rows: {self.row_name}, columns: "
                 f"{self.column_name})\nestimate:\n{self.estimate.to_string()}\nstd_err:\n"
                 f"{self.std_err.to_string()}")
+
+
+@dataclass
+class SharePredictionResults:
+    """Predicted shares with delta-method standard errors (statsmodels' layout).
+
+    Attributes
+    ----------
+    delta : DeltaResult
+        One row per (row, alternative), or per alternative when averaged; ``delta.cov`` is the
+        joint covariance (e.g. for differences between alternatives).
+    """
+
+    delta: DeltaResult
+
+    @property
+    def predicted_mean(self) -> pd.Series:
+        return self.delta.estimate.rename("mean")
+
+    @property
+    def se_mean(self) -> pd.Series:
+        return self.delta.std_err.rename("mean_se")
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        return self.delta.conf_int(alpha)
+
+    def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Columns ``mean, mean_se, mean_ci_lower, mean_ci_upper`` (Wald bands)."""
+        ci = self.delta.conf_int(alpha)
+        return pd.DataFrame({"mean": self.predicted_mean, "mean_se": self.se_mean,
+                             "mean_ci_lower": ci["ci_lower"], "mean_ci_upper": ci["ci_upper"]})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}\n{self.summary_frame().to_string()}"
 
 
 def _labels(rows: Sequence[Any], columns: Sequence[Any]) -> pd.MultiIndex:

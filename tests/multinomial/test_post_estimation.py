@@ -35,17 +35,33 @@ def test_design_derivative_is_accurate_through_transforms(wide):
     assert np.all(d[:, 0] == 0)
 
 
-def test_multinomial_margins_sum_to_zero_and_have_correct_shape(mn):
+def test_multinomial_margins_sum_to_zero_over_alternatives(mn):
     m = mn.margins(["price_pampers", "price_luvs"])
-    assert isinstance(m, EffectMatrix)
-    assert list(m.estimate.index) == mn.alternatives
-    assert list(m.estimate.columns) == ["price_pampers", "price_luvs"]
-    np.testing.assert_allclose(m.estimate.sum(axis=0), 0.0, atol=1e-12)
-    # the joint covariance knows the adding-up: the sum of a column has zero variance (up to
-    # rounding in the quadratic form c' V c, whose terms are ~ se^2)
-    c = np.zeros(len(m.delta.estimate))
-    c[::2] = 1.0
-    assert m.delta.contrast(c).std_err.iloc[0] < 1e-6 * m.std_err.to_numpy().max()
+    assert list(m.columns) == ["estimate", "std_err", "z", "p_value", "ci_lower", "ci_upper"]
+    idx = pd.MultiIndex.from_tuples(m.index)
+    assert list(idx) == [(v, a) for v in ["price_pampers", "price_luvs"]
+                         for a in mn.alternatives]
+    sums = m["estimate"].groupby(idx.get_level_values(0)).sum()
+    np.testing.assert_allclose(sums, 0.0, atol=1e-9)
+
+
+def test_elasticity_matrix_carries_the_joint_covariance(mn):
+    e = mn.elasticities(["price_pampers", "price_luvs"])
+    assert isinstance(e, EffectMatrix)
+    assert list(e.estimate.index) == mn.alternatives
+    assert list(e.estimate.columns) == ["price_pampers", "price_luvs"]
+    # sum_j p_j e_j = 0 holds observation by observation, not for mean elasticities; but the
+    # own-minus-cross contrast has a valid SE from the joint covariance
+    c = np.zeros(len(e.delta.estimate))
+    c[0], c[2] = 1.0, -1.0  # (s_pampers, price_pampers) - (s_huggies, price_pampers)
+    diff = e.delta.contrast(c)
+    assert diff.estimate.iloc[0] == pytest.approx(
+        e.estimate.loc["s_pampers", "price_pampers"] - e.estimate.loc["s_huggies", "price_pampers"])
+    j = e.delta.jacobian.to_numpy()
+    v = mn.cov_params().to_numpy()
+    assert diff.std_err.iloc[0] == pytest.approx(np.sqrt(c @ j @ v @ j.T @ c), rel=1e-10)
+    frame = e.summary_frame()
+    assert frame.index.names == ["share of", "with respect to"]
 
 
 def test_multinomial_elasticity_at_one_row_is_the_closed_form(mn, wide):
@@ -63,13 +79,17 @@ def test_multinomial_elasticity_at_one_row_is_the_closed_form(mn, wide):
 def test_get_prediction_matches_predict_and_averages(mn, wide):
     new = wide.iloc[:3]
     pred = mn.get_prediction(new)
-    assert isinstance(pred, DeltaResult)
-    np.testing.assert_allclose(pred.estimate.to_numpy(), mn.predict(new).to_numpy().ravel(),
+    assert isinstance(pred.delta, DeltaResult)
+    frame = pred.summary_frame()
+    assert list(frame.columns) == ["mean", "mean_se", "mean_ci_lower", "mean_ci_upper"]
+    np.testing.assert_allclose(frame["mean"].to_numpy(), mn.predict(new).to_numpy().ravel(),
                                rtol=1e-12)
     avg = mn.get_prediction(average=True)
-    np.testing.assert_allclose(avg.estimate.to_numpy(), mn.fittedvalues.mean().to_numpy(),
-                               rtol=1e-12)
-    assert avg.estimate.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(avg.predicted_mean.to_numpy(),
+                               mn.fittedvalues.mean().to_numpy(), rtol=1e-12)
+    assert avg.predicted_mean.sum() == pytest.approx(1.0)
+    # the shares' sum is 1 for every parameter value: its delta-method variance is 0
+    assert avg.delta.contrast(np.ones(4)).std_err.iloc[0] < 1e-8
 
 
 def test_multinomial_diversion_rows_sum_to_zero(mn):
@@ -84,10 +104,10 @@ def test_multinomial_wtp_is_a_coefficient_ratio(mn):
     w = mn.wtp("income", "np.log(price_luvs)")
     b, v = mn.params, mn.cov_params()
     a, p = "s_luvs:income", "s_luvs:np.log(price_luvs)"
-    assert w.estimate["s_luvs"] == pytest.approx(-b[a] / b[p], rel=1e-12)
+    assert w.loc["s_luvs", "estimate"] == pytest.approx(-b[a] / b[p], rel=1e-12)
     grad = np.array([-1 / b[p], b[a] / b[p] ** 2])
     se = np.sqrt(grad @ v.loc[[a, p], [a, p]].to_numpy() @ grad)
-    assert w.std_err["s_luvs"] == pytest.approx(se, rel=1e-10)
+    assert w.loc["s_luvs", "std_err"] == pytest.approx(se, rel=1e-10)
 
 
 def test_conditional_elasticities_are_the_logit_closed_form(cl, long):
@@ -106,6 +126,22 @@ def test_conditional_elasticities_are_the_logit_closed_form(cl, long):
     assert e1.loc["huggies", "pampers"] == pytest.approx(e1.loc["luvs", "pampers"], rel=1e-12)
 
 
+def test_conditional_margins_are_the_dydx_matrix_in_long_form(cl):
+    m = cl.margins("price")
+    assert m.index.names == ["share of", "price of"]
+    b = cl.params["price"]
+    p = cl.fitted_shares().to_numpy()
+    n_a = len(cl.alternatives)
+    expected = [np.mean(b * p[:, i] * ((i == j) - p[:, j]))
+                for i in range(n_a) for j in range(n_a)]
+    np.testing.assert_allclose(m["estimate"], expected, rtol=1e-9, atol=1e-14)
+    # raising one alternative's price moves shares that sum to one: columns sum to zero
+    sums = m["estimate"].groupby(level="price of").sum()
+    np.testing.assert_allclose(sums, 0.0, atol=1e-12)
+    with pytest.raises(ValueError, match="kind"):
+        cl.margins("price", kind="dyex")
+
+
 def test_conditional_diversion_of_one_situation_is_p_m_over_1_minus_p_l(cl, long):
     one = long[long.obs == 3]
     d = cl.diversion_ratios("price", at=one).estimate
@@ -118,10 +154,9 @@ def test_conditional_diversion_of_one_situation_is_p_m_over_1_minus_p_l(cl, long
 
 def test_conditional_wtp_and_its_guard(cl, long):
     w = cl.wtp()
-    assert list(w.estimate.index) == ["C(brand)[T.luvs]", "C(brand)[T.none]",
-                                      "C(brand)[T.pampers]"]
+    assert list(w.index) == ["C(brand)[T.luvs]", "C(brand)[T.none]", "C(brand)[T.pampers]"]
     b = cl.params
-    assert w.estimate["C(brand)[T.pampers]"] == pytest.approx(
+    assert w.loc["C(brand)[T.pampers]", "estimate"] == pytest.approx(
         -b["C(brand)[T.pampers]"] / b["price"], rel=1e-12)
     logp = br.ConditionalLogit.from_formula("belief ~ np.log(price + 1) + C(brand)", long,
                                             groups="obs", alternatives="brand").fit()
@@ -138,7 +173,7 @@ def test_conditional_prediction_for_a_reduced_choice_set(cl, long):
     kept = p_full.drop(one.index[one.brand == "luvs"])
     np.testing.assert_allclose(p_red.to_numpy(), (kept / kept.sum()).to_numpy(), rtol=1e-12)
     pred = cl.get_prediction(one)
-    np.testing.assert_allclose(pred.estimate.to_numpy(),
+    np.testing.assert_allclose(pred.predicted_mean.to_numpy(),
                                p_full.set_axis(one.brand)[cl.alternatives].to_numpy(),
                                rtol=1e-12)
 
