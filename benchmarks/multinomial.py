@@ -7,6 +7,11 @@ the share scores are the same numbers), at 10^5 and 10^6 observations x 4 altern
 regressors (18 parameters), checks that the numbers agree, prints the ratios and writes them to
 ``benchmarks/RESULTS.md`` (section ``## Multinomial``).
 
+A second table times ``beliefreg.ConditionalLogit`` (fit + cluster covariance) on long data
+with the same numbers of rows (situations x 4 alternatives): on belief shares (statsmodels has
+no peer: its ``ConditionalLogit`` accepts only 0/1 outcomes) and on 0/1 choices against
+statsmodels' ``ConditionalLogit`` (at 10^5 rows only: it loops over the groups in Python).
+
 Run: ``python benchmarks/multinomial.py [--sizes 100000 1000000] [--repeat 3]``.
 BLAS threads are pinned to one before numpy is imported.
 """
@@ -86,15 +91,58 @@ def run(n: int, repeat: int) -> list[dict]:
     return rows
 
 
+def make_long(n_rows: int, seed: int = 1):
+    """Long data: n_rows / 4 situations x 4 alternatives, 5 attributes, shares and choices."""
+    rng = np.random.default_rng(seed)
+    g = n_rows // J
+    z = rng.normal(size=(g * J, 5))
+    u = (z @ rng.normal(scale=0.5, size=5)).reshape(g, J)
+    p = np.exp(u - u.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    gam = rng.gamma(5.0 * p + 0.05)
+    shares = (gam / gam.sum(axis=1, keepdims=True)).ravel()
+    chosen = (p.cumsum(axis=1) > rng.uniform(size=(g, 1))).argmax(axis=1)
+    choices = (np.arange(J)[None, :] == chosen[:, None]).astype(float).ravel()
+    situation = np.repeat(np.arange(g), J)
+    return z, shares, choices, situation, np.tile(np.arange(J), g), situation % N_CLUSTERS
+
+
+def run_conditional(n_rows: int, repeat: int, peer_max_rows: int) -> list[dict]:
+    from statsmodels.discrete.conditional_models import ConditionalLogit as SMConditional
+
+    z, shares, choices, situation, alt, clusters = make_long(n_rows)
+    rows = []
+    for outcome, y in [("shares", shares), ("choices", choices)]:
+        t_ours, ours = best_of(lambda: br.ConditionalLogit(
+            y, z, groups=situation, alternatives=alt).fit(
+            cov_type="cluster", cov_kwds={"groups": clusters}), repeat)
+        row = {"n": n_rows, "outcome": outcome, "ours": t_ours, "sm": None, "diff": None}
+        if outcome == "choices" and n_rows <= peer_max_rows:
+            t_sm, smr = best_of(lambda: SMConditional(y, z, groups=situation).fit(disp=0), 1)
+            row.update(sm=t_sm, diff=float(np.max(np.abs(ours.params.to_numpy()
+                                                         - np.asarray(smr.params)))))
+        rows.append(row)
+        peer = "" if row["sm"] is None else (f"  statsmodels ConditionalLogit {row['sm']:.3f}s "
+                                             f"({row['sm'] / t_ours:.0f}x), max abs diff "
+                                             f"params {row['diff']:.1e}")
+        print(f"rows={n_rows:>9,} conditional {outcome:8s} beliefreg {t_ours:7.3f}s{peer}",
+              flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--peer-max-rows", type=int, default=100_000,
+                        help="largest size at which statsmodels' ConditionalLogit is timed")
     args = parser.parse_args()
-    rows = []
+    rows, cl_rows = [], []
     for n in args.sizes:
         rows += run(n, args.repeat)
+    for n in args.sizes:
+        cl_rows += run_conditional(n, args.repeat, args.peer_max_rows)
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared with other jobs), "
         f"Python {platform.python_version()}, numpy {np.__version__}, statsmodels "
@@ -114,6 +162,22 @@ def main() -> None:
         lines.append(f"| {r['n']:,} | fit + {r['cov']} | {r['ours']:.3f} | {r['sm']:.3f} | "
                      f"{r['sm'] / r['ours']:.1f}x | {r['iter']} / {r['sm_iter']} | "
                      f"{r['diff_params']:.1e} / {r['diff_bse']:.1e} |")
+    lines += [
+        "",
+        f"Conditional logit (long format, situations x {J} alternatives, 5 attributes, fit + "
+        f"cluster covariance with {N_CLUSTERS} clusters of situations). statsmodels' "
+        "`ConditionalLogit` accepts only 0/1 outcomes (no peer for shares) and loops over the "
+        f"groups in Python, so it is timed once and only up to {args.peer_max_rows:,} rows; its "
+        "default optimiser stops earlier (hence the parameter difference).",
+        "",
+        "| long rows | outcome | beliefreg (s) | statsmodels ConditionalLogit (s) | ratio "
+        "| max abs. diff params |",
+        "|---:|---|---:|---:|---:|---|",
+    ]
+    for r in cl_rows:
+        peer = ("n/a | n/a | n/a" if r["sm"] is None else
+                f"{r['sm']:.3f} | {r['sm'] / r['ours']:.0f}x | {r['diff']:.1e}")
+        lines.append(f"| {r['n']:,} | {r['outcome']} | {r['ours']:.3f} | {peer} |")
     if not args.no_write:
         write_section(Path(__file__).with_name("RESULTS.md"), "Multinomial", "\n".join(lines))
 
