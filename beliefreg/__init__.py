@@ -5,8 +5,9 @@ model *choice* (the sampled answer) as outcomes of fractional-response and choic
 with sandwich (robust, clustered) and delta-method standard errors.
 """
 
-from .exceptions import (AbsorbedTermWarning, ConvergenceWarning, DataError,
-                         MissingValueWarning, RankDeficientError, SeparationWarning)
+from .exceptions import (AbsorbedTermWarning, ConvergenceWarning, CovarianceWarning,
+                         DataError, MissingValueWarning, RankDeficientError,
+                         SeparationWarning)
 from .models.binary import FractionalLogit, FractionalProbit, Logit
 from .models.conditional import ConditionalLogit
 from .models.conditional_results import ConditionalResults
@@ -15,6 +16,7 @@ from .models.multinomial import MultinomialFractionalLogit
 from .models.multinomial_results import MultinomialResults
 from .results import BinaryResults
 from .tables import compare
+from . import efficiency  # belief vs choice: runs_needed, compare_measures, SyntheticRespondent
 
 __version__ = "0.1.0.dev0"
 
@@ -37,4 +39,5 @@ __all__ = [
     "ConvergenceWarning",
     "MissingValueWarning",
     "AbsorbedTermWarning",
+    "CovarianceWarning",
 ]

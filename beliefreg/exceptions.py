@@ -14,6 +14,7 @@ __all__ = [
     "ConvergenceWarning",
     "MissingValueWarning",
     "AbsorbedTermWarning",
+    "CovarianceWarning",
 ]
 
 
@@ -53,4 +54,13 @@ class AbsorbedTermWarning(UserWarning):
     In a conditional logit, a term that is constant within every choice situation (for
     example the main effect of a persona's income in ``C(brand) * income``) cancels from the
     choice probabilities; it is dropped and named in this warning.
+    """
+
+
+class CovarianceWarning(UserWarning):
+    """The covariance estimate is not positive semi-definite (possible for two-way clustering).
+
+    Negative variances make the affected standard errors NaN; ``cov_kwds={'fix': True}``
+    clips the negative eigenvalues to zero (Cameron, Gelbach and Miller 2011; R's
+    ``vcovCL(fix = TRUE)``).
     """

@@ -7,6 +7,7 @@ know (fitted values, predictions, fit statistics).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from scipy import stats
 from statsmodels.iolib.summary2 import Summary
 from statsmodels.stats.contrast import ContrastResults
 
+from .exceptions import CovarianceWarning
 from .inference.covariance import Covariance
 from .inference.datagrid import AtSpec, VariableMap, evaluation_frame
 from .inference.delta import DeltaResult, JacobianMethod, delta_method
@@ -37,6 +39,13 @@ class LikelihoodResults:
         names = self._param_names()
         self.params = pd.Series(np.asarray(params, float), index=names, name="params")
         self._cov = pd.DataFrame(cov, index=names, columns=names)
+        negative = [name for name, v in zip(names, np.diag(cov)) if v < 0]
+        if negative:
+            warnings.warn(
+                f"the {estimator.name} covariance is not positive semi-definite: the variances "
+                f"of {negative} are negative, so their standard errors are NaN; use "
+                "cov_kwds={'fix': True} (eigenvalue clipping) or one-way clustering",
+                CovarianceWarning, stacklevel=4)
         self._estimator = estimator
         self.cov_type: str = estimator.name
         self.cov_kwds = cov_kwds
@@ -58,7 +67,9 @@ class LikelihoodResults:
     @property
     def bse(self) -> pd.Series:
         diag = np.diag(self._cov.to_numpy())
-        return pd.Series(np.sqrt(diag), index=self.params.index, name="bse")
+        # a negative variance (non-PSD two-way cluster covariance) was warned about at fit time
+        return pd.Series(np.sqrt(np.where(diag >= 0, diag, np.nan)), index=self.params.index,
+                         name="bse")
 
     @property
     def tvalues(self) -> pd.Series:

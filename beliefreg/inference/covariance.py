@@ -49,6 +49,7 @@ __all__ = [
     "DenseScores",
     "IndexScores",
     "as_scores",
+    "clip_negative_eigenvalues",
 ]
 
 CovType = Literal["nonrobust", "HC0", "HC1", "cluster"]
@@ -245,7 +246,9 @@ class Clustered(Covariance):
 
     each term a one-way CR1 estimate with its own number of groups (for the intersection, the
     number of non-empty (a, b) cells), as R's ``sandwich::vcovCL(type = "HC1")`` computes it.
-    The two-way estimate is not guaranteed positive semi-definite; no eigenvalue fix is applied.
+    The two-way estimate is not guaranteed positive semi-definite: by default it is returned as
+    is (R's ``fix = FALSE``; the results warn if a variance is negative); with ``fix=True`` the
+    negative eigenvalues are set to zero (:func:`clip_negative_eigenvalues`).
 
     Parameters
     ----------
@@ -257,6 +260,7 @@ class Clustered(Covariance):
 
     codes: tuple[np.ndarray, ...] = ()
     counts: tuple[int, ...] = ()
+    fix: bool = False
     name: str = field(init=False, default="cluster")
     description: str = field(init=False, default="cluster")
 
@@ -276,12 +280,25 @@ class Clustered(Covariance):
         a, b = self.codes
         inter, n_inter = encode_groups(pd.Series(a.astype(np.int64) * (int(self.counts[1]) + 1)
                                                  + b.astype(np.int64)))
-        return (one_way(a, self.counts[0]) + one_way(b, self.counts[1])
-                - one_way(inter, n_inter))
+        v = one_way(a, self.counts[0]) + one_way(b, self.counts[1]) - one_way(inter, n_inter)
+        return clip_negative_eigenvalues(v) if self.fix else v
+
+
+def clip_negative_eigenvalues(v: np.ndarray) -> np.ndarray:
+    r"""Set the negative eigenvalues of a symmetric matrix to zero.
+
+    The fix of Cameron, Gelbach and Miller (2011) for a two-way cluster covariance that is not
+    positive semi-definite; R's ``sandwich::vcovCL(fix = TRUE)``.
+    """
+    values, vectors = np.linalg.eigh(v)
+    if values.min() >= 0:
+        return v
+    out = (vectors * np.clip(values, 0.0, None)) @ vectors.T
+    return 0.5 * (out + out.T)
 
 
 def get_covariance(cov_type: str, groups: Sequence[np.ndarray] | None = None,
-                   *, nobs: int) -> Covariance:
+                   *, nobs: int, fix: bool = False) -> Covariance:
     """Validate ``cov_type`` and build its estimator.
 
     Parameters
@@ -293,6 +310,8 @@ def get_covariance(cov_type: str, groups: Sequence[np.ndarray] | None = None,
         For ``'cluster'``: one or two arrays of cluster labels aligned with the estimation rows.
     nobs
         The number of estimation rows (to check the group arrays' length).
+    fix
+        Two-way clustering only: clip negative eigenvalues (see :class:`Clustered`).
     """
     key = str(cov_type)
     canonical = {"nonrobust": "nonrobust", "hc0": "HC0", "hc1": "HC1", "cluster": "cluster",
@@ -301,9 +320,9 @@ def get_covariance(cov_type: str, groups: Sequence[np.ndarray] | None = None,
         raise ValueError(f"cov_type {cov_type!r} is not implemented; choose one of {COV_TYPES} "
                          "(HC2/HC3 and others are refused rather than silently replaced)")
     if canonical != "cluster":
-        if groups is not None:
-            raise ValueError(f"cov_kwds['groups'] is only used with cov_type='cluster', "
-                             f"not {cov_type!r}")
+        if groups is not None or fix:
+            raise ValueError(f"cov_kwds 'groups' and 'fix' are only used with "
+                             f"cov_type='cluster', not {cov_type!r}")
         return {"nonrobust": NonRobust, "HC0": HC0, "HC1": HC1}[canonical]()
     if groups is None or len(groups) == 0:
         raise ValueError("cov_type='cluster' needs cov_kwds={'groups': <column name(s) or array>}")
@@ -320,4 +339,7 @@ def get_covariance(cov_type: str, groups: Sequence[np.ndarray] | None = None,
                             "at least 2 are needed")
         codes.append(c)
         counts.append(n_g)
-    return Clustered(codes=tuple(codes), counts=tuple(counts))
+    if fix and len(codes) != 2:
+        raise ValueError("cov_kwds['fix'] applies to two-way clustering only (a one-way "
+                         "cluster covariance is positive semi-definite)")
+    return Clustered(codes=tuple(codes), counts=tuple(counts), fix=bool(fix))

@@ -55,20 +55,24 @@ def resolve_covariance(design: Design, cov_type: str, cov_kwds: Mapping[str, Any
                        ) -> tuple[Covariance, dict[str, Any]]:
     """Validate ``cov_type``/``cov_kwds`` and build the covariance estimator.
 
+    ``cov_kwds`` takes ``'groups'`` (cluster variables) and ``'fix'`` (two-way clustering:
+    clip negative eigenvalues), as the binary models do.
+
     ``reduce`` maps the cluster Series (aligned with the design rows) to the units whose
     scores the sandwich sums (the conditional logit maps long-format rows to choice
     situations); ``nobs`` is the number of those units (default: the design rows).
     """
     cov_kwds = dict(cov_kwds or {})
-    unknown = set(cov_kwds) - {"groups"}
+    unknown = set(cov_kwds) - {"groups", "fix"}
     if unknown:
-        raise ValueError(f"unknown cov_kwds {sorted(unknown)}; only 'groups' is accepted")
+        raise ValueError(f"unknown cov_kwds {sorted(unknown)}; accepted: 'groups', 'fix'")
     groups = None
     if cov_kwds.get("groups") is not None:
         groups = resolve_cluster_groups(design, cov_kwds["groups"])
         if reduce is not None:
             groups = reduce(groups)
-    estimator = get_covariance(cov_type, groups, nobs=design.nobs if nobs is None else nobs)
+    estimator = get_covariance(cov_type, groups, nobs=design.nobs if nobs is None else nobs,
+                               fix=bool(cov_kwds.get("fix", False)))
     return estimator, cov_kwds
 
 

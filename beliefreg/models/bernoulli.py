@@ -33,12 +33,42 @@ from ..exceptions import ConvergenceWarning, SeparationWarning
 from .links import Link, score_ratio
 
 __all__ = ["HessianKind", "BernoulliFit", "quasi_loglike", "score_weights", "hessian_weights",
-           "information", "evaluate", "fit_bernoulli", "working_weights"]
+           "information", "evaluate", "fit_bernoulli", "working_weights", "inverse_information"]
 
 HessianKind = Literal["observed", "expected"]
 
 # A fitted probability this close to 0 or 1 signals separation.
 _SEPARATION_EPS = 1e-10
+# Under separation, stop once the predicted gain is below this share of |ll| + 0.1 (R's glm
+# stops when the relative change in deviance is below 1e-8).
+_SEPARATION_TOL = 1e-8
+
+
+def _at_boundary(eta: np.ndarray, link: Link) -> np.ndarray:
+    """Rows whose fitted probability is numerically 0 or 1 (computed on the log scale)."""
+    log_eps = np.log(_SEPARATION_EPS)
+    return (link.log_cdf(eta) < log_eps) | (link.log_sf(eta) < log_eps)
+
+
+def inverse_information(info: np.ndarray) -> np.ndarray:
+    """Invert minus the Hessian; a singular matrix (separation) gets huge, finite variances.
+
+    When the information is numerically singular, which happens only when coefficients are not
+    identified, its eigenvalues are floored at ``1e-14`` times the largest one, so the variance
+    in the unidentified directions is at least ``1e14`` over that eigenvalue: effectively
+    infinite, never NaN, and never a small number.
+    """
+    try:
+        return linalg.cho_solve(linalg.cho_factor(info, check_finite=False), np.eye(len(info)),
+                                check_finite=False)
+    except linalg.LinAlgError:
+        pass
+    values, vectors = np.linalg.eigh(info)
+    floor = max(values.max(), np.finfo(float).tiny) * 1e-14
+    if values.min() < -floor:
+        # an indefinite observed Hessian away from the maximum: use the symmetric inverse
+        return np.linalg.pinv(info, hermitian=True)
+    return (vectors / np.maximum(values, floor)) @ vectors.T
 
 
 def quasi_loglike(y: np.ndarray, eta: np.ndarray, w: np.ndarray | None, link: Link) -> float:
@@ -215,12 +245,18 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
                 break
             t *= 0.5
         b, grad, info, eta = b_new, grad_new, info_new, eta_new
+        if _at_boundary(eta, link).any() and decrement < _SEPARATION_TOL * (
+                abs(quasi_loglike(y, eta, w, link)) + 0.1):
+            # Separation: the likelihood only creeps towards its supremum while coefficients
+            # diverge. Stop where R's glm does (relative change below 1e-8), so the reported
+            # standard errors are large and finite rather than overflowing.
+            converged = True
+            break
     ll = quasi_loglike(y, eta, w, link)
     if not converged:
         warnings.warn(f"the quasi-likelihood maximisation did not converge in {it} iterations; "
                       "raise maxiter or check the design", ConvergenceWarning, stacklevel=3)
-    mu = link.cdf(eta)
-    n_boundary = int(np.count_nonzero((mu < _SEPARATION_EPS) | (mu > 1.0 - _SEPARATION_EPS)))
+    n_boundary = int(np.count_nonzero(_at_boundary(eta, link)))
     if n_boundary:
         warnings.warn(
             f"fitted probabilities are numerically 0 or 1 for {n_boundary} observation(s): "

@@ -22,7 +22,7 @@ from ..exceptions import DataError
 from ..inference.covariance import IndexScores, get_covariance
 from ._base import resolve_cluster_groups
 from .bernoulli import (HessianKind, fit_bernoulli, hessian_weights, information,
-                        quasi_loglike, score_weights)
+                        inverse_information, quasi_loglike, score_weights)
 from .design import (Design, build_exog, check_full_rank, describe_rows,
                      design_from_arrays, design_from_formula)
 from .links import Link, LogitLink, ProbitLink
@@ -230,7 +230,9 @@ class BinaryModel:
         cov_kwds : dict, optional
             For ``'cluster'``: ``{'groups': g}`` with ``g`` a column name of the data, two
             column names (two-way clustering), or an array aligned with the data or the rows
-            used. Column names resolve after missing-value dropping.
+            used. Column names resolve after missing-value dropping. ``{'fix': True}`` (two-way
+            only) clips negative eigenvalues of a covariance that is not positive
+            semi-definite.
         hessian : {'observed', 'expected'}
             Which Hessian forms the bread of the sandwich (and the nonrobust covariance). The
             observed one is what statsmodels and Stata's ``fracreg`` use; the expected
@@ -251,19 +253,20 @@ class BinaryModel:
             raise ValueError(f"hessian must be 'observed' or 'expected', got {hessian!r}")
         cov_type = self.default_cov_type if cov_type is None else cov_type
         cov_kwds = dict(cov_kwds or {})
-        unknown = set(cov_kwds) - {"groups"}
+        unknown = set(cov_kwds) - {"groups", "fix"}
         if unknown:
-            raise ValueError(f"unknown cov_kwds {sorted(unknown)}; only 'groups' is accepted")
+            raise ValueError(f"unknown cov_kwds {sorted(unknown)}; accepted: 'groups', 'fix'")
         groups = (self._cluster_groups(cov_kwds["groups"]) if "groups" in cov_kwds
                   and cov_kwds["groups"] is not None else None)
-        estimator = get_covariance(cov_type, groups, nobs=self.nobs)
+        estimator = get_covariance(cov_type, groups, nobs=self.nobs,
+                                   fix=bool(cov_kwds.get("fix", False)))
         if start_params is None:
             start_params = self._first_scoring_step()
         fitted = fit_bernoulli(self.endog, self.exog, self.weights, self.link,
                                start_params=start_params, maxiter=maxiter, tol=tol)
         info = (fitted.info if hessian == fitted.info_kind or self.link.canonical
                 else self.information(fitted.params, hessian=hessian))
-        bread = np.linalg.inv(info)
+        bread = inverse_information(info)
         cov = estimator.compute(bread, self._scores(fitted.params))
         return BinaryResults(self, fitted, cov, estimator=estimator, hessian=hessian,
                              cov_kwds=cov_kwds)

@@ -494,6 +494,7 @@ class ConditionalLogit:
         cov_kwds : dict, optional
             For ``'cluster'``: ``{'groups': g}``, one or two column names or arrays aligned with
             the long rows; each cluster must contain whole situations (e.g. the persona).
+            ``'fix': True`` clips the negative eigenvalues of a two-way cluster covariance.
         start_params : array_like, optional
         maxiter : int
         tol : float

@@ -523,7 +523,8 @@ class MultinomialFractionalLogit:
             multinomial likelihood is the true one (0/1 choices).
         cov_kwds : dict, optional
             For ``'cluster'``: ``{'groups': g}``, a column name, two column names (two-way), or
-            an array aligned with the data or with the rows used.
+            an array aligned with the data or with the rows used. ``'fix': True`` clips the
+            negative eigenvalues of a two-way cluster covariance (R's ``vcovCL(fix = TRUE)``).
         start_params : array_like, optional
         maxiter : int
         tol : float

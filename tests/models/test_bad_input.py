@@ -141,3 +141,26 @@ def test_clean_fit_emits_no_warning(frame):
         warnings.simplefilter("error")
         res = br.FractionalLogit.from_formula("y ~ x", frame).fit()
     assert res.converged
+
+
+@pytest.mark.parametrize("threshold", [25, 30, 35, 40, 50, 60, 70, 80, 90])
+def test_complete_separation_at_any_threshold_gives_finite_huge_ses(threshold):
+    # one run at 16 prices, buying below a threshold: the information matrix would underflow
+    # to singular if the iterations ran on; they stop where R's glm does instead
+    price = np.arange(20, 100, 5.0)
+    data = pd.DataFrame({"buy": (price < threshold).astype(float), "price": price})
+    with pytest.warns(SeparationWarning):
+        res = br.Logit.from_formula("buy ~ np.log(price)", data).fit()
+    assert res.converged and res.n_iter < 60
+    assert np.all(np.isfinite(res.bse)) and np.all(res.bse > 1e3)
+    assert np.all(np.isfinite(res.params))
+
+
+def test_singular_information_gets_huge_not_small_variances():
+    from beliefreg.models.bernoulli import inverse_information
+
+    info = np.array([[1.0, 1.0], [1.0, 1.0]])  # rank 1: the direction (1, -1) is unidentified
+    v = inverse_information(info)
+    direction = np.array([1.0, -1.0]) / np.sqrt(2)
+    assert direction @ v @ direction > 1e13
+    assert np.all(np.isfinite(v))

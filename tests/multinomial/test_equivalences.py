@@ -20,8 +20,9 @@ import beliefreg as br
 from beliefreg.datasets import load_401k
 from beliefreg.exceptions import AbsorbedTermWarning
 
-COV_SPECS = [("nonrobust", None), ("HC0", None), ("HC1", None), ("cluster", "age"),
-             ("cluster", ["age", "sizecat"])]
+COV_SPECS = [("nonrobust", None, False), ("HC0", None, False), ("HC1", None, False),
+             ("cluster", "age", False), ("cluster", ["age", "sizecat"], False),
+             ("cluster", ["age", "sizecat"], True)]
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +35,24 @@ def k401():
 
 
 @pytest.mark.parametrize("weights", [None, "w"])
-@pytest.mark.parametrize("cov_type,groups", COV_SPECS)
-def test_two_alternatives_equal_binary_fractional_logit(k401, cov_type, groups, weights):
+@pytest.mark.parametrize("cov_type,groups,fix", COV_SPECS)
+def test_two_alternatives_equal_binary_fractional_logit(k401, cov_type, groups, weights, fix):
     rhs = "mrate + np.log(totemp) + age + I(age**2) + sole"
     kw = {} if groups is None else {"cov_kwds": {"groups": groups}}
-    binary = br.FractionalLogit.from_formula(f"prate01 ~ {rhs}", k401, weights=weights).fit(
-        cov_type=cov_type, **kw)
-    multi = br.MultinomialFractionalLogit.from_formula(
-        f"not_part + prate01 ~ {rhs}", k401, base="not_part", weights=weights).fit(
-        cov_type=cov_type, **kw)
+    if fix:
+        kw["cov_kwds"]["fix"] = True
+    # weighted two-way clustering on these data is not positive semi-definite: both models
+    # must say so the same way (CovarianceWarning), or both clip with fix=True
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        binary = br.FractionalLogit.from_formula(f"prate01 ~ {rhs}", k401,
+                                                 weights=weights).fit(cov_type=cov_type, **kw)
+        n_binary = len(caught)
+        multi = br.MultinomialFractionalLogit.from_formula(
+            f"not_part + prate01 ~ {rhs}", k401, base="not_part", weights=weights).fit(
+            cov_type=cov_type, **kw)
+    assert len(caught) == 2 * n_binary
+    assert all(issubclass(w.category, br.CovarianceWarning) for w in caught)
     assert list(multi.params.index) == [f"prate01:{t}" for t in binary.params.index]
     np.testing.assert_allclose(multi.params.to_numpy(), binary.params.to_numpy(), rtol=1e-10)
     np.testing.assert_allclose(multi.cov_params().to_numpy(), binary.cov_params().to_numpy(),

@@ -1,0 +1,37 @@
+"""The README's worked example is real: its code runs and prints exactly the output shown."""
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def _example_blocks() -> list[tuple[str, str]]:
+    """Each ```python block immediately followed by a ```text block (its printed output)."""
+    text = README.read_text()
+    pattern = re.compile(r"```python\n(.*?)```\s*\n```text\n(.*?)```", re.S)
+    return pattern.findall(text)
+
+
+def test_readme_examples_print_what_the_readme_shows():
+    blocks = _example_blocks()
+    assert blocks, "the README has no python example with its output"
+    for code, shown in blocks:
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            exec(compile(code, str(README), "exec"), {"__name__": "__readme__"})
+        printed = [line.rstrip() for line in buffer.getvalue().strip().splitlines()]
+        expected = [line.rstrip() for line in shown.strip().splitlines()]
+        assert printed == expected
+
+
+def test_quickstart_has_exactly_two_commands():
+    text = README.read_text()
+    section = text.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    commands = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+    assert commands == ["make demo", "make test"]
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert "make test" in ci
