@@ -19,7 +19,8 @@ from ..exceptions import ConvergenceWarning
 from ..inference.covariance import Covariance, get_covariance
 from .design import Design
 
-__all__ = ["resolve_cluster_groups", "resolve_covariance", "NewtonFit", "newton_concave"]
+__all__ = ["resolve_cluster_groups", "resolve_covariance", "NewtonFit", "newton_concave",
+           "bread_from_information"]
 
 
 def resolve_cluster_groups(design: Design, groups: Any) -> list[pd.Series]:
@@ -86,6 +87,31 @@ class NewtonFit:
     info: np.ndarray
     n_iter: int
     converged: bool
+
+
+def bread_from_information(info: np.ndarray) -> np.ndarray:
+    """The inverse of minus the Hessian of a concave objective, never NaN.
+
+    Minus the Hessian of the multinomial quasi-likelihood is positive semi-definite, but it is
+    computed as a difference of sums (diagonal blocks minus the cross products), so under
+    separation, where it is nearly singular, rounding can leave eigenvalues slightly below 0.
+    Those (within ``1e-8`` of the largest) are set to 0 before
+    :func:`~beliefreg.models.bernoulli.inverse_information` floors them: the unidentified
+    directions get huge, finite variances, as in the binary models.
+    """
+    from .bernoulli import inverse_information
+
+    try:
+        return linalg.cho_solve(linalg.cho_factor(info, check_finite=False),
+                                np.eye(len(info)), check_finite=False)
+    except linalg.LinAlgError:
+        pass
+    values, vectors = np.linalg.eigh(info)
+    top = max(values.max(), np.finfo(float).tiny)
+    if values.min() >= -1e-8 * top:
+        info = (vectors * np.clip(values, 0.0, None)) @ vectors.T
+        info = 0.5 * (info + info.T)
+    return inverse_information(info)
 
 
 Evaluate = Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]]

@@ -36,7 +36,7 @@ import patsy
 
 from ..exceptions import AbsorbedTermWarning, DataError, RankDeficientError, SeparationWarning
 from ..inference.covariance import DenseScores
-from ._base import newton_concave, resolve_covariance
+from ._base import bread_from_information, newton_concave, resolve_covariance
 from .design import (Design, build_exog, check_full_rank, describe_rows, design_from_arrays,
                      design_from_formula)
 from .multinomial import MultinomialFit
@@ -525,6 +525,6 @@ class ConditionalLogit:
         fitted = MultinomialFit(params=newton.params, qllf=newton.value, n_iter=newton.n_iter,
                                 converged=newton.converged, n_boundary=n_boundary,
                                 info=newton.info)
-        cov = estimator.compute(np.linalg.inv(newton.info),
+        cov = estimator.compute(bread_from_information(newton.info),
                                 DenseScores(self.score_obs(newton.params)))
         return ConditionalResults(self, fitted, cov, estimator=estimator, cov_kwds=cov_kwds)

@@ -45,7 +45,7 @@ import patsy
 
 from ..exceptions import DataError, SeparationWarning
 from ..inference.covariance import _group_indicator
-from ._base import newton_concave, resolve_covariance
+from ._base import bread_from_information, newton_concave, resolve_covariance
 from .design import (Design, build_exog, check_full_rank, describe_rows, design_from_arrays,
                      design_from_formula)
 
@@ -75,15 +75,29 @@ def softmax_with_base(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return e / den[:, None], e0 / den, c + np.log(den)
 
 
-def _block_softmax_t(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Non-base probabilities (m, b) and log-sum-exp (b,) of a transposed block; unshifted
-    exponentials unless they could overflow."""
+def _block_softmax_t(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Non-base probabilities (m, b), base probability (b,) and log-sum-exp (b,) of a
+    transposed block; unshifted exponentials unless they could overflow."""
     if eta.max(initial=0.0) < 500.0:
         e = np.exp(eta)
         den = 1.0 + e.sum(axis=0)
-        return e / den, np.log(den)
-    prob, _, lse = softmax_with_base(eta.T)
-    return prob.T, lse
+        return e / den, 1.0 / den, np.log(den)
+    prob, p_base, lse = softmax_with_base(eta.T)
+    return prob.T, p_base, lse
+
+
+def _complements(prob: np.ndarray, p_base: np.ndarray) -> np.ndarray:
+    """:math:`1 - p_j` as the sum of the other probabilities (no cancellation when
+    :math:`p_j \to 1`, as under separation), for a transposed (m, b) block."""
+    m = prob.shape[0]
+    out = np.empty_like(prob)
+    for j in range(m):
+        acc = p_base.copy()
+        for l in range(m):
+            if l != j:
+                acc += prob[l]
+        out[j] = acc
+    return out
 
 
 def _expand(x: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -410,8 +424,11 @@ class MultinomialFractionalLogit:
 
         Per block of rows, in transposed (alternatives x rows) layout so every elementwise
         operation runs along contiguous rows: :math:`A' = [x \circ \sqrt{w} p_1; \dots;
-        x \circ \sqrt{w} p_m]'` gives the cross terms :math:`A'A = \sum_i w_i (p_i p_i')
-        \otimes x_i x_i'` in one product and :math:`(x\sqrt{w})'A` the diagonal blocks.
+        x \circ \sqrt{w} p_m]'` gives the off-diagonal blocks of :math:`A'A = \sum_i w_i
+        (p_i p_i') \otimes x_i x_i'` in one product; the diagonal blocks
+        :math:`\sum_i w_i p_{ij}(1 - p_{ij}) x_i x_i'` are formed directly, with
+        :math:`1 - p_{ij}` summed from the other probabilities, so they stay accurate (and the
+        matrix positive semi-definite) when a probability approaches 1 under separation.
         """
         x, w, xs = self.exog, self.weights, self._x_weighted
         y_t = self._y_nonbase_t
@@ -423,6 +440,7 @@ class MultinomialFractionalLogit:
         diag_blocks = np.zeros((k, m * k))
         cross = np.zeros((m * k, m * k))
         scratch = np.empty((m, k, min(_BLOCK_ROWS, n)))
+        scratch_q = np.empty((m, k, min(_BLOCK_ROWS, n)))
         for start in range(0, n, _BLOCK_ROWS):
             rows = slice(start, start + _BLOCK_ROWS)
             xb_t = np.ascontiguousarray(x[rows].T)                  # (k, b)
@@ -430,7 +448,7 @@ class MultinomialFractionalLogit:
             yb_t = y_t[:, rows]                                    # (m, b)
             b = xb_t.shape[1]
             eta = coef_t @ xb_t                                    # (m, b)
-            prob, lse = _block_softmax_t(eta)
+            prob, p_base, lse = _block_softmax_t(eta)
             contrib = (yb_t * eta).sum(axis=0) - lse
             resid = yb_t - prob
             if w is not None:
@@ -443,11 +461,15 @@ class MultinomialFractionalLogit:
             a3 = scratch[:, :, :b]
             np.multiply(xsb_t[None, :, :], prob[:, None, :], out=a3)
             a_t = a3.reshape(m * k, b)
-            diag_blocks += xsb_t @ a_t.T
             cross += a_t @ a_t.T
+            # diagonal blocks sum w p_j (1 - p_j) x x' with 1 - p_j summed, not subtracted
+            q3 = scratch_q[:, :, :b]
+            np.multiply(xsb_t[None, :, :], _complements(prob, p_base)[:, None, :], out=q3)
+            for j in range(m):
+                diag_blocks[:, j * k:(j + 1) * k] += a3[j] @ q3[j].T
         info = -cross
         for j in range(m):
-            info[j * k:(j + 1) * k, j * k:(j + 1) * k] += diag_blocks[:, j * k:(j + 1) * k]
+            info[j * k:(j + 1) * k, j * k:(j + 1) * k] = diag_blocks[:, j * k:(j + 1) * k]
         return ll, grad.reshape(-1), 0.5 * (info + info.T)
 
     def loglike(self, params: Any) -> float:
@@ -554,6 +576,6 @@ class MultinomialFractionalLogit:
         fitted = MultinomialFit(params=newton.params, qllf=newton.value, n_iter=newton.n_iter,
                                 converged=newton.converged, n_boundary=n_boundary,
                                 info=newton.info)
-        bread = np.linalg.inv(newton.info)
+        bread = bread_from_information(newton.info)
         cov = estimator.compute(bread, scores)
         return MultinomialResults(self, fitted, cov, estimator=estimator, cov_kwds=cov_kwds)

@@ -180,3 +180,18 @@ def test_situation_constant_terms_are_dropped_with_a_warning(long):
 def test_full_set_of_alternative_dummies_is_named_with_a_hint(long):
     with pytest.raises(RankDeficientError, match=r"collinear terms: \[.*\]\..*C\(brand\) \* x"):
         fit_cl(long, formula="belief ~ price + C(brand) - 1")
+
+
+def test_separation_warns_and_gives_huge_finite_nonrobust_ses():
+    from beliefreg.exceptions import SeparationWarning
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=300)
+    d = pd.DataFrame({"x": x, "choice": np.where(x < 0, "c", np.where(
+        rng.uniform(size=300) < 0.5, "a", "b"))})
+    with pytest.warns(SeparationWarning, match="separation"):
+        res = br.MultinomialFractionalLogit.from_formula("C(choice) ~ x", d).fit(
+            cov_type="nonrobust")
+    assert np.all(np.isfinite(res.bse))
+    assert res.bse["C(choice)[c]:x"] > 1e6
+    # the identified equation is unaffected
+    assert res.bse["C(choice)[b]:x"] < 1
