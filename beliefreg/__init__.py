@@ -5,9 +5,15 @@ model *choice* (the sampled answer) as outcomes of fractional-response and choic
 with sandwich (robust, clustered) and delta-method standard errors.
 """
 
-from .exceptions import (ConvergenceWarning, CovarianceWarning, DataError,
-                         MissingValueWarning, RankDeficientError, SeparationWarning)
+from .exceptions import (AbsorbedTermWarning, ConvergenceWarning, CovarianceWarning,
+                         DataError, MissingValueWarning, RankDeficientError,
+                         SeparationWarning)
 from .models.binary import FractionalLogit, FractionalProbit, Logit
+from .models.conditional import ConditionalLogit
+from .models.conditional_results import ConditionalResults
+from .models.linear import linear_probability, share_inversion
+from .models.multinomial import MultinomialFractionalLogit
+from .models.multinomial_results import MultinomialResults
 from .economics import LogPriceWTPError, NoInteriorOptimumError
 from .inference.datagrid import UnknownVariableError
 from .inference.delta import DeltaResult, NonSmoothFunctionError
@@ -24,6 +30,12 @@ __all__ = [
     "FractionalProbit",
     "Logit",
     "BinaryResults",
+    "MultinomialFractionalLogit",
+    "MultinomialResults",
+    "ConditionalLogit",
+    "ConditionalResults",
+    "share_inversion",
+    "linear_probability",
     "compare",
     "Study",
     "simulate",
@@ -38,5 +50,6 @@ __all__ = [
     "SeparationWarning",
     "ConvergenceWarning",
     "MissingValueWarning",
+    "AbsorbedTermWarning",
     "CovarianceWarning",
 ]

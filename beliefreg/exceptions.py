@@ -13,6 +13,7 @@ __all__ = [
     "SeparationWarning",
     "ConvergenceWarning",
     "MissingValueWarning",
+    "AbsorbedTermWarning",
     "CovarianceWarning",
 ]
 
@@ -45,6 +46,15 @@ class ConvergenceWarning(UserWarning):
 
 class MissingValueWarning(UserWarning):
     """Rows with missing values were dropped before estimation."""
+
+
+class AbsorbedTermWarning(UserWarning):
+    """Terms that cannot be identified were dropped from the design.
+
+    In a conditional logit, a term that is constant within every choice situation (for
+    example the main effect of a persona's income in ``C(brand) * income``) cancels from the
+    choice probabilities; it is dropped and named in this warning.
+    """
 
 
 class CovarianceWarning(UserWarning):

@@ -20,6 +20,7 @@ import patsy
 
 from ..exceptions import DataError
 from ..inference.covariance import IndexScores, get_covariance
+from ._base import resolve_cluster_groups
 from .bernoulli import (HessianKind, fit_bernoulli, hessian_weights, information,
                         inverse_information, quasi_loglike, score_weights)
 from .design import (Design, build_exog, check_full_rank, describe_rows,
@@ -201,24 +202,7 @@ class BinaryModel:
     # ------------------------------------------------------------------ fitting
     def _cluster_groups(self, groups: Any) -> list[Any]:
         """Resolve ``cov_kwds['groups']`` into one or two arrays aligned with the rows used."""
-        if isinstance(groups, pd.DataFrame):
-            specs: list[Any] = [groups[c] for c in groups.columns]
-        elif isinstance(groups, np.ndarray) and groups.ndim == 2:
-            specs = [groups[:, j] for j in range(groups.shape[1])]
-        elif isinstance(groups, (list, tuple)) and 1 <= len(groups) <= 2 and all(
-                isinstance(g, str) or np.ndim(g) == 1 for g in groups):
-            specs = list(groups)
-        else:
-            specs = [groups]
-        resolved = []
-        for i, spec in enumerate(specs):
-            what = f"cluster groups {spec!r}" if isinstance(spec, str) else f"cluster groups #{i + 1}"
-            values = self.design.align(spec, what=what)
-            if not isinstance(values, pd.Series):
-                values = pd.Series(values, index=self.design.row_labels,
-                                   name=spec if isinstance(spec, str) else None)
-            resolved.append(values)
-        return resolved
+        return resolve_cluster_groups(self.design, groups)
 
     def _first_scoring_step(self) -> np.ndarray:
         r"""The first Fisher-scoring step from :math:`\beta = 0`, in closed form.

@@ -26,9 +26,10 @@ class Design:
 
     Attributes
     ----------
-    endog : ndarray, shape (n,)
+    endog : ndarray, shape (n,), or (n, J) for a multivariate outcome (share vectors)
     exog : ndarray, shape (n, k)
     endog_name : str
+        For a multivariate outcome, the column names joined by ``', '``.
     exog_names : list of str
         The formula's term (design-column) names, in column order.
     weights : ndarray or None
@@ -40,6 +41,8 @@ class Design:
         The right-hand side's design information (to rebuild ``exog`` for new data).
     data : pandas.DataFrame or None
         The original data passed to ``from_formula`` (all rows).
+    endog_names : list of str or None
+        The outcome's column names when it is multivariate (else None).
     """
 
     endog: np.ndarray
@@ -51,6 +54,7 @@ class Design:
     formula: str | None = None
     design_info: Any = None
     data: pd.DataFrame | None = None
+    endog_names: list[str] | None = None
 
     @property
     def nobs(self) -> int:
@@ -147,10 +151,13 @@ def _clean_weights(weights: Any, labels: pd.Index) -> np.ndarray:
 
 
 def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None,
-                        eval_env: Any = 0) -> Design:
+                        eval_env: Any = 0, multivariate: bool = False) -> Design:
     """Build the design from a patsy formula; rows with missing values are dropped (warned).
 
     ``eval_env`` is patsy's environment for names in the formula (``np``, user functions).
+    With ``multivariate=True`` the left-hand side may have several columns (``'a + b + c ~
+    x'``, or a categorical ``'C(choice) ~ x'``); ``endog`` is then (n, J) and ``endog_names``
+    holds the column names.
     """
     if not isinstance(data, pd.DataFrame):
         data = pd.DataFrame(data)
@@ -162,16 +169,19 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
     eval_env = eval_env.with_outer_namespace({"np": np, "numpy": np})
     y, x = patsy.dmatrices(formula, data, return_type="dataframe", NA_action="drop",
                            eval_env=eval_env)
-    if y.shape[1] != 1:
+    if y.shape[1] != 1 and not multivariate:
         raise DataError(f"the left-hand side of {formula!r} must be one column, got "
                         f"{list(y.columns)} (for shares over several alternatives use "
                         "MultinomialFractionalLogit)")
     labels = x.index
     dropped = len(data) - len(labels)
-    design = Design(endog=y.iloc[:, 0].to_numpy(dtype=float), exog=x.to_numpy(dtype=float),
-                    endog_name=str(y.columns[0]), exog_names=[str(c) for c in x.columns],
-                    weights=None, row_labels=labels, formula=formula,
-                    design_info=x.design_info, data=data)
+    endog_names = [str(c) for c in y.columns]
+    design = Design(endog=(y.to_numpy(dtype=float) if multivariate
+                           else y.iloc[:, 0].to_numpy(dtype=float)),
+                    exog=x.to_numpy(dtype=float), endog_name=", ".join(endog_names),
+                    exog_names=[str(c) for c in x.columns], weights=None, row_labels=labels,
+                    formula=formula, design_info=x.design_info, data=data,
+                    endog_names=endog_names if multivariate else None)
     if weights is not None:
         w = design.align(weights, what="weights")
         w_arr = np.asarray(w, dtype=float)
