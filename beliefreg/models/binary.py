@@ -19,8 +19,8 @@ import pandas as pd
 import patsy
 
 from ..exceptions import DataError
-from ..inference.covariance import IndexScores, get_covariance
-from ._base import resolve_cluster_groups
+from ..inference.covariance import IndexScores
+from ._base import resolve_covariance
 from .bernoulli import (HessianKind, fit_bernoulli, hessian_weights, information,
                         inverse_information, quasi_loglike, score_weights)
 from .design import (Design, build_exog, check_full_rank, describe_rows,
@@ -200,10 +200,6 @@ class BinaryModel:
         raise ValueError(f"which must be 'mean' or 'linear', got {which!r}")
 
     # ------------------------------------------------------------------ fitting
-    def _cluster_groups(self, groups: Any) -> list[Any]:
-        """Resolve ``cov_kwds['groups']`` into one or two arrays aligned with the rows used."""
-        return resolve_cluster_groups(self.design, groups)
-
     def _first_scoring_step(self) -> np.ndarray:
         r"""The first Fisher-scoring step from :math:`\beta = 0`, in closed form.
 
@@ -253,14 +249,7 @@ class BinaryModel:
         if hessian not in ("observed", "expected"):
             raise ValueError(f"hessian must be 'observed' or 'expected', got {hessian!r}")
         cov_type = self.default_cov_type if cov_type is None else cov_type
-        cov_kwds = dict(cov_kwds or {})
-        unknown = set(cov_kwds) - {"groups", "fix"}
-        if unknown:
-            raise ValueError(f"unknown cov_kwds {sorted(unknown)}; accepted: 'groups', 'fix'")
-        groups = (self._cluster_groups(cov_kwds["groups"]) if "groups" in cov_kwds
-                  and cov_kwds["groups"] is not None else None)
-        estimator = get_covariance(cov_type, groups, nobs=self.nobs,
-                                   fix=bool(cov_kwds.get("fix", False)))
+        estimator, cov_kwds = resolve_covariance(self.design, cov_type, cov_kwds)
         if start_params is None:
             start_params = self._first_scoring_step()
         fitted = fit_bernoulli(self.endog, self.exog, self.weights, self.link,
