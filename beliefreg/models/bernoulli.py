@@ -22,12 +22,13 @@ For the canonical logit link :math:`r \equiv 1` and the two coincide.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import linalg
+from scipy import linalg, optimize
 
 from ..exceptions import ConvergenceWarning, SeparationWarning
 from .links import Link, score_ratio
@@ -44,10 +45,20 @@ _SEPARATION_EPS = 1e-10
 _SEPARATION_TOL = 1e-8
 
 
-def _at_boundary(eta: np.ndarray, link: Link) -> np.ndarray:
-    """Rows whose fitted probability is numerically 0 or 1 (computed on the log scale)."""
+@functools.lru_cache(maxsize=None)
+def _boundary_threshold(link_name: str, link: Link) -> float:
+    """The ``t`` with ``G(-t) = eps``: |eta| beyond it means a fitted probability at 0 or 1.
+
+    Both links are symmetric (``1 - G(t) = G(-t)``), so one threshold serves both tails.
+    """
     log_eps = np.log(_SEPARATION_EPS)
-    return (link.log_cdf(eta) < log_eps) | (link.log_sf(eta) < log_eps)
+    return float(optimize.brentq(lambda t: float(link.log_cdf(np.array([-t]))[0]) - log_eps,
+                                 0.0, 1e3, xtol=1e-12))
+
+
+def _at_boundary(eta: np.ndarray, link: Link) -> np.ndarray:
+    """Rows whose fitted probability is within ``1e-10`` of 0 or 1 (one comparison per row)."""
+    return np.abs(eta) > _boundary_threshold(link.name, link)
 
 
 def inverse_information(info: np.ndarray) -> np.ndarray:
