@@ -123,7 +123,8 @@ def main() -> None:
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, numpy {np.__version__}, statsmodels {sm.__version__}; "
-        f"BLAS threads pinned to 1; {_dt.date.today().isoformat()}; best of {args.repeat}.",
+        f"BLAS threads pinned to 1; {_dt.date.today().isoformat()}; best of {args.repeat}; "
+        f"load average at the end {os.getloadavg()[0]:.2f} (the 2 cores may be shared).",
         f"Data: {K} regressors (with a constant), beta-distributed fractional outcome with a "
         f"logit mean, {N_CLUSTERS} clusters. Command: `python benchmarks/estimation.py`.",
         "",
