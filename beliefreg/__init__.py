@@ -8,7 +8,11 @@ with sandwich (robust, clustered) and delta-method standard errors.
 from .exceptions import (ConvergenceWarning, CovarianceWarning, DataError,
                          MissingValueWarning, RankDeficientError, SeparationWarning)
 from .models.binary import FractionalLogit, FractionalProbit, Logit
+from .economics import LogPriceWTPError, NoInteriorOptimumError
+from .inference.datagrid import UnknownVariableError
+from .inference.delta import DeltaResult, NonSmoothFunctionError
 from .results import BinaryResults
+from .tables import compare
 from . import efficiency  # belief vs choice: runs_needed, compare_measures, SyntheticRespondent
 from .simulate import Study, simulate  # noqa: E402  (the function shadows the subpackage name)
 
@@ -20,6 +24,12 @@ __all__ = [
     "FractionalProbit",
     "Logit",
     "BinaryResults",
+    "compare",
+    "DeltaResult",
+    "NonSmoothFunctionError",
+    "UnknownVariableError",
+    "NoInteriorOptimumError",
+    "LogPriceWTPError",
     "Study",
     "simulate",
     "efficiency",

@@ -19,8 +19,26 @@ from statsmodels.stats.contrast import ContrastResults
 
 from .exceptions import CovarianceWarning
 from .inference.covariance import Covariance
+from .inference.datagrid import AtSpec, VariableMap, evaluation_frame
+from .inference.delta import DeltaResult, JacobianMethod, delta_method
+from .inference.margins import generic_margins, index_margins
+from .inference.prediction import PredictionResults, index_predictions
 
 __all__ = ["LikelihoodResults", "BinaryResults"]
+
+
+def _default_variables(vmap: VariableMap, variables: Any, kind: str, binary: str) -> list[str]:
+    """The named variables (validated), or by default every variable the kind applies to:
+    all of them for ``'dydx'``; for elasticities only the continuous ones (and 0/1 ones
+    treated as continuous with ``binary='derivative'``)."""
+    if variables is not None or kind == "dydx":
+        return vmap.check_variables(variables)
+    allowed = ("continuous", "binary") if binary == "derivative" else ("continuous",)
+    names = [v for v in vmap.variables if vmap.kind(v) in allowed]
+    if not names:
+        raise ValueError(f"kind={kind!r} needs a continuous variable; the model has none "
+                         f"(variables: {vmap.variables})")
+    return names
 
 
 class LikelihoodResults:
@@ -120,6 +138,136 @@ class LikelihoodResults:
         middle = r @ self._cov.to_numpy() @ r.T
         stat = float(diff @ np.linalg.solve(middle, diff))
         return ContrastResults(statistic=stat, df_denom=r.shape[0], distribution="chi2")
+
+    # ------------------------------------------------------------------ delta method
+    def nlcom(self, func: Any, *, name: Any = None, jacobian: Any = None,
+              method: JacobianMethod = "auto") -> DeltaResult:
+        r"""The delta method for a smooth function of the parameters (Stata's ``nlcom``).
+
+        The standard error is :math:`\sqrt{J \widehat V J'}` with :math:`\widehat V` the
+        covariance the model was fitted with (``cov_type``: robust, clustered, ...) and
+        :math:`J` the Jacobian of ``func`` at the estimate: ``jacobian`` if given, else the
+        complex step (exact) when ``func`` is complex-safe, else central differences with a
+        scale-aware step (see :mod:`beliefreg.inference.delta`).
+
+        Parameters
+        ----------
+        func : callable or str
+            ``func(params)`` with ``params`` a pandas Series indexed by term name; returns a
+            scalar, an array or a Series (its index names the rows). Or a string expression
+            in term names, e.g. ``"-sole / mrate"`` or ``"exp(`np.log(price)`)"`` (names
+            that are not identifiers may be quoted in backticks); several expressions
+            separated by commas give several rows.
+        name : str or sequence, optional
+            Row name(s) of the result.
+        jacobian : callable or array_like, optional
+            The analytic Jacobian, shape (m, k), or a function of ``params`` returning it.
+        method : {'auto', 'complex', 'central'}
+            The numerical Jacobian when ``jacobian`` is not given.
+
+        Returns
+        -------
+        DeltaResult
+            ``.summary_frame(alpha)`` has columns ``estimate, std_err, z, p_value,
+            ci_lower, ci_upper``; ``.cov`` is the joint covariance of the rows.
+
+        Raises
+        ------
+        beliefreg.inference.delta.NonSmoothFunctionError
+            ``func`` is not finite or not differentiable at the estimate.
+        ValueError
+            An unknown name in a string expression.
+
+        Examples
+        --------
+        >>> import beliefreg as br
+        >>> from beliefreg.datasets import load_401k
+        >>> res = br.FractionalLogit.from_formula("prate01 ~ mrate + age + sole",
+        ...                                       load_401k()).fit()
+        >>> res.nlcom("sole / mrate", name="ratio").summary_frame().round(3)
+               estimate  std_err      z  p_value  ci_lower  ci_upper
+        ratio     0.391    0.111  3.506      0.0     0.172     0.609
+        """
+        return delta_method(func, self.params, self._cov, jacobian=jacobian, names=name,
+                            method=method)
+
+    # ------------------------------------------------------------------ margins (generic)
+    def _variable_map(self) -> VariableMap:
+        """The raw variables behind the design (cached)."""
+        if getattr(self, "_vmap", None) is None:
+            self._vmap = VariableMap(self.model.design)
+        return self._vmap
+
+    def _predict_exog(self, params: np.ndarray, exog: np.ndarray) -> np.ndarray:
+        """Predicted means, (n,) or (n, J), for a design matrix: the hook of the generic margins.
+
+        Models other than the single-index ones implement it (e.g. shares of J alternatives);
+        :meth:`margins` then works numerically in the data and in the parameters.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement _predict_exog")
+
+    def _outcome_names(self) -> list[Any] | None:
+        return None
+
+    def _margins_delta(self, variables: Any = None, *, kind: str = "dydx",
+                       at: AtSpec = "overall", by: Any = None,
+                       binary: str = "change") -> DeltaResult:
+        vmap = self._variable_map()
+        names = _default_variables(vmap, variables, kind, binary)
+        frame = evaluation_frame(vmap, at, by=by, weights=self.model.weights)
+        return generic_margins(self._predict_exog, self.params, self._cov.to_numpy(), vmap,
+                               frame, names, kind=kind, binary=binary,
+                               outcome_names=self._outcome_names())
+
+    def margins(self, variables: Any = None, *, kind: str = "dydx", at: AtSpec = "overall",
+                by: Any = None, binary: str = "change", alpha: float = 0.05) -> pd.DataFrame:
+        r"""Marginal effects and elasticities with respect to raw data variables.
+
+        The derivative is taken with respect to the variable in the data, through every term
+        of the formula that uses it (``np.log(price) + I(price**2)``, interactions): the
+        variable is perturbed and the design rebuilt. Standard errors are delta-method ones,
+        :math:`\sqrt{J \widehat V J'}`, with the covariance the model was fitted with.
+
+        Parameters
+        ----------
+        variables : str or list of str, optional
+            Raw variables of the formula (default: all of them for ``'dydx'``, the continuous
+            ones for the other kinds). For a model built from arrays, design column names.
+        kind : {'dydx', 'eyex', 'dyex', 'eydx'}
+            ``dy/dx``; the elasticity ``(dy/dx)(x/y)``; ``(dy/dx) x``; ``(dy/dx)/y`` (``y`` is
+            the predicted mean).
+        at : 'overall', 'mean', dict or DataFrame
+            ``'overall'`` (default): the average of the observation-level effects over the
+            estimation sample (average partial effects). ``'mean'``: the effect at one row with
+            every raw variable at its sample mean, transforms rebuilt from it (``I(age**2)`` at
+            the mean age, as Stata's ``atmeans`` and marginaleffects do; a column you squared
+            yourself is a separate variable and enters at its own mean); categorical variables
+            at their most frequent level. A dict ``{variable: value or list}`` fixes those
+            variables in every row and averages (Stata's ``at()``; a list gives one row per
+            value). A DataFrame: averaged over its rows.
+        by : str or list of str, optional
+            Columns of the data: one row per group, each averaging within the group.
+        binary : {'change', 'derivative'}
+            Numeric 0/1 variables get the discrete change from 0 to 1 (default, as
+            marginaleffects) or the derivative (as statsmodels' ``get_margeff`` by default and
+            Stata without ``i.``). Categorical variables (strings, booleans, ``C(x)``) always
+            get discrete changes of each level against the base level (``kind='dydx'`` only).
+        alpha : float
+            For the confidence interval.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``estimate, std_err, z, p_value, ci_lower, ci_upper``; one row per
+            variable (per non-base level for categorical ones), per group with ``by``.
+
+        Notes
+        -----
+        With prior weights, the averages over the sample (and the means for ``at='mean'``)
+        are weighted by them.
+        """
+        return self._margins_delta(variables, kind=kind, at=at, by=by,
+                                   binary=binary).summary_frame(alpha)
 
     # ------------------------------------------------------------------ summary
     def _cov_label(self) -> str:
@@ -241,6 +389,141 @@ class BinaryResults(LikelihoodResults):
         if isinstance(newdata, pd.DataFrame):
             return pd.Series(pred, index=newdata.index, name="predicted")
         return pred
+
+    # ------------------------------------------------------------------ post-estimation
+    def _predict_exog(self, params: np.ndarray, exog: np.ndarray) -> np.ndarray:
+        return self.model.link.cdf(exog @ np.asarray(params))
+
+    def _margins_delta(self, variables: Any = None, *, kind: str = "dydx",
+                       at: AtSpec = "overall", by: Any = None,
+                       binary: str = "change") -> DeltaResult:
+        """Analytic margins of the single-index model (O(n k) work, no numerical Jacobian)."""
+        vmap = self._variable_map()
+        names = _default_variables(vmap, variables, kind, binary)
+        frame = evaluation_frame(vmap, at, by=by, weights=self.model.weights)
+        return index_margins(self.model.link, self.params, self._cov.to_numpy(), vmap, frame,
+                             names, kind=kind, binary=binary)
+
+    def elasticity(self, variable: str, *, at: AtSpec = "overall", by: Any = None,
+                   alpha: float = 0.05) -> pd.DataFrame:
+        r"""The elasticity of the expected outcome with respect to a raw variable.
+
+        :math:`\partial \log E[y|x] / \partial \log v = g(\eta)\,(\partial\eta/\partial v)
+        \, v / G(\eta)`, through every term that uses ``v`` (for ``np.log(price)`` alone it is
+        :math:`\beta (1 - G)` for the logit). ``at='overall'`` averages the observation-level
+        elasticities (as Stata's ``margins, eyex()`` and marginaleffects' ``avg_slopes``);
+        ``at='mean'`` evaluates at the means; see :meth:`margins` for ``at`` and ``by``.
+        Same as ``margins(variable, kind='eyex', ...)``.
+
+        Examples
+        --------
+        >>> import numpy as np, beliefreg as br
+        >>> from beliefreg.datasets import load_401k
+        >>> res = br.FractionalLogit.from_formula(
+        ...     "prate01 ~ mrate + I(mrate**2) + np.log(totemp) + age + sole", load_401k()).fit()
+        >>> res.elasticity("totemp").round(4)
+                estimate  std_err       z  p_value  ci_lower  ci_upper
+        term                                                          
+        totemp   -0.0259   0.0034 -7.5432      0.0   -0.0326   -0.0192
+        """
+        return self.margins(variable, kind="eyex", at=at, by=by, alpha=alpha,
+                            binary="derivative")
+
+    def get_prediction(self, newdata: Any = None) -> PredictionResults:
+        r"""Predicted means with delta-method standard errors and bands.
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            Rows with every variable of the formula (the design is rebuilt); for an array
+            model, a design matrix. Default: the estimation rows.
+
+        Returns
+        -------
+        PredictionResults
+            ``.summary_frame(alpha, scale='probability')`` has columns ``mean, mean_se,
+            mean_ci_lower, mean_ci_upper``: Wald bands on the probability scale
+            (``scale='link'``: built on the index and mapped through G, so inside [0, 1]).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, beliefreg as br
+        >>> from beliefreg.datasets import load_401k
+        >>> res = br.FractionalLogit.from_formula("prate01 ~ mrate + np.log(totemp)",
+        ...                                       load_401k()).fit()
+        >>> new = pd.DataFrame({"mrate": [0.5, 1.0], "totemp": [100, 100]})
+        >>> res.get_prediction(new).summary_frame().round(4)
+             mean  mean_se  mean_ci_lower  mean_ci_upper
+        0  0.9078   0.0054         0.8973         0.9183
+        1  0.9428   0.0051         0.9327         0.9528
+        """
+        vmap = self._variable_map()
+        if newdata is None:
+            exog, index = self.model.exog, self.model.design.row_labels
+        else:
+            frame = vmap.check_newdata(newdata)
+            exog, index = vmap.build(frame), frame.index
+        return index_predictions(self.model.link, self.params, self._cov.to_numpy(), exog,
+                                 index)
+
+    def demand_curve(self, variable: str, values: Any = None, *, at: AtSpec = "overall",
+                     by: Any = None, alpha: float = 0.05) -> pd.DataFrame:
+        r"""Predicted demand (mean outcome) over a grid of ``variable``, with delta-method bands.
+
+        At each grid value :math:`v`, :math:`D(v) = \sum_r w_r G(x_r(v)'\beta)`: with
+        ``at='overall'`` the sample average of the predicted probability with every row's
+        ``variable`` set to :math:`v` (the design rebuilt, so ``np.log(price)`` is handled);
+        ``at='mean'``: at the means. See :func:`beliefreg.economics.demand_curve`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by the grid value (and the ``by`` group); columns ``estimate, std_err, z,
+            p_value, ci_lower, ci_upper``.
+        """
+        from .economics import demand_curve
+
+        return demand_curve(self, variable, values, at=at, by=by).summary_frame(alpha)
+
+    def wtp(self, attribute: str, price: str, *, at_price: float | None = None,
+            alpha: float = 0.05) -> pd.DataFrame:
+        r"""Willingness to pay: ``-b[attribute] / b[price]`` with a delta-method SE.
+
+        For a formula linear in price. When price enters through ``np.log(price)`` (or any
+        transform) the ratio is a change in log price, not money: this refuses with an
+        explanation (the implied percentage premium) unless ``at_price=p0`` asks for the money
+        amount at a reference price. See :func:`beliefreg.economics.wtp`.
+        """
+        from .economics import wtp
+
+        return wtp(self, attribute, price, at_price=at_price).summary_frame(alpha)
+
+    def optimal_price(self, price: str, *, cost: float = 0.0,
+                      bounds: tuple[float, float] | None = None, at: AtSpec = "overall",
+                      by: Any = None, alpha: float = 0.05) -> pd.DataFrame:
+        r"""The price maximising ``(p - cost) x demand(p)``, with its delta-method SE.
+
+        Demand is the predicted probability (averaged over ``at``); the search stays within
+        the observed prices unless ``bounds`` says otherwise; the SE comes from the implicit
+        function theorem on the first-order condition. Rows ``price``, ``demand``, ``profit``
+        at the optimum. See :func:`beliefreg.economics.optimal_price`.
+        """
+        from .economics import optimal_price
+
+        return optimal_price(self, price, cost=cost, bounds=bounds, at=at,
+                             by=by).summary_frame(alpha)
+
+    def plot_demand(self, variable: str, values: Any = None, *, at: AtSpec = "overall",
+                    by: Any = None, observed: bool = True, alpha: float = 0.05,
+                    ax: Any = None) -> Any:
+        """Plot the fitted demand curve with its band and the observed mean outcomes.
+
+        See :func:`beliefreg.plotting.plot_demand`; returns the matplotlib Axes.
+        """
+        from .plotting import plot_demand
+
+        return plot_demand(self, variable, values, at=at, by=by, observed=observed,
+                           alpha=alpha, ax=ax)
 
     def _summary_info(self) -> dict[str, str]:
         fit_label = "Log-likelihood:" if self.model.binary_outcome else "Quasi-log-likelihood:"

@@ -5,6 +5,10 @@ import io
 import re
 from pathlib import Path
 
+import matplotlib
+
+matplotlib.use("Agg")  # the post-estimation example draws a demand plot
+
 README = Path(__file__).parents[1] / "README.md"
 
 
@@ -22,6 +26,9 @@ def test_readme_examples_print_what_the_readme_shows():
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer):
             exec(compile(code, str(README), "exec"), {"__name__": "__readme__"})
+        import matplotlib.pyplot as plt
+
+        plt.close("all")
         printed = [line.rstrip() for line in buffer.getvalue().strip().splitlines()]
         expected = [line.rstrip() for line in shown.strip().splitlines()]
         assert printed == expected

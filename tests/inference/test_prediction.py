@@ -1,0 +1,56 @@
+"""get_prediction: delta-method SEs and bands on the probability and link scales."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import beliefreg as br
+from beliefreg.inference.delta import numerical_jacobian
+
+
+def test_prediction_standard_errors_and_bands(fitted, study):
+    new = study.iloc[[0, 50, 300]]
+    pred = fitted.get_prediction(new)
+    x = fitted.model.design.design_info and fitted._variable_map().build(new)
+    b, v = fitted.params.to_numpy(), fitted.cov_params().to_numpy()
+    eta = x @ b
+    link = fitted.model.link
+    np.testing.assert_allclose(pred.predicted_mean, link.cdf(eta), rtol=1e-14)
+    se = link.pdf(eta) * np.sqrt(np.einsum("ij,jk,ik->i", x, v, x))
+    np.testing.assert_allclose(pred.se_mean, se, rtol=1e-12)
+    num, _ = numerical_jacobian(lambda p: link.cdf(x @ p), b, method="central")
+    np.testing.assert_allclose(pred.delta.jacobian.to_numpy(), num, rtol=1e-7)
+    frame = pred.summary_frame(alpha=0.1)
+    assert list(frame.columns) == ["mean", "mean_se", "mean_ci_lower", "mean_ci_upper"]
+    assert list(frame.index) == list(new.index)
+    np.testing.assert_allclose(frame["mean_ci_upper"] - frame["mean"],
+                               1.6448536269514722 * frame["mean_se"], rtol=1e-12)
+    link_band = pred.summary_frame(alpha=0.1, scale="link")
+    np.testing.assert_allclose(link_band["mean_ci_lower"],
+                               link.cdf(eta - 1.6448536269514722 * pred.se_linpred), rtol=1e-12)
+    assert np.all((link_band["mean_ci_lower"] > 0) & (link_band["mean_ci_upper"] < 1))
+    with pytest.raises(ValueError, match="scale must be"):
+        pred.conf_int(scale="logit")
+
+
+def test_link_band_stays_in_unit_interval_near_the_boundary():
+    rng = np.random.default_rng(3)
+    d = pd.DataFrame({"x": rng.normal(size=200)})
+    d["y"] = 1 / (1 + np.exp(-(4 + 3 * d.x))) * rng.uniform(0.95, 1.0, 200)
+    res = br.FractionalLogit.from_formula("y ~ x", d).fit()
+    far = pd.DataFrame({"x": [3.0]})
+    wald = res.get_prediction(far).summary_frame(alpha=1e-6)
+    link = res.get_prediction(far).summary_frame(alpha=1e-6, scale="link")
+    assert wald["mean_ci_upper"].iloc[0] > 1 >= link["mean_ci_upper"].iloc[0]
+
+
+def test_default_is_the_estimation_sample_and_array_models(study):
+    res = br.FractionalLogit.from_formula("belief ~ price + organic", study).fit()
+    pred = res.get_prediction()
+    np.testing.assert_allclose(pred.predicted_mean, res.fittedvalues, rtol=1e-13)
+    x = np.column_stack([np.ones(len(study)), study.price, study.organic])
+    arr = br.FractionalLogit(study.belief.to_numpy(), x).fit()
+    got = arr.get_prediction(x[:2]).summary_frame()
+    np.testing.assert_allclose(got["mean"], res.fittedvalues.iloc[:2], rtol=1e-9)
+    with pytest.raises(br.DataError, match="has 2 columns, the model has 3"):
+        arr.get_prediction(x[:2, :2])
