@@ -338,3 +338,21 @@ def test_command_line_options_and_bad_input(capsys):
     assert main(["--runs", "1"]) == 1
     err = capsys.readouterr().err
     assert "at least two positive prices" in err and "--runs must be at least 2" in err
+
+
+@pytest.mark.slow
+def test_the_readme_study_example_runs(tmp_path, monkeypatch, capsys):
+    """README, "Running a study": the Study -> simulate -> fit block runs on the local model."""
+    _local_model()
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    section = text.split("## Running a study", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.setenv("BELIEFREG_STORE", str(tmp_path / "store.sqlite"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
+    out = capsys.readouterr().out
+    assert "belief" in out and "choice" in out and "variance" in out
+    assert (tmp_path / "store.sqlite").is_file()
