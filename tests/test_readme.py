@@ -7,7 +7,7 @@ from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
+matplotlib.use("Agg")  # the post-estimation example draws a demand plot
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -15,7 +15,9 @@ README = Path(__file__).parents[1] / "README.md"
 def _example_blocks() -> list[tuple[str, str]]:
     """Each ```python block immediately followed by a ```text block (its printed output)."""
     text = README.read_text()
-    pattern = re.compile(r"```python\n(.*?)```\s*\n```text\n(.*?)```", re.S)
+    # the code may not contain a fence: a python block without output is not paired with the
+    # output of a later block
+    pattern = re.compile(r"```python\n((?:(?!```).)*?)```\s*\n```text\n(.*?)```", re.S)
     return pattern.findall(text)
 
 
@@ -42,3 +44,15 @@ def test_quickstart_has_exactly_two_commands():
     assert commands == ["make demo", "make test"]
     ci = (README.parent / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def test_readme_panel_schema_lists_every_panel_column():
+    """The README's panel table is the schema's one source of truth: it names every column."""
+    from beliefreg.simulate.panel import META_COLUMNS
+
+    section = README.read_text().split("### The panel", 1)[1].split("\n#### ", 1)[0]
+    named = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            named |= set(re.findall(r"`([a-z_<>]+)`", line.split("|")[1]))
+    assert set(META_COLUMNS) | {"belief_<alt>"} == named

@@ -4,7 +4,7 @@ Study (design) -> simulate (backend: local | openai-compatible) -> store (SQLite
 -> belief extraction (:mod:`beliefreg.belief`) -> panel (pandas DataFrame).
 
 The simulator knows nothing of regressions: the panel's documented schema
-(``docs/panel_schema.md``) is the contract with the models.
+(README, "The panel") is the contract with the models.
 """
 
 from .backends import Backend, get_backend

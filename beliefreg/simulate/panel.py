@@ -1,6 +1,6 @@
 """The simulation panel: one row per request, in a documented schema.
 
-The schema (see ``docs/panel_schema.md``) is the contract between the simulator and the models:
+The schema (README, "The panel") is the contract between the simulator and the models:
 the models read ``belief_<alternative>`` and ``choice`` and the design variables, and know
 nothing else of how they were produced.
 """

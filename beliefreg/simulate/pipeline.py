@@ -249,7 +249,7 @@ def simulate(
     -------
     pandas.DataFrame
         One row per request (conditions x runs) in design order; the schema is documented in
-        ``docs/panel_schema.md`` (design variables, ``condition_id``, ``run``, ``choice``,
+        README, "The panel" (design variables, ``condition_id``, ``run``, ``choice``,
         ``choice_valid``, ``belief_<alternative>``, ``covered_mass``, ``missing_mass``, pivot
         columns, ``raw_text``, token counts, ``cost_usd``, ``error``, ``cache_hit``, ...).
 
