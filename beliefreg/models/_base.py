@@ -19,8 +19,60 @@ from ..exceptions import ConvergenceWarning
 from ..inference.covariance import Covariance, get_covariance
 from .design import Design
 
-__all__ = ["resolve_cluster_groups", "resolve_covariance", "NewtonFit", "newton_concave",
+__all__ = ["DesignModel", "resolve_cluster_groups", "resolve_covariance", "NewtonFit", "newton_concave",
            "bread_from_information"]
+
+
+class DesignModel:
+    """statsmodels' names for what a model holds in its :class:`~.design.Design`.
+
+    A model sets ``self.design``; models whose parameters or rows differ from the design's
+    (the conditional logit drops absorbed terms and counts choice situations) override the
+    properties concerned.
+    """
+
+    design: Design
+
+    @property
+    def endog(self) -> np.ndarray:
+        return self.design.endog
+
+    @property
+    def exog(self) -> np.ndarray:
+        return self.design.exog
+
+    @property
+    def weights(self) -> np.ndarray | None:
+        return self.design.weights
+
+    @property
+    def endog_names(self) -> Any:
+        return self.design.endog_name
+
+    @property
+    def exog_names(self) -> list[str]:
+        return list(self.design.exog_names)
+
+    @property
+    def formula(self) -> str | None:
+        return self.design.formula
+
+    @property
+    def design_info(self):
+        return self.design.design_info
+
+    @property
+    def data(self) -> pd.DataFrame | None:
+        """The original data passed to ``from_formula`` (all rows), or None."""
+        return self.design.data
+
+    @property
+    def nobs(self) -> int:
+        return self.design.nobs
+
+    @property
+    def k_exog(self) -> int:
+        return self.exog.shape[1]
 
 
 def resolve_cluster_groups(design: Design, groups: Any) -> list[pd.Series]:

@@ -20,7 +20,7 @@ import patsy
 
 from ..exceptions import DataError
 from ..inference.covariance import IndexScores
-from ._base import resolve_covariance
+from ._base import DesignModel, resolve_covariance
 from .bernoulli import (HessianKind, fit_bernoulli, hessian_weights, information,
                         inverse_information, quasi_loglike, score_weights)
 from .design import (Design, build_exog, check_full_rank, describe_rows,
@@ -30,7 +30,7 @@ from .links import Link, LogitLink, ProbitLink
 __all__ = ["BinaryModel", "FractionalLogit", "FractionalProbit", "Logit"]
 
 
-class BinaryModel:
+class BinaryModel(DesignModel):
     """Shared machinery of the binary-response models (not used directly).
 
     Parameters
@@ -115,48 +115,6 @@ class BinaryModel:
                                 f"{design.endog_name!r} is fractional in "
                                 f"{describe_rows(design.row_labels[frac])}. For beliefs or "
                                 "shares use FractionalLogit (Bernoulli QMLE) instead")
-
-    # ------------------------------------------------------------------ statsmodels names
-    @property
-    def endog(self) -> np.ndarray:
-        return self.design.endog
-
-    @property
-    def exog(self) -> np.ndarray:
-        return self.design.exog
-
-    @property
-    def weights(self) -> np.ndarray | None:
-        return self.design.weights
-
-    @property
-    def endog_names(self) -> str:
-        return self.design.endog_name
-
-    @property
-    def exog_names(self) -> list[str]:
-        return list(self.design.exog_names)
-
-    @property
-    def formula(self) -> str | None:
-        return self.design.formula
-
-    @property
-    def design_info(self):
-        return self.design.design_info
-
-    @property
-    def data(self) -> pd.DataFrame | None:
-        """The original data passed to ``from_formula`` (all rows), or None."""
-        return self.design.data
-
-    @property
-    def nobs(self) -> int:
-        return self.design.nobs
-
-    @property
-    def k_exog(self) -> int:
-        return self.exog.shape[1]
 
     # ------------------------------------------------------------------ likelihood pieces
     def loglike(self, params: np.ndarray) -> float:

@@ -36,7 +36,7 @@ import patsy
 
 from ..exceptions import AbsorbedTermWarning, DataError, RankDeficientError, SeparationWarning
 from ..inference.covariance import DenseScores
-from ._base import bread_from_information, newton_concave, resolve_covariance
+from ._base import DesignModel, bread_from_information, newton_concave, resolve_covariance
 from .design import (Design, build_exog, check_full_rank, describe_rows, design_from_arrays,
                      design_from_formula)
 from .multinomial import MultinomialFit
@@ -168,7 +168,7 @@ def grid_structure(groups: Any, alternatives: Any, labels: pd.Index,
                            alt_codes=acodes, order=order)
 
 
-class ConditionalLogit:
+class ConditionalLogit(DesignModel):
     r"""McFadden's conditional logit in long format, for belief shares or 0/1 choices.
 
     See :mod:`beliefreg.models.conditional` for the estimator. The default covariance is the
@@ -327,22 +327,11 @@ class ConditionalLogit:
                 "C(brand) * x, which code the alternatives relative to a base") from None
 
     # ------------------------------------------------------------------ names and data
-    @property
-    def endog(self) -> np.ndarray:
-        return self.design.endog
 
     @property
     def exog(self) -> np.ndarray:
         """The attributes used (long rows; the intercept, if any, dropped)."""
         return self.design.exog[:, self._keep]
-
-    @property
-    def weights(self) -> np.ndarray | None:
-        return self.design.weights
-
-    @property
-    def endog_names(self) -> str:
-        return self.design.endog_name
 
     @property
     def exog_names(self) -> list[str]:
@@ -355,18 +344,6 @@ class ConditionalLogit:
     @property
     def alternatives(self) -> list[Any]:
         return list(self.structure.alternatives)
-
-    @property
-    def formula(self) -> str | None:
-        return self.design.formula
-
-    @property
-    def design_info(self):
-        return self.design.design_info
-
-    @property
-    def data(self) -> pd.DataFrame | None:
-        return self.design.data
 
     @property
     def nobs(self) -> int:

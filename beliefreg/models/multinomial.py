@@ -45,7 +45,7 @@ import patsy
 
 from ..exceptions import DataError, SeparationWarning
 from ..inference.covariance import _group_indicator
-from ._base import bread_from_information, newton_concave, resolve_covariance
+from ._base import DesignModel, bread_from_information, newton_concave, resolve_covariance
 from .design import (Design, build_exog, check_full_rank, describe_rows, design_from_arrays,
                      design_from_formula)
 
@@ -183,7 +183,7 @@ def _check_shares(y: np.ndarray, names: list[str], labels: pd.Index, tol: float,
     return y / total[:, None]
 
 
-class MultinomialFractionalLogit:
+class MultinomialFractionalLogit(DesignModel):
     r"""Multinomial fractional logit: QMLE of a share vector on observation-level regressors.
 
     Mullahy (2015), "Multivariate fractional regression estimation of econometric share
@@ -357,20 +357,8 @@ class MultinomialFractionalLogit:
         return self.design.endog
 
     @property
-    def exog(self) -> np.ndarray:
-        return self.design.exog
-
-    @property
-    def weights(self) -> np.ndarray | None:
-        return self.design.weights
-
-    @property
     def endog_names(self) -> list[str]:
         return list(self.alternatives)
-
-    @property
-    def exog_names(self) -> list[str]:
-        return list(self.design.exog_names)
 
     @property
     def nonbase_alternatives(self) -> list[str]:
@@ -380,26 +368,6 @@ class MultinomialFractionalLogit:
     def param_names(self) -> list[str]:
         """``'alternative:term'`` for every non-base alternative, then term."""
         return [f"{a}:{t}" for a in self.nonbase_alternatives for t in self.exog_names]
-
-    @property
-    def formula(self) -> str | None:
-        return self.design.formula
-
-    @property
-    def design_info(self):
-        return self.design.design_info
-
-    @property
-    def data(self) -> pd.DataFrame | None:
-        return self.design.data
-
-    @property
-    def nobs(self) -> int:
-        return self.design.nobs
-
-    @property
-    def k_exog(self) -> int:
-        return self.exog.shape[1]
 
     @property
     def k_params(self) -> int:
