@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ[_var] = "1"
+import _threads  # noqa: F401,E402  (pins BLAS threads before numpy is imported)
 
 import argparse  # noqa: E402
 import datetime as _dt  # noqa: E402
