@@ -26,8 +26,18 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/beliefreg demo $(ARGS)
 
+# The suite sees nothing of the home directory: the model cache, the response store and every
+# tool cache (matplotlib, Jupyter/IPython, XDG) live in a fresh temporary folder, removed after,
+# so a missing install or model-assembly step fails here as it would on a new machine.
 test: $(STAMP)
-	$(BIN)/python -m pytest $(ARGS)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT INT TERM && \
+	env BELIEFREG_CACHE="$$tmp/beliefreg" BELIEFREG_STORE="$$tmp/beliefreg/store.sqlite" \
+	    MPLCONFIGDIR="$$tmp/matplotlib" IPYTHONDIR="$$tmp/ipython" \
+	    JUPYTER_CONFIG_DIR="$$tmp/jupyter/config" JUPYTER_DATA_DIR="$$tmp/jupyter/data" \
+	    JUPYTER_RUNTIME_DIR="$$tmp/jupyter/runtime" JUPYTER_PLATFORM_DIRS=1 \
+	    XDG_CACHE_HOME="$$tmp/xdg/cache" XDG_CONFIG_HOME="$$tmp/xdg/config" \
+	    XDG_DATA_HOME="$$tmp/xdg/data" BELIEFREG_TEST_ISOLATED=1 \
+	    $(BIN)/python -m pytest -p no:cacheprovider $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/estimation.py

@@ -20,7 +20,7 @@ from .inference.delta import DeltaResult, NonSmoothFunctionError
 from .results import BinaryResults
 from .tables import compare
 from . import efficiency  # belief vs choice: runs_needed, compare_measures, SyntheticRespondent
-from .simulate import Study, simulate  # noqa: E402  (the function shadows the subpackage name)
+from .simulation import Study, simulate
 
 __version__ = "0.1.0.dev0"
 

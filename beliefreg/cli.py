@@ -17,7 +17,7 @@ __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 #: Registration functions of the subcommands, in help order.
 SUBCOMMANDS: list[str] = [
     "beliefreg.demo:register",
-    "beliefreg.simulate.cli:register",
+    "beliefreg.simulation.cli:register",
 ]
 
 

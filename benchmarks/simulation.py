@@ -42,14 +42,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from beliefreg import Study, simulate  # noqa: E402
-from beliefreg.simulate import LocalBackend  # noqa: E402
-from beliefreg.simulate.backends.llama_runtime import (  # noqa: E402
+from beliefreg.simulation import LocalBackend  # noqa: E402
+from beliefreg.simulation.backends.llama_runtime import (  # noqa: E402
     default_model_path,
     get_runtime,
     xllamacpp_version,
 )
-from beliefreg.simulate.design import expand  # noqa: E402
-from beliefreg.simulate.layout import COMPLETION_STOP, completion_prompt  # noqa: E402
+from beliefreg.simulation.design import expand  # noqa: E402
+from beliefreg.simulation.layout import COMPLETION_STOP, completion_prompt  # noqa: E402
 
 EXAMPLES = [("Is the sky blue? Answer Yes or No.", "Yes"),
             ("Is fire cold? Answer Yes or No.", "No")]

@@ -21,7 +21,7 @@ from beliefreg.demo import analyse, demand_study, main, parse_prices, write_repo
 from beliefreg.demo.analysis import analysis_sample, normal_runs_needed, one_run_variance
 from beliefreg.efficiency import MeasureMean, SyntheticRespondent, price_coefficient, runs_needed
 
-from .simulate.fault_server import FaultServer
+from .simulation.fault_server import FaultServer
 
 SMALL = ["--prices", "20,50,80", "--runs", "3", "--n-boot", "200", "--no-progress"]
 META = {"model": "test", "backend": "test", "prices": [], "runs": 0, "seed": 0}

@@ -48,7 +48,7 @@ def test_quickstart_has_exactly_two_commands():
 
 def test_readme_panel_schema_lists_every_panel_column():
     """The README's panel table is the schema's one source of truth: it names every column."""
-    from beliefreg.simulate.panel import META_COLUMNS
+    from beliefreg.simulation.panel import META_COLUMNS
 
     section = README.read_text().split("### The panel", 1)[1].split("\n#### ", 1)[0]
     named = set()

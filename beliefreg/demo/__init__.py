@@ -91,8 +91,8 @@ def _say(message: str) -> None:
 
 
 def _example_prompt(study: Any, backend: str) -> str:
-    from ..simulate.design import expand
-    from ..simulate.layout import chat_messages, completion_prompt
+    from ..simulation.design import expand
+    from ..simulation.layout import chat_messages, completion_prompt
 
     item = expand(study)[0]
     if backend == "local":
@@ -102,7 +102,7 @@ def _example_prompt(study: Any, backend: str) -> str:
 
 
 def _store_arg(value: str | None) -> tuple[dict[str, Any], str]:
-    from ..simulate.pipeline import default_store_path
+    from ..simulation.pipeline import default_store_path
 
     if value is None:
         return {}, str(default_store_path())
@@ -129,8 +129,8 @@ def _command(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run the ``demo`` subcommand; returns the exit status."""
     from .. import __version__
-    from ..simulate import estimate, simulate
-    from ..simulate.errors import QuotaExceededError, SimulationError
+    from ..simulation import estimate, simulate
+    from ..simulation.errors import QuotaExceededError, SimulationError
 
     started = time.perf_counter()
     try:

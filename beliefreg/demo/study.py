@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..simulate import Study
+from ..simulation import Study
 
 __all__ = ["DEFAULT_PRICES", "HOUSEHOLDS", "BUDGETS", "EXAMPLES", "demand_study",
            "parse_prices"]

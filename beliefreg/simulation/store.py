@@ -1,6 +1,6 @@
 """The response store: a SQLite file written as responses arrive.
 
-Each request is one row, keyed by :func:`beliefreg.simulate.keys.stable_hash` of everything that
+Each request is one row, keyed by :func:`beliefreg.simulation.keys.stable_hash` of everything that
 determines it (backend and endpoint, model, payload, run index, draw). Rows are committed one by
 one in WAL mode with ``synchronous=FULL``, so a crash, a SIGKILL or Ctrl-C loses at most the
 requests in flight. A request that failed after retries is stored with ``status='error'`` and its

@@ -122,7 +122,7 @@ class Study:
         (recorded in the ``choice_order`` column).
     temperature, top_p : float
         Sampling parameters of the choice. Belief describes the choice only at temperature 1
-        and top_p 1 (a :class:`~beliefreg.simulate.BeliefSamplingWarning` says so otherwise).
+        and top_p 1 (a :class:`~beliefreg.simulation.BeliefSamplingWarning` says so otherwise).
     max_tokens : int
         Tokens to generate. With ``pivot="first"`` one token is enough.
     pivot : {"first", "anchor", "first_match"} or callable

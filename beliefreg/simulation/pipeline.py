@@ -37,7 +37,7 @@ from .study import Study
 
 __all__ = ["simulate", "estimate", "default_store_path", "plan"]
 
-log = logging.getLogger("beliefreg.simulate")
+log = logging.getLogger("beliefreg.simulation")
 
 T = TypeVar("T")
 
@@ -76,7 +76,7 @@ class Plan:
 def plan(study: Study, backend: Backend, model: str, *, draw: int = 0) -> Plan:
     """Items, payloads and store keys of ``study`` for one draw.
 
-    The key of a request is :func:`~beliefreg.simulate.keys.stable_hash` of the backend's
+    The key of a request is :func:`~beliefreg.simulation.keys.stable_hash` of the backend's
     identity (backend, endpoint or model file hash, model), the payload (which fixes the
     messages or prompt, every sampling parameter and the derived seed), the run index and the
     draw.
@@ -218,8 +218,8 @@ def simulate(
     backend : {"local", "openai"} or Backend
         ``"local"`` (default): the embedded Gemma 3 270M, offline, exact beliefs.
         ``"openai"``: OpenAI or any OpenAI-compatible server (pass ``base_url=``). Or a backend
-        instance (:class:`~beliefreg.simulate.LocalBackend`,
-        :class:`~beliefreg.simulate.OpenAIBackend`).
+        instance (:class:`~beliefreg.simulation.LocalBackend`,
+        :class:`~beliefreg.simulation.OpenAIBackend`).
     model : str, optional
         Overrides ``study.model``. For ``"local"`` a path to a GGUF file.
     store : path, Store or None
@@ -236,7 +236,7 @@ def simulate(
     max_retries : int
         Retries per request after the first attempt.
     budget_usd : float, optional
-        Refuse to start (:class:`~beliefreg.simulate.BudgetExceededError`) when the estimated
+        Refuse to start (:class:`~beliefreg.simulation.BudgetExceededError`) when the estimated
         cost of the requests to send exceeds this.
     retry : RetryPolicy, optional
         Backoff settings (``max_retries`` is taken from here when given).

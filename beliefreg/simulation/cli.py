@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "simulate",
         help="run a choice study on an LLM and write the choice/belief panel",
-        description="Run the study described in a TOML file (see beliefreg.simulate.load_study) "
+        description="Run the study described in a TOML file (see beliefreg.simulation.load_study) "
                     "and write one row per request. Responses are stored as they arrive; "
                     "running the same command again resumes.",
     )

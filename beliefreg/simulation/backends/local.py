@@ -12,7 +12,7 @@ PyPI).
 How a request is answered
 -------------------------
 1. The prompt: the model's own chat template when the GGUF file carries one, otherwise the
-   few-shot ``Q:``/``A:`` completion layout (:func:`~beliefreg.simulate.layout.completion_prompt`)
+   few-shot ``Q:``/``A:`` completion layout (:func:`~beliefreg.simulation.layout.completion_prompt`)
    that base models need.
 2. One completion is sampled at the study's temperature (and top_p) from the full vocabulary,
    with llama.cpp's top-k/min-p truncation off and a seed derived from the request, so the
@@ -22,7 +22,7 @@ How a request is answered
    (:func:`beliefreg.belief.find_pivot`); the token sampled there is the model choice.
 4. The probabilities of every token variant of every alternative at the pivot are exact: read
    from the top-1024 list, and for variants off the list from one more forward pass with a logit
-   bias (:meth:`~beliefreg.simulate.backends.llama_runtime.LlamaRuntime.token_probs`). With
+   bias (:meth:`~beliefreg.simulation.backends.llama_runtime.LlamaRuntime.token_probs`). With
    ``pivot="first"`` both come from evaluating the prompt alone, so belief and choice come from
    the same distribution and the belief is identical in every run. Alternatives of several tokens
    are scored by the chain rule (:func:`beliefreg.belief.chain_rule_belief`), one forward pass per

@@ -11,8 +11,8 @@ from scipy import stats
 
 from beliefreg import Study, simulate
 from beliefreg.belief import ChoiceSet
-from beliefreg.simulate import LocalBackend, Store, panel_columns
-from beliefreg.simulate.layout import completion_prompt
+from beliefreg.simulation import LocalBackend, Store, panel_columns
+from beliefreg.simulation.layout import completion_prompt
 
 from .conftest import EXAMPLES
 
@@ -156,7 +156,7 @@ def test_multi_token_alternatives_use_the_chain_rule(local_backend, runtime):
 
 
 def test_default_model_has_no_chat_template_so_completion_layout(local_backend, diaper_study):
-    from beliefreg.simulate.design import expand
+    from beliefreg.simulation.design import expand
 
     payload = local_backend.build_payload(expand(diaper_study)[0], diaper_study,
                                           local_backend.resolve_model(None))
@@ -176,8 +176,8 @@ GEMMA_TEMPLATE = (
 
 def test_a_gguf_file_with_a_chat_template_uses_it(gemma_path, diaper_study, tmp_path):
     """A user's GGUF file: the chat template in the file is applied (BOS added once)."""
-    from beliefreg.simulate.backends.gguf import read_gguf_metadata
-    from beliefreg.simulate.design import expand
+    from beliefreg.simulation.backends.gguf import read_gguf_metadata
+    from beliefreg.simulation.design import expand
 
     from .gguf_tools import with_chat_template
 
@@ -243,7 +243,7 @@ def test_anchor_pivot_after_generated_reasoning(local_backend, tmp_path):
 
 
 def test_a_request_llama_cpp_rejects_becomes_an_error_row(local_backend):
-    from beliefreg.simulate import FailedRequestsWarning
+    from beliefreg.simulation import FailedRequestsWarning
 
     study = Study(prompt="{text} Would you buy it? Answer {choices}.",
                   choices={"yes": ["Yes"], "no": ["No"]},
@@ -256,7 +256,7 @@ def test_a_request_llama_cpp_rejects_becomes_an_error_row(local_backend):
 
 
 def test_choice_set_that_does_not_fit_the_tokenizer_fails_before_sending(local_backend):
-    from beliefreg.simulate import StudyError
+    from beliefreg.simulation import StudyError
 
     # " Pamp" is the first token of " Pampers": it would not decide between the two labels
     study = Study(prompt="Which brand?", choices={"a": ["Pamp"], "b": ["Pampers"]})

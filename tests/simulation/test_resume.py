@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from beliefreg import Study, simulate
-from beliefreg.simulate import LocalBackend, Store
+from beliefreg.simulation import LocalBackend, Store
 
 WORKTREE = Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,7 @@ STUDY = dict(
 CHILD = textwrap.dedent(f"""
     import sys
     from beliefreg import Study, simulate
-    from beliefreg.simulate import LocalBackend
+    from beliefreg.simulation import LocalBackend
     study = Study(**{STUDY!r})
     simulate(study, LocalBackend(n_threads=1), store=sys.argv[1], progress=False)
     print("finished")

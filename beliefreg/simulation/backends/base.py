@@ -1,6 +1,6 @@
 """The backend interface shared by the local and OpenAI(-compatible) backends.
 
-A backend turns a design :class:`~beliefreg.simulate.design.Item` into a JSON payload (which,
+A backend turns a design :class:`~beliefreg.simulation.design.Item` into a JSON payload (which,
 with the backend's identity, determines the store key), sends a payload and returns a
 :class:`Reply`, and later reads a stored response into an :class:`Outcome` (choice and belief).
 Reading happens when the panel is built, so a stored response can be re-read with another
@@ -93,7 +93,7 @@ class Backend(ABC):
 
     @abstractmethod
     async def send(self, payload: dict[str, Any], model: str) -> Reply:
-        """Send one request. Raise :class:`~beliefreg.simulate.errors.RequestFailed`."""
+        """Send one request. Raise :class:`~beliefreg.simulation.errors.RequestFailed`."""
 
     async def close(self) -> None:
         """Release connections."""

@@ -92,7 +92,7 @@ class BudgetExceededError(SimulationError):
 
     Attributes
     ----------
-    estimate : beliefreg.simulate.CostEstimate
+    estimate : beliefreg.simulation.CostEstimate
     """
 
     def __init__(self, message: str, *, estimate: Any = None) -> None:

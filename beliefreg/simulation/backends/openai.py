@@ -8,7 +8,7 @@ official ``openai`` client.
 * The API key comes from ``api_key=`` or the environment (``OPENAI_API_KEY``). It is held by
   the client only: payloads, store rows and log messages never contain it.
 * Before the first request of a run the backend probes the model with a one-token request and
-  raises :class:`~beliefreg.simulate.LogprobsUnsupportedError` when the model refuses
+  raises :class:`~beliefreg.simulation.LogprobsUnsupportedError` when the model refuses
   log-probabilities (reasoning models answer HTTP 400) or returns none. The probe's outcome is
   kept in the store, so a resumed run does not probe again.
 * The client's own retries are switched off (``max_retries=0``): the runner retries with its
