@@ -16,7 +16,8 @@ __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
 #: Registration functions of the subcommands, in help order.
 SUBCOMMANDS: list[str] = [
-    "beliefreg.demo:register",
+    "beliefreg.report.demo:register",
+    "beliefreg.report:register",
     "beliefreg.simulation.cli:register",
 ]
 
