@@ -25,8 +25,8 @@ choice) at condition c,
 * the variance of an estimate from R runs per condition is :math:`v_1 / R`,
   :math:`v_1 = \sum_c w_c^2 V_c`;
 * the bias of belief is its all-runs estimate minus the target, with the standard error of
-  that difference from the paired runs (:math:`\sum_c (w^b_c, -w^{ch}_c) V_c
-  (w^b_c, -w^{ch}_c)' / n_c`). A bias that is not significantly different from 0 (Bonferroni over
+  that difference under the hypothesis that each choice is a draw from its belief
+  (:math:`\sum_c [w_c^2 \overline{b(1-b)}_c + (w^b_c - w^{ch}_c)^2 V_{c,bb}] / n_c`). A bias that is not significantly different from 0 (Bonferroni over
   the quantities) is reported as not detectable and treated as 0.
 
 The **normal approximation** of the runs needed accounts for the bias: the smallest R with
@@ -247,7 +247,8 @@ def normal_runs_needed(v1: float, half_width: float, *, bias: float = 0.0,
 def condition_covariances(sample: pd.DataFrame, columns: tuple[str, str], *,
                           condition: str = "condition_id"
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any]]:
-    """Per condition: runs, means (C, 2) and run-to-run covariance (C, 2, 2) of two columns.
+    """Per condition: runs, means (C, 2) and run-to-run covariance (C, 2, 2) of two columns
+    (belief first).
 
     Raises ValueError when a condition has fewer than 2 runs (no run-to-run variance).
     """
@@ -276,22 +277,29 @@ def logit_weights(params: np.ndarray, exog_c: np.ndarray, gradient: np.ndarray) 
     return exog_c @ np.linalg.solve(a, gradient)
 
 
-def _split(w_b: np.ndarray, w_c: np.ndarray, n: np.ndarray, cov: np.ndarray
-           ) -> tuple[float, float, float, float, float]:
-    """(v1 belief, v1 choice, var of the full-panel target, var of the full-panel difference,
-    n-bar)."""
+def _split(w_b: np.ndarray, w_c: np.ndarray, n: np.ndarray, cov: np.ndarray,
+           bernoulli: np.ndarray) -> tuple[float, float, float, float]:
+    r"""(v1 belief, v1 choice, var of the full-panel target, var of the full-panel difference
+    under calibration).
+
+    The difference's variance is computed under the null hypothesis that the choice is a
+    draw from the belief (:math:`E[c \mid b] = b`): then :math:`\operatorname{Var}(c - b
+    \mid b) = b(1-b)` and :math:`\operatorname{Cov}(c - b, b) = 0`, so
+    :math:`\operatorname{Var}(w_b b - w_c c) = w_c^2 E[b(1-b)] + (w_b - w_c)^2
+    \operatorname{Var}(b)`. This uses the beliefs' own :math:`b(1-b)` instead of the sample
+    variance of rare choices, which understates it when a condition has few of them.
+    """
     v1_b = float(np.sum(w_b ** 2 * cov[:, 0, 0]))
     v1_c = float(np.sum(w_c ** 2 * cov[:, 1, 1]))
     var_target = float(np.sum(w_c ** 2 * cov[:, 1, 1] / n))
-    var_diff = float(np.sum((w_b ** 2 * cov[:, 0, 0] + w_c ** 2 * cov[:, 1, 1]
-                             - 2 * w_b * w_c * cov[:, 0, 1]) / n))
-    return v1_b, v1_c, var_target, var_diff, float(n.mean())
+    var_diff = float(np.sum((w_c ** 2 * bernoulli + (w_b - w_c) ** 2 * cov[:, 0, 0]) / n))
+    return v1_b, v1_c, var_target, var_diff
 
 
 def _criterion(quantity: str, kind: str, est: dict[str, float], w: dict[str, np.ndarray],
-               n: np.ndarray, cov: np.ndarray, *, tolerance: float, level: float,
-               z: float, z_bias: float, absolute_ok: bool) -> Criterion:
-    v1_b, v1_c, var_t, var_d, _ = _split(w["belief"], w["choice"], n, cov)
+               n: np.ndarray, cov: np.ndarray, bernoulli: np.ndarray, *, tolerance: float,
+               level: float, z: float, z_bias: float, absolute_ok: bool) -> Criterion:
+    v1_b, v1_c, var_t, var_d = _split(w["belief"], w["choice"], n, cov, bernoulli)
     target = est["choice"]
     target_se = math.sqrt(max(var_t, 0.0))
     bias = est["belief"] - target
@@ -370,6 +378,9 @@ def efficiency(sample: pd.DataFrame, *, belief: str, choice: str,
     Efficiency
     """
     n, means, cov, ids = condition_covariances(sample, (belief, choice))
+    b = sample[belief].to_numpy(dtype=float)
+    bernoulli = (pd.Series(b * (1.0 - b), index=sample.index)
+                 .groupby(sample["condition_id"]).mean().sort_index().to_numpy())
     z = float(stats.norm.ppf(0.5 + level / 2.0))
     n_tests = len(ids) + 1 + len(model_quantities or {})
     z_bias = float(stats.norm.ppf(1.0 - (1.0 - level) / (2.0 * n_tests)))
@@ -382,7 +393,7 @@ def efficiency(sample: pd.DataFrame, *, belief: str, choice: str,
         w[i] = 1.0
         c = _criterion(f"demand at {labels[cid]}", "level",
                        {"belief": means[i, 0], "choice": means[i, 1]},
-                       {"belief": w, "choice": w}, n, cov, absolute_ok=True, **kw)
+                       {"belief": w, "choice": w}, n, cov, bernoulli, absolute_ok=True, **kw)
         if resample_levels:
             _resample(c, sample, MeasureMean(condition=cid), n_boot=n_boot, seed=seed,
                       level=level, belief=belief, choice=choice)
@@ -390,13 +401,13 @@ def efficiency(sample: pd.DataFrame, *, belief: str, choice: str,
     w = np.full(C, 1.0 / C)
     avg = _criterion("average demand", "average",
                      {"belief": float(means[:, 0].mean()), "choice": float(means[:, 1].mean())},
-                     {"belief": w, "choice": w}, n, cov, absolute_ok=True, **kw)
+                     {"belief": w, "choice": w}, n, cov, bernoulli, absolute_ok=True, **kw)
     _resample(avg, sample, MeasureMean(), n_boot=n_boot, seed=seed, level=level, belief=belief,
               choice=choice)
     criteria.append(avg)
     for name, spec in (model_quantities or {}).items():
         c = _criterion(name, spec["kind"], spec["estimates"], spec["weights"], n, cov,
-                       absolute_ok=False, **kw)
+                       bernoulli, absolute_ok=False, **kw)
         _resample(c, sample, spec.get("estimator"), n_boot=n_boot, seed=seed, level=level,
                   belief=belief, choice=choice)
         criteria.append(c)

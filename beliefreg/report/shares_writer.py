@@ -14,7 +14,7 @@ from typing import Any
 
 
 from .shares import SharesAnalysis
-from .writer import _md_table, efficiency_reading, write_panel
+from .writer import _md_table, efficiency_reading, frame_md, write_panel
 
 __all__ = ["write_shares_report", "shares_markdown", "shares_console"]
 
@@ -72,7 +72,7 @@ def shares_markdown(a: SharesAnalysis, meta: dict[str, Any]) -> str:
             _elasticity_md(a), ""]
     if a.predicted is not None:
         out += ["### Predicted shares at the lowest and the highest price", "",
-                a.predicted.to_markdown(index=False, floatfmt=".4f"), ""]
+                frame_md(a.predicted, index=False), ""]
     out += [f"## Efficiency: runs needed within ±{s['tolerance']:.0%} of each share", "",
             "Per alternative: the share at each condition and on average (target: the share "
             "choosing it from all runs), bias-aware normal approximation; see the two-"
@@ -80,7 +80,7 @@ def shares_markdown(a: SharesAnalysis, meta: dict[str, Any]) -> str:
     out += [f"- {line}" for line in _eff_lines(a)] + [""]
     if a.notes:
         out += ["Notes:", ""] + [f"- {n}" for n in a.notes] + [""]
-    out += ["## By condition", "", a.by_condition.to_markdown(floatfmt=".3f"), "",
+    out += ["## By condition", "", frame_md(a.by_condition, digits=3), "",
             "![shares](shares.png)", ""]
     return "\n".join(out)
 
@@ -93,7 +93,7 @@ def shares_console(a: SharesAnalysis, meta: dict[str, Any]) -> str:
                   t[["measure", "share", "variable", "estimate", "std_err"]].to_string(
                       index=False, float_format=lambda v: f"{v:.4f}"), ""]
     lines += ["Efficiency:"] + ["  " + line for line in _eff_lines(a)]
-    lines += ["", "Note: " + n for n in a.notes] if a.notes else []
+    lines += [f"\nNote: {n}" for n in a.notes]
     lines += ["FAILED: " + e for e in a.errors]
     return "\n".join(lines)
 

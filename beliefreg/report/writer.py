@@ -71,6 +71,22 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]],
     return "\n".join(lines)
 
 
+def frame_md(frame: pd.DataFrame, *, index: bool = True, digits: int = 4) -> str:
+    """A DataFrame as a Markdown table (no tabulate needed)."""
+    def cell(v: Any) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "n/a" if not math.isfinite(v) else f"{v:.{digits}f}"
+        return str(v)
+
+    names = list(frame.index.names) if index else []
+    header = [str(n or "") for n in names] + [str(c) for c in frame.columns]
+    rows = []
+    for key, row in frame.iterrows():
+        keys = (key if isinstance(key, tuple) else (key,)) if index else ()
+        rows.append([cell(k) for k in keys] + [cell(v) for v in row.tolist()])
+    return _md_table(header, rows)
+
+
 # ----------------------------------------------------------------------------- text parts
 def _estimates_md(a: BinaryAnalysis) -> str:
     fits = [a.fits[m] for m in MEASURES]
@@ -310,7 +326,7 @@ def summary_markdown(a: BinaryAnalysis, meta: dict[str, Any]) -> str:
     if a.price_blind is not None:
         out += ["**Price-blind check.** " + a.price_blind.text, ""]
     if a.probe is not None:
-        out += [a.probe.text, "", a.probe.top.to_markdown(floatfmt=".4f"), ""]
+        out += [a.probe.text, "", frame_md(a.probe.top, digits=6), ""]
     about = _about_model(meta)
     if about:
         out += [about, ""]
