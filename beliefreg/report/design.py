@@ -166,3 +166,12 @@ def isfinite(x: Any) -> bool:
         return math.isfinite(float(x))
     except (TypeError, ValueError):
         return False
+
+
+def _default_rhs_or_note(design: PanelDesign, panel: pd.DataFrame, errors: list[str]) -> str:
+    """:func:`default_rhs`, or (nothing varies) the price alone with the failure recorded."""
+    try:
+        return default_rhs(design, panel)
+    except DataError as exc:
+        errors.append(str(exc))
+        return f"np.log({design.price})" if design.price else "1"

@@ -240,7 +240,8 @@ def price_blind_check(sample: pd.DataFrame, design: Any, belief: str) -> PriceBl
                if "covered_mass" in sample else pd.Series([math.nan]))
     f_stat = p = math.nan
     df = (cond.shape[1], 0)
-    if np.ptp(y) > 0 and cond.shape[1] > 0:
+    testable = np.linalg.matrix_rank(x.to_numpy()) == x.shape[1] and len(y) > x.shape[1]
+    if np.ptp(y) > 0 and cond.shape[1] > 0 and testable:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fit = sm.OLS(y, x.to_numpy()).fit(cov_type="HC1")
@@ -258,7 +259,9 @@ def price_blind_check(sample: pd.DataFrame, design: Any, belief: str) -> PriceBl
                 f"{'/'.join(keys) if keys else 'prompt'}: the {what} in the prompt does not "
                 "change the model's answer distribution at all.")
     elif math.isnan(p):
-        text = f"The mean belief differs by at most {gap:.4f} across conditions."
+        text = (f"The mean belief ranges over {gap:.4f} across conditions"
+                + ("" if testable else f" (too few runs to test it{held}: the conditions and "
+                   "the sampled values use up the rows)") + ".")
     else:
         verdict = ("moves the belief" if p < 0.05 else "does not detectably move the belief")
         text = (f"The {what} {verdict}{held}: F({df[0]}, {df[1]}) = {f_stat:.2f}, p = {p:.3g} "
