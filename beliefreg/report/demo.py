@@ -73,6 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "a known downward demand, not a language model: the report next to "
                         "the truth)")
     p.add_argument("--model", help="model name (openai) or a GGUF path (local)")
+    p.add_argument("--layout", choices=["completion", "chat"],
+                   help="prompt layout: completion (few-shot Q:/A: text; the completions "
+                        "endpoint on a server) or chat (default: the backend's choice)")
     p.add_argument("--base-url", dest="base_url",
                    help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
     p.add_argument("--out", type=Path, default=Path(DEFAULT_OUT),
@@ -130,6 +133,8 @@ def _command(args: argparse.Namespace) -> str:
         parts.append(f"--base-url {args.base_url}")
     if not args.personas:
         parts.append("--no-personas")
+    if getattr(args, "layout", None):
+        parts.append(f"--layout {args.layout}")
     if args.n_boot != 1000:
         parts.append(f"--n-boot {args.n_boot}")
     return " ".join(parts)
@@ -170,6 +175,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--runs must be at least 2 (runs needed resamples runs per price)")
         study = demand_study(prices, runs=args.runs, seed=args.seed, personas=args.personas,
                              model=args.model)
+        if getattr(args, "layout", None):
+            import dataclasses
+
+            study = dataclasses.replace(study, layout=args.layout)
     except (ValueError, SimulationError) as exc:
         _say(f"beliefreg demo: {exc}")
         return 1

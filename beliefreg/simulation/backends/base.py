@@ -87,6 +87,11 @@ class Backend(ABC):
         """The text the model reads (for token estimates)."""
         return str(payload)
 
+    def layout_of(self, study: Study) -> str:
+        """The prompt layout the backend uses for ``study`` (``'completion'`` or ``'chat'``;
+        recorded in the panel's ``layout`` column)."""
+        return study.layout or "chat"
+
     # -- lifecycle -----------------------------------------------------------------------------
     async def open(self, model: str, study: Study, store: Store) -> None:
         """Prepare to send (load a model, probe a server). Called once, only if sending."""

@@ -235,8 +235,16 @@ class LocalBackend(Backend):
         return {"backend": self.name, "model": model, "sha256": self._sha}
 
     # -- payloads ------------------------------------------------------------------------------
+    def layout_of(self, study: Study) -> str:
+        """The prompt layout used: the study's, else chat when the file has a template."""
+        if study.layout is not None:
+            return study.layout
+        return "chat" if self._has_template() else "completion"
+
     def build_payload(self, item: Item, study: Study, model: str) -> dict[str, Any]:
-        if self._has_template():
+        if self.layout_of(study) == "chat":
+            # the file's chat template; llama.cpp's default (chatml) when it has none, as its
+            # server's chat endpoint does
             layout = "chat_template"
             prompt = self._runtime().apply_template(
                 chat_messages(item.system, item.examples, item.question))

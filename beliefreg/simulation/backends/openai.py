@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ...belief import extract
 from ..errors import BackendError, LogprobsUnsupportedError, RequestFailed, StudyError
 from ..keys import derive_seed
-from ..layout import chat_messages
+from ..layout import COMPLETION_STOP, chat_messages, completion_prompt
 from ..pricing import OPENAI_PRICES, Price, price_for
 from .base import Backend, Outcome, Reply, outcome_from_result
 
@@ -99,7 +99,12 @@ class OpenAIBackend(Backend):
     timeout : float
         Seconds per request before it counts as timed out (and is retried).
     top_logprobs : int
-        Alternatives listed per token (OpenAI allows at most 20).
+        Alternatives listed per token (OpenAI allows at most 20; another server, e.g. llama.cpp,
+        may list more: up to 10,000 here).
+    extra_body : mapping, optional
+        Extra JSON fields sent with every request to a server other than OpenAI (e.g.
+        ``{"cache_prompt": False}`` for llama.cpp, so that every request is evaluated from
+        scratch, as the local backend does). They enter the store key.
     prices : mapping, optional
         ``{model or prefix: (usd_per_million_input, usd_per_million_output)}`` overriding or
         extending the built-in OpenAI prices; with a ``base_url`` only these are used.
@@ -122,14 +127,19 @@ class OpenAIBackend(Backend):
     def __init__(self, *, model: str | None = None, base_url: str | None = None,
                  api: str = "chat", api_key: str | None = None, timeout: float = 60.0,
                  top_logprobs: int = 20, prices: dict[str, Any] | None = None,
-                 probe: bool = True, max_tokens_param: str | None = None) -> None:
+                 probe: bool = True, max_tokens_param: str | None = None,
+                 extra_body: dict[str, Any] | None = None) -> None:
         if api not in ("chat", "responses"):
             raise ValueError(f"api must be 'chat' or 'responses', got {api!r}")
-        if not 1 <= int(top_logprobs) <= 20:
-            raise ValueError("top_logprobs must lie in 1..20")
         self.default_model = model
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.is_openai = base_url is None or self.base_url == DEFAULT_BASE_URL
+        limit = 20 if self.is_openai else 10_000
+        if not 1 <= int(top_logprobs) <= limit:
+            raise ValueError(f"top_logprobs must lie in 1..{limit}")
+        if extra_body and self.is_openai:
+            raise ValueError("extra_body is for other servers (llama.cpp, vLLM), not OpenAI")
+        self.extra_body = dict(extra_body or {})
         self.api = api
         self._api_key = api_key
         self.timeout = float(timeout)
@@ -155,6 +165,24 @@ class OpenAIBackend(Backend):
         return {"backend": self.name, "endpoint": self.base_url, "api": self.api, "model": model}
 
     def build_payload(self, item: Item, study: Study, model: str) -> dict[str, Any]:
+        if study.layout == "completion":
+            if self.api != "chat":
+                raise StudyError("layout='completion' uses the completions endpoint; it does not "
+                                 "go with api='responses'")
+            prompt = completion_prompt(item.system, item.examples, item.question)
+            payload = {
+                "api": "completions",
+                "prompt": prompt,
+                "temperature": float(study.temperature),
+                "top_p": float(study.top_p),
+                "max_tokens": int(study.max_tokens),
+                "logprobs": self.top_logprobs,
+                "stop": list(COMPLETION_STOP),
+                "seed": derive_seed(study.seed, prompt, item.run, item.draw),
+            }
+            if self.extra_body:
+                payload["extra_body"] = dict(self.extra_body)
+            return payload
         messages = chat_messages(item.system, item.examples, item.question)
         if self.api == "chat":
             return {
@@ -166,6 +194,7 @@ class OpenAIBackend(Backend):
                 "logprobs": True,
                 "top_logprobs": self.top_logprobs,
                 "seed": derive_seed(study.seed, messages, item.run, item.draw),
+                **({"extra_body": dict(self.extra_body)} if self.extra_body else {}),
             }
         return {
             "api": "responses",
@@ -179,6 +208,8 @@ class OpenAIBackend(Backend):
         }
 
     def prompt_text(self, payload: dict[str, Any]) -> str:
+        if "prompt" in payload:
+            return str(payload["prompt"])
         messages = payload.get("messages") or payload.get("input") or []
         return "\n".join(str(m.get("content", "")) for m in messages)
 
@@ -202,7 +233,7 @@ class OpenAIBackend(Backend):
 
     async def open(self, model: str, study: Study, store: Store) -> None:
         self._client = self._make_client()
-        if self.probe_enabled:
+        if self.probe_enabled and study.layout != "completion":
             await self._probe(model, store)
 
     async def close(self) -> None:
@@ -270,6 +301,9 @@ class OpenAIBackend(Backend):
                 return None
             lp = (choices[0] or {}).get("logprobs") or {}
             content = lp.get("content") if isinstance(lp, dict) else None
+            if content is None and isinstance(lp, dict) and isinstance(lp.get("top_logprobs"),
+                                                                        list):
+                return [{"top_logprobs": t} for t in lp["top_logprobs"]]  # legacy completions
             return content if isinstance(content, list) else None
         parts: list[Any] = []
         found = False
@@ -296,7 +330,10 @@ class OpenAIBackend(Backend):
             choices = response.get("choices") or []
             if not choices:
                 return None
-            msg = (choices[0] or {}).get("message") or {}
+            first = choices[0] or {}
+            if "text" in first and "message" not in first:  # completions endpoint
+                return first.get("text")
+            msg = first.get("message") or {}
             return msg.get("content")
         texts = []
         for out in response.get("output") or []:
@@ -349,6 +386,8 @@ class OpenAIBackend(Backend):
         try:
             if payload["api"] == "chat":
                 result = await self._client.chat.completions.create(model=model, **kwargs)
+            elif payload["api"] == "completions":
+                result = await self._client.completions.create(model=model, **kwargs)
             else:
                 result = await self._client.responses.create(model=model, **kwargs)
         except Exception as exc:  # classified; the runner decides what to do
