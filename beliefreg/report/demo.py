@@ -107,7 +107,7 @@ def _example_prompt(study: Any, backend: str) -> str:
     from ..simulation.layout import chat_messages, completion_prompt
 
     item = expand(study)[0]
-    if backend == "local":
+    if study.layout == "completion" or (backend == "local" and study.layout is None):
         return completion_prompt(item.system, item.examples, item.question)
     return "\n".join(f"[{m['role']}] {m['content']}"
                      for m in chat_messages(item.system, item.examples, item.question))
