@@ -147,7 +147,11 @@ class LikelihoodResults:
             q = np.asarray(hypothesis[1], float).reshape(-1)
         elif isinstance(hypothesis, (str, list)) and not (
                 isinstance(hypothesis, list) and hypothesis and not isinstance(hypothesis[0], str)):
-            lc = patsy.DesignInfo(names).linear_constraint(hypothesis)
+            try:
+                lc = patsy.DesignInfo(names).linear_constraint(hypothesis)
+            except patsy.PatsyError as exc:
+                raise ValueError(f"cannot read the hypothesis {hypothesis!r} ({exc.message}); "
+                                 f"write it in the parameter names {names}") from None
             r, q = lc.coefs, lc.constants.reshape(-1)
         else:
             r = np.atleast_2d(np.asarray(hypothesis, float))
@@ -246,7 +250,7 @@ class LikelihoodResults:
                  value: float = 0.0, row: Any = None, reps: int = 999,
                  weights: str = "rademacher", seed: int | None = None,
                  impose_null: bool = True, level: float = 0.95, cluster: Any = None,
-                 conf_set: bool = True, keep_dist: bool = False):
+                 conf_set: bool = True, keep_dist: bool = False, small: bool = True):
         r"""Wild cluster score bootstrap test and confidence set (Stata's ``boottest``).
 
         The restricted score bootstrap of Kline and Santos (2012) as ``boottest`` runs it after
@@ -299,6 +303,9 @@ class LikelihoodResults:
             Compute the confidence set (for one restriction).
         keep_dist : bool
             Keep the bootstrap statistics in ``.dist``.
+        small : bool
+            Scale the statistics by the CR1 factor (as the fit's cluster covariance); False
+            gives boottest's numbers after ML estimation. p-values do not depend on it.
 
         Returns
         -------
@@ -324,7 +331,7 @@ class LikelihoodResults:
             raise ValueError("give exactly one of hypothesis, nlcom= or margins=")
         problem = self._score_problem(cluster)
         common = dict(reps=reps, weights=weights, seed=seed, level=level, conf_set=conf_set,
-                      keep_dist=keep_dist)
+                      keep_dist=keep_dist, small=small)
         if nlcom is not None:
             hypothesis = self.nlcom(nlcom)
         elif margins is not None:

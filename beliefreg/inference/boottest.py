@@ -23,8 +23,9 @@ the recentring stands in for the re-estimation the score bootstrap skips (bootte
 same). The statistic is :math:`t(v) = n(v) / \sqrt{D(v)}` (one restriction) or
 :math:`F(v) = n(v)' D(v)^{-1} n(v) / r`; the sample statistic is the same function at
 :math:`v = \iota` (all ones), a Rao score (LM) statistic, and the bootstrap ones use random
-:math:`v`. *c* is the CR1 factor :math:`G/(G-1) \cdot (n-1)/(n-k)`; it scales every
-statistic alike, so p-values do not depend on it.
+:math:`v`. *c* is the CR1 factor :math:`G/(G-1) \cdot (n-1)/(n-k)` (``small=True``, the default, matching the
+cluster covariance of the fit; boottest's default after ML is ``small=False``, *c* = 1); it
+scales every statistic alike, so p-values and confidence sets do not depend on it.
 
 **Unrestricted ("WCU").** The same at the unrestricted estimate :math:`\hat\beta`, with
 the sample statistic the Wald one, :math:`(R\hat\beta - q) / \sqrt{D(\iota)}`. This is what
@@ -351,18 +352,20 @@ def score_bootstrap_test(problem: ScoreProblem, *, r: np.ndarray | None = None,
                          weights: WeightType = "rademacher", seed: int | None = None,
                          impose_null: bool = True, level: float = 0.95,
                          conf_set: bool = True, keep_dist: bool = False,
-                         ptol: float = 1e-6) -> BootTestResult:
+                         small: bool = True, ptol: float = 1e-6) -> BootTestResult:
     r"""Run the score bootstrap test (see the module docstring).
 
     Either a linear hypothesis ``r`` (m, k), ``q`` (m,), or a nonlinear one: the Jacobian
     ``jacobian`` (k,) of :math:`f` at :math:`\hat\beta`, its value ``estimate`` and the
-    ``null_value`` (always unrestricted).
+    ``null_value`` (always unrestricted). ``small=False`` drops the CR1 factor from the
+    statistics (boottest's default after ML estimation); p-values and confidence sets do not
+    depend on it.
     """
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), got {level}")
     alpha = 1.0 - level
     chunks, n_draws, exact = bootstrap_weights(problem.n_clusters, reps, weights, seed)
-    shares, factor = problem.shares(), problem.factor()
+    shares, factor = problem.shares(), (problem.factor() if small else 1.0)
     b_hat = problem.params
     label = f"{'Rademacher' if weights == 'rademacher' else 'Webb'} weights"
 
