@@ -550,6 +550,8 @@ class BinaryResults(LikelihoodResults):
     rsquared : float
         ``corr(y, yhat)**2``, the fit measure Papke and Wooldridge report; no pseudo-R-squared
         or likelihood-ratio test is reported for fractional outcomes, where they mean nothing.
+    rsquared_adj : float
+        ``1 - (1 - rsquared) (n - 1) / (n - k)``.
     """
 
     def __init__(self, model: Any, fitted: Any, cov: np.ndarray, *, estimator: Covariance,
@@ -605,6 +607,17 @@ class BinaryResults(LikelihoodResults):
         if np.ptp(y) == 0 or np.ptp(yhat) == 0:
             return float("nan")
         return float(np.corrcoef(y, yhat)[0, 1] ** 2)
+
+    @property
+    def rsquared_adj(self) -> float:
+        r"""``rsquared`` adjusted for the number of parameters,
+        :math:`1 - (1 - R^2)(n - 1)/(n - k)` (the usual adjustment, applied to the squared
+        correlation; what ``statsmodels.iolib.summary2.summary_col`` reports as "R-squared
+        Adj.")."""
+        r2 = self.rsquared
+        if not np.isfinite(r2) or self.df_resid <= 0:
+            return float("nan")
+        return float(1.0 - (1.0 - r2) * (self.nobs - 1) / self.df_resid)
 
     def predict(self, newdata: Any = None, *, which: str = "mean") -> pd.Series | np.ndarray:
         """Predicted probabilities (or the linear predictor) for new data.
