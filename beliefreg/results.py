@@ -71,8 +71,11 @@ class LikelihoodResults:
                                           fixed=bool(getattr(estimator, "fix", False)),
                                           name=estimator.name)
         if self.cov_check.reason:
-            warnings.warn(self.cov_check.reason + "; standard errors, tests and delta-method "
-                          "quantities whose variance is not positive are NaN",
+            negative = [n for n, v in zip(names, np.diag(cov)) if not v > 0]
+            detail = (f"; the variances of {negative} are negative, so their standard errors "
+                      "are NaN" if negative else "")
+            warnings.warn(self.cov_check.reason + detail + "; every other standard error, "
+                          "test or delta-method quantity whose variance is not positive is NaN",
                           CovarianceWarning, stacklevel=4)
         self.use_t = bool(use_t)
         self._inference = WaldInference(self.df_inference if self.use_t else None,
