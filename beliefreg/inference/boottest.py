@@ -107,6 +107,9 @@ class ScoreProblem:
         Prior weights of the score rows (for the cluster shares :math:`\\pi_g`).
     names : list of str
         Parameter names.
+    cluster_hessians : callable, optional
+        ``cluster_hessians(b, codes, G)`` -> (G, k, k): each cluster's share of minus the
+        Hessian at ``b``; enables ``recenter='hessian'``.
     """
 
     params: np.ndarray
@@ -116,6 +119,7 @@ class ScoreProblem:
     n_clusters: int
     unit_weights: np.ndarray | None = None
     names: list[str] = field(default_factory=list)
+    cluster_hessians: Callable[[np.ndarray, np.ndarray, int], np.ndarray] | None = None
 
     @property
     def nobs(self) -> int:
@@ -138,6 +142,17 @@ class ScoreProblem:
         """(G, k) cluster sums of the scores at ``b``."""
         s: Scores = as_scores(self.scores(b))
         return np.asarray(s.group_sums(self.codes, self.n_clusters))
+
+    def recentring(self, b: np.ndarray, u: np.ndarray, bread: np.ndarray, r: np.ndarray,
+                   how: str) -> np.ndarray | None:
+        """The matrix *M* of the recentred bootstrap scores ``v * u - M v`` (see
+        :func:`wild_statistics`); None for boottest's cluster-share recentring."""
+        if how == "share" or self.cluster_hessians is None:
+            return None
+        hess = self.cluster_hessians(b, self.codes, self.n_clusters)     # (G, k, k)
+        sums = self.cluster_scores(b)                                     # (G, k)
+        k_mat = np.einsum("rk,kl,glm,mn->grn", r, bread, hess, bread)   # (G, r, k)
+        return np.einsum("grn,hn->grh", k_mat, sums)                     # (G, r, G)
 
     def bread(self, b: np.ndarray) -> np.ndarray:
         """The inverse of minus the Hessian at ``b``."""
@@ -213,28 +228,47 @@ def bootstrap_weights(n_clusters: int, reps: int, weights: WeightType,
 
 # ---------------------------------------------------------------------------------- statistics
 def wild_statistics(u: np.ndarray, shares: np.ndarray, v: np.ndarray, *,
-                    factor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                    factor: float = 1.0, recentre: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
     r"""Numerators and statistics for weight draws ``v`` (G, B).
 
     ``u`` is (G,) for one restriction or (G, r). Returns ``(numerators, stats)``: the
-    numerators :math:`n(v)` ((B,) or (B, r)) and :math:`t(v) = n / \sqrt{D}` (one restriction)
-    or :math:`F(v) = n' D^{-1} n / r`, with the recentred variance *D* of the module docstring.
+    numerators :math:`n(v) = \sum_g v_g u_g` ((B,) or (B, r)) and :math:`t(v) = n / \sqrt{D}`
+    (one restriction) or :math:`F(v) = n' D^{-1} n / r`, with
+    :math:`D = c \sum_g w_g w_g'` and the recentred bootstrap scores :math:`w_g`:
+
+    * ``recentre=None`` (boottest): :math:`w_g = v_g u_g - \pi_g n(v)`;
+    * ``recentre`` = *M*, shape (G, r, G) (or (G, G) for one restriction):
+      :math:`w_g = v_g u_g - \sum_h M_{g\cdot h} v_h`, with
+      :math:`M_{gh} = R \tilde A H_g \tilde A \tilde S_h` (*H_g* cluster *g*'s part of minus
+      the Hessian): the cluster scores after one Newton step of re-estimation on the
+      bootstrap sample, which for a linear model are exactly the residual scores of the
+      restricted wild cluster bootstrap.
     """
     pi = shares
-    if u.ndim == 1:
-        n = v.T @ u
-        s2 = (v * v).T @ (u * u)
-        m = v.T @ (pi * u)
-        d = factor * (s2 - 2.0 * n * m + n * n * float(pi @ pi))
+    one = u.ndim == 1
+    uu = u[:, None] if one else u                      # (G, r)
+    r = uu.shape[1]
+    n = v.T @ uu                                       # (B, r)
+    if recentre is None:
+        if one:
+            s2 = (v * v).T @ (u * u)
+            m = v.T @ (pi * u)
+            nn = n[:, 0]
+            d = factor * (s2 - 2.0 * nn * m + nn * nn * float(pi @ pi))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t = nn / np.sqrt(np.where(d > 0, d, np.nan))
+            return nn, t
+        w = uu[:, None, :] * v[:, :, None] - pi[:, None, None] * n[None, :, :]   # (G, B, r)
+    else:
+        mr = recentre.reshape(len(u), r, -1) if recentre.ndim == 2 else recentre
+        w = uu[:, None, :] * v[:, :, None] - np.einsum("grh,hb->gbr", mr, v)
+    if one:
+        d = factor * np.einsum("gb,gb->b", w[:, :, 0], w[:, :, 0])
         with np.errstate(divide="ignore", invalid="ignore"):
-            t = n / np.sqrt(np.where(d > 0, d, np.nan))
-        return n, t
-    r = u.shape[1]
-    n = v.T @ u                                     # (B, r)
-    s2 = np.einsum("gb,gi,gj->bij", v * v, u, u)    # (B, r, r)
-    m = (v * pi[:, None]).T @ u                     # (B, r)
-    d = factor * (s2 - n[:, :, None] * m[:, None, :] - m[:, :, None] * n[:, None, :]
-                  + float(pi @ pi) * n[:, :, None] * n[:, None, :])
+            t = n[:, 0] / np.sqrt(np.where(d > 0, d, np.nan))
+        return n[:, 0], t
+    d = factor * np.einsum("gbi,gbj->bij", w, w)
     stats = np.full(len(n), np.nan)
     ok = np.linalg.det(d) > 0
     if ok.any():
@@ -245,7 +279,8 @@ def wild_statistics(u: np.ndarray, shares: np.ndarray, v: np.ndarray, *,
 
 def _bootstrap_pvalue(stat: float, u: np.ndarray, shares: np.ndarray,
                       chunks: Callable[[], Iterator[np.ndarray]], factor: float, two_sided: bool,
-                      keep: bool = False) -> tuple[float, np.ndarray | None]:
+                      keep: bool = False, recentre: np.ndarray | None = None
+                      ) -> tuple[float, np.ndarray | None]:
     """Share of draws whose statistic is at least as extreme as ``stat``."""
     if not np.isfinite(stat):
         return float("nan"), None
@@ -253,7 +288,7 @@ def _bootstrap_pvalue(stat: float, u: np.ndarray, shares: np.ndarray,
     target = target * (1.0 - 1e-12)  # the identity draw reproduces the statistic to rounding
     hits, total, kept = 0, 0, []
     for v in chunks():
-        _, s = wild_statistics(u, shares, v, factor=factor)
+        _, s = wild_statistics(u, shares, v, factor=factor, recentre=recentre)
         s = np.abs(s) if two_sided else s
         hits += int(np.count_nonzero(s >= target))
         total += len(s)
@@ -352,29 +387,43 @@ def score_bootstrap_test(problem: ScoreProblem, *, r: np.ndarray | None = None,
                          weights: WeightType = "rademacher", seed: int | None = None,
                          impose_null: bool = True, level: float = 0.95,
                          conf_set: bool = True, keep_dist: bool = False,
-                         small: bool = True, ptol: float = 1e-6) -> BootTestResult:
+                         small: bool = True, recenter: str = "auto",
+                         ptol: float = 1e-6) -> BootTestResult:
     r"""Run the score bootstrap test (see the module docstring).
 
     Either a linear hypothesis ``r`` (m, k), ``q`` (m,), or a nonlinear one: the Jacobian
     ``jacobian`` (k,) of :math:`f` at :math:`\hat\beta`, its value ``estimate`` and the
     ``null_value`` (always unrestricted). ``small=False`` drops the CR1 factor from the
     statistics (boottest's default after ML estimation); p-values and confidence sets do not
-    depend on it.
+    depend on it. ``recenter``: ``'share'`` (boottest's), ``'hessian'`` (needs the model's
+    cluster Hessians), ``'auto'`` (``'hessian'`` when available and G <= 2000).
     """
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), got {level}")
+    if recenter not in ("auto", "hessian", "share"):
+        raise ValueError(f"recenter must be 'auto', 'hessian' or 'share', got {recenter!r}")
+    if recenter == "hessian" and problem.cluster_hessians is None:
+        raise ValueError("recenter='hessian' needs the cluster Hessians, which this model "
+                         "does not provide; use recenter='share' (boottest's)")
+    how = ("hessian" if recenter == "hessian" or (
+        recenter == "auto" and problem.cluster_hessians is not None
+        and problem.n_clusters <= 2000) else "share")
     alpha = 1.0 - level
     chunks, n_draws, exact = bootstrap_weights(problem.n_clusters, reps, weights, seed)
     shares, factor = problem.shares(), (problem.factor() if small else 1.0)
     b_hat = problem.params
-    label = f"{'Rademacher' if weights == 'rademacher' else 'Webb'} weights"
+    label = (f"{'Rademacher' if weights == 'rademacher' else 'Webb'} weights; bootstrap "
+             "scores recentred by " + ("one Newton step with the cluster Hessians"
+                                       if how == "hessian" else "cluster shares (boottest)"))
 
     if jacobian is not None:
         j = np.asarray(jacobian, float).reshape(-1)
-        u = problem.cluster_scores(b_hat) @ problem.bread(b_hat) @ j
+        a = problem.bread(b_hat)
+        u = problem.cluster_scores(b_hat) @ a @ j
+        rc = problem.recentring(b_hat, u, a, j[None, :], how)
         return _unrestricted(u, shares, factor, chunks, float(estimate), float(null_value),
                              hypothesis, n_draws, exact, weights, problem.n_clusters, level,
-                             conf_set, keep_dist,
+                             conf_set, keep_dist, rc,
                              "Unrestricted score bootstrap-t of a nonlinear quantity: the "
                              "bootstrap numerator is its linearisation at the estimate (delta "
                              f"method); {label}.")
@@ -386,46 +435,51 @@ def score_bootstrap_test(problem: ScoreProblem, *, r: np.ndarray | None = None,
     if not impose_null:
         a = problem.bread(b_hat)
         u = problem.cluster_scores(b_hat) @ a @ r.T
+        rc = problem.recentring(b_hat, u, a, r, how)
         if m == 1:
             return _unrestricted(u[:, 0], shares, factor, chunks, est, float(q[0]), hypothesis,
                                  n_draws, exact, weights, problem.n_clusters, level, conf_set,
-                                 keep_dist, f"Unrestricted wild cluster score bootstrap-t; {label}.")
+                                 keep_dist, rc,
+                                 f"Unrestricted wild cluster score bootstrap-t; {label}.")
         diff = r @ b_hat - q
         # the Wald statistic: numerator R b - q with the bootstrap's variance at v = 1
         d1 = factor * (u.T @ u)
         stat = float(diff @ np.linalg.solve(d1, diff)) / m
-        p, dist = _bootstrap_pvalue(stat, u, shares, chunks, factor, False, keep_dist)
+        p, dist = _bootstrap_pvalue(stat, u, shares, chunks, factor, False, keep_dist, rc)
         return BootTestResult(hypothesis, stat, p, None, level, None, None, n_draws, exact,
                               weights, False, problem.n_clusters, m,
                               f"Unrestricted wild cluster score bootstrap of the Wald F; {label}.",
                               dist)
 
     def restricted_stat(qv: np.ndarray, start: np.ndarray | None
-                        ) -> tuple[float, np.ndarray, np.ndarray]:
+                        ) -> tuple[float, tuple[np.ndarray, Any], np.ndarray]:
         b_tilde = restricted_fit(problem, r, qv, start=start)
-        u_r = problem.cluster_scores(b_tilde) @ problem.bread(b_tilde) @ r.T
+        a_t = problem.bread(b_tilde)
+        u_r = problem.cluster_scores(b_tilde) @ a_t @ r.T
+        rc = problem.recentring(b_tilde, u_r, a_t, r, how)
         u_r = u_r[:, 0] if m == 1 else u_r
-        _, s = wild_statistics(u_r, shares, np.ones((problem.n_clusters, 1)), factor=factor)
-        return float(s[0]), u_r, b_tilde
+        _, s = wild_statistics(u_r, shares, np.ones((problem.n_clusters, 1)), factor=factor,
+                               recentre=rc)
+        return float(s[0]), (u_r, rc), b_tilde
 
     try:
-        stat, u0, b_tilde = restricted_stat(q, None)
+        stat, (u0, rc0), b_tilde = restricted_stat(q, None)
     except ConvergenceWarning as exc:
         raise ValueError(f"could not impose the null {hypothesis!r}: the restricted "
                          f"(quasi-)likelihood maximisation failed ({exc}); the hypothesis may "
                          "be incompatible with the data (e.g. separation under the null)"
                          ) from None
-    p, dist = _bootstrap_pvalue(stat, u0, shares, chunks, factor, m == 1, keep_dist)
+    p, dist = _bootstrap_pvalue(stat, u0, shares, chunks, factor, m == 1, keep_dist, rc0)
     method = (f"Restricted wild cluster score bootstrap (null imposed by constrained "
-              f"re-estimation; statistic: score/LM at the restricted estimate); {label}.")
+              f"re-estimation); {label}.")
     cset = None
     if m == 1 and conf_set:
         def pvalue_at(theta: float, start: np.ndarray | None) -> tuple[float, np.ndarray]:
             try:
-                s, u_t, b_t = restricted_stat(np.array([theta]), start)
+                s, (u_t, rc_t), b_t = restricted_stat(np.array([theta]), start)
             except (ConvergenceWarning, np.linalg.LinAlgError, FloatingPointError):
                 return 0.0, start
-            return _bootstrap_pvalue(s, u_t, shares, chunks, factor, True)[0], b_t
+            return _bootstrap_pvalue(s, u_t, shares, chunks, factor, True, False, rc_t)[0], b_t
 
         se = _wald_se(problem, r[0], b_hat, shares, factor)
         cset = _invert(pvalue_at, est, se, alpha, ptol)
@@ -442,10 +496,12 @@ def _wald_se(problem: ScoreProblem, row: np.ndarray, b: np.ndarray, shares: np.n
 def _unrestricted(u: np.ndarray, shares: np.ndarray, factor: float, chunks: Any,
                   estimate: float, null_value: float, hypothesis: str, n_draws: int,
                   exact: bool, weights: str, n_clusters: int, level: float, conf_set: bool,
-                  keep_dist: bool, method: str) -> BootTestResult:
-    se = float(np.sqrt(factor * (u @ u)))
+                  keep_dist: bool, recentre: Any, method: str) -> BootTestResult:
+    se = float(np.sqrt(factor * (u.reshape(-1) @ u.reshape(-1))))
     stat = (estimate - null_value) / se if se > 0 else float("nan")
-    dists = [np.abs(wild_statistics(u, shares, v, factor=factor)[1]) for v in chunks()]
+    u = u.reshape(-1)
+    dists = [np.abs(wild_statistics(u, shares, v, factor=factor, recentre=recentre)[1])
+             for v in chunks()]
     dist = np.concatenate(dists)
     finite = dist[np.isfinite(dist)]
     target = abs(stat) * (1.0 - 1e-12)

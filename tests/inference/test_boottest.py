@@ -53,14 +53,17 @@ def test_matches_stata_boottest_after_probit(stata_probit):
     b = pd.Series(restricted_fit(res._score_problem(), r, q), index=res.params.index)
     for name, value in ref["restricted_params"].items():
         assert b[name] == pytest.approx(value, abs=6e-8)  # Stata prints 7 decimals
-    bt = res.boottest("tenure = 0", reps=4096, small=False, conf_set=False)
+    bt = res.boottest("tenure = 0", reps=4096, small=False, conf_set=False,
+                      recenter="share")  # boottest's recentring
     assert bt.exact and bt.reps == 4096
     assert bt.statistic == pytest.approx(ref["z"], abs=5e-5)
     # Stata: two runs of 999 random draws, 0.7708 and 0.7808 (MC s.d. of one run about 0.013)
     assert abs(bt.pvalue - np.mean(ref["pvalues_999_random_draws"])) < 0.04
     # all 2^12 draws: no dependence on the seed; the CR1 factor does not move the p-value
-    assert res.boottest("tenure = 0", reps=5000, seed=7, conf_set=False).pvalue == bt.pvalue
-    assert res.boottest("tenure = 0", reps=4096, conf_set=False).statistic == pytest.approx(
+    assert res.boottest("tenure = 0", reps=5000, seed=7, conf_set=False,
+                        recenter="share").pvalue == bt.pvalue
+    assert res.boottest("tenure = 0", reps=4096, conf_set=False,
+                        recenter="share").statistic == pytest.approx(
         bt.statistic / np.sqrt(12 / 11 * 2216 / 2212))
 
 
@@ -110,7 +113,7 @@ def test_restricted_score_bootstrap_equals_slow_reference_all_draws():
     frame = _clustered_fractional_data()
     res = br.FractionalLogit.from_formula("y ~ x1 + x2", frame).fit(
         cov_type="cluster", cov_kwds={"groups": "cl"})
-    bt = res.boottest("x1 = 0", reps=256, keep_dist=True, conf_set=False)
+    bt = res.boottest("x1 = 0", reps=256, keep_dist=True, conf_set=False, recenter="share")
     assert bt.exact and len(bt.dist) == 256
     # the restricted estimate, by a different route: the model without x1, by BFGS
     x_r = np.column_stack([np.ones(len(frame)), frame.x2])
@@ -126,7 +129,8 @@ def test_restricted_score_bootstrap_equals_slow_reference_all_draws():
                                atol=1e-6)
     assert bt.pvalue == pytest.approx(np.mean(np.abs(ref) >= abs(ref[0]) * (1 - 1e-9)))
     # exact enumeration: every seed gives the same p-value
-    assert res.boottest("x1 = 0", reps=300, seed=3, conf_set=False).pvalue == bt.pvalue
+    assert res.boottest("x1 = 0", reps=300, seed=3, conf_set=False,
+                        recenter="share").pvalue == bt.pvalue
 
 
 def test_linear_restriction_with_webb_weights_equals_slow_reference():
@@ -134,7 +138,7 @@ def test_linear_restriction_with_webb_weights_equals_slow_reference():
     res = br.FractionalLogit.from_formula("y ~ x1 + x2", frame).fit(
         cov_type="cluster", cov_kwds={"groups": "cl"})
     bt = res.boottest("x1 + x2 = 0.1", reps=499, weights="webb", seed=11, keep_dist=True,
-                      conf_set=False)
+                      conf_set=False, recenter="share")
     assert not bt.exact
     x = np.column_stack([np.ones(len(frame)), frame.x1, frame.x2])
     y = frame.y.to_numpy()
@@ -150,6 +154,44 @@ def test_linear_restriction_with_webb_weights_equals_slow_reference():
     assert bt.statistic == pytest.approx(ref[0], rel=1e-5)
     np.testing.assert_allclose(bt.dist, np.abs(ref[1:]), rtol=1e-5)  # |t| per draw
     assert bt.pvalue == pytest.approx(np.mean(np.abs(ref[1:]) >= abs(ref[0]) * (1 - 1e-9)))
+
+
+def test_hessian_recentring_is_one_newton_step_per_draw():
+    """recenter='hessian': the bootstrap cluster scores are those after one Newton step of
+    re-estimation on the bootstrap sample, w_g = v_g S_g - H_g (b1 - b_tilde), with H_g each
+    cluster's part of minus the Hessian (computed here from the closed form, cluster by
+    cluster) and b1 - b_tilde = A sum_h v_h S_h. Checked draw by draw in a loop."""
+    frame = _clustered_fractional_data(g=8, seed=7)
+    res = br.FractionalLogit.from_formula("y ~ x1 + x2", frame).fit(
+        cov_type="cluster", cov_kwds={"groups": "cl"})
+    bt = res.boottest("x1 = 0.2", reps=256, keep_dist=True, conf_set=False)  # auto: hessian
+    assert "Newton step" in bt.method
+    problem = res._score_problem()
+    r, q = res._constraint("x1 = 0.2")
+    b_t = restricted_fit(problem, r, q)
+    x = np.column_stack([np.ones(len(frame)), frame.x1, frame.x2])
+    y, cl = frame.y.to_numpy(), frame.cl.to_numpy()
+    mu = 1 / (1 + np.exp(-x @ b_t))
+    s = x * (y - mu)[:, None]
+    sg = np.array([s[cl == g].sum(axis=0) for g in range(8)])
+    hg = np.array([x[cl == g].T @ (x[cl == g] * (mu * (1 - mu))[cl == g, None])
+                   for g in range(8)])
+    a = np.linalg.inv(hg.sum(axis=0))
+    n, k = x.shape
+    c = 8 / 7 * (n - 1) / (n - k)
+    stats_ = []
+    for v in itertools.product([1.0, -1.0], repeat=8):
+        v = np.array(v)
+        step = a @ (v[:, None] * sg).sum(axis=0)
+        w = [r[0] @ a @ (v[g] * sg[g] - hg[g] @ step) for g in range(8)]
+        stats_.append((r[0] @ step) / np.sqrt(c * sum(wi ** 2 for wi in w)))
+    stats_ = np.array(stats_)
+    assert bt.statistic == pytest.approx(stats_[0], rel=1e-9)
+    np.testing.assert_allclose(np.sort(bt.dist), np.sort(np.abs(stats_)), rtol=1e-9)
+    # at the identity draw the step is the unrestricted estimate's one-step approximation,
+    # so the sample statistic is close to the Wald t at the unrestricted estimate
+    wald = (res.params["x1"] - 0.2) / res.bse["x1"]
+    assert bt.statistic == pytest.approx(wald, rel=0.05)
 
 
 # ---------------------------------------------------------------------------------- confidence sets
@@ -266,7 +308,10 @@ def test_conditional_logit_boottest_uses_situation_clusters():
     data = pd.DataFrame(rows)
     res = br.ConditionalLogit.from_formula("share ~ price + C(alt)", data, groups="sit",
                                            alternatives="alt").fit(
-        cov_type="cluster", cov_kwds={"groups": "cl"})
+        cov_type="cluster", cov_kwds={"groups": "cl"}, use_t=True)
+    assert res.df_inference == 11 and "P>|t|" in str(res.summary())
+    wtp = res.wtp(price="price").iloc[0]
+    assert wtp["p_value"] == pytest.approx(2 * stats.t.sf(abs(wtp["z"]), 11))
     problem = res._score_problem()
     assert problem.n_clusters == 12 and problem.nobs == g * per
     bt = res.boottest("price = -1", reps=999, weights="webb", seed=4)
