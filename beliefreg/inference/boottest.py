@@ -19,11 +19,20 @@ rows), the model is re-estimated with the null imposed, giving :math:`\tilde\bet
    D(v) = c \sum_g \big(v_g u_g - \pi_g n(v)\big)\big(v_g u_g - \pi_g n(v)\big)',
 
 with :math:`\pi_g` the share of cluster *g* in the observations (or in the prior weights):
-the recentring stands in for the re-estimation the score bootstrap skips (boottest does the
-same). The statistic is :math:`t(v) = n(v) / \sqrt{D(v)}` (one restriction) or
+the recentring stands in for the re-estimation the score bootstrap skips. That is boottest's
+choice (``recenter='share'``). The default for the binary and fractional models
+(``recenter='hessian'``) recentres with each cluster's own part :math:`H_g` of minus the
+Hessian instead, :math:`w_g = R\tilde A\,[v_g \tilde S_g - H_g \tilde A \sum_h v_h \tilde
+S_h]`: the cluster scores after one Newton step of re-estimation on the bootstrap sample. For
+a linear model this is exactly the restricted wild cluster bootstrap's residual scores
+(:math:`X_g'(v_g \tilde u_g - X_g(\beta^* - \tilde\beta))`); boottest's version equals it
+only when every :math:`H_g = \pi_g H`, which fails when a regressor is constant within
+clusters (clustering by price with log price as the regressor). In the few-cluster Monte
+Carlo of ``benchmarks/RESULTS.md`` it covers about one point closer to the nominal level. The statistic is :math:`t(v) = n(v) / \sqrt{D(v)}` (one restriction) or
 :math:`F(v) = n(v)' D(v)^{-1} n(v) / r`; the sample statistic is the same function at
-:math:`v = \iota` (all ones), a Rao score (LM) statistic, and the bootstrap ones use random
-:math:`v`. *c* is the CR1 factor :math:`G/(G-1) \cdot (n-1)/(n-k)` (``small=True``, the default, matching the
+:math:`v = \iota` (all ones) -- with the share recentring a Rao score (LM) statistic, with
+the Hessian recentring the same numerator over the variance at the one-step estimate (close
+to the Wald statistic) -- and the bootstrap ones use random :math:`v`. *c* is the CR1 factor :math:`G/(G-1) \cdot (n-1)/(n-k)` (``small=True``, the default, matching the
 cluster covariance of the fit; boottest's default after ML is ``small=False``, *c* = 1); it
 scales every statistic alike, so p-values and confidence sets do not depend on it.
 
