@@ -344,6 +344,7 @@ def test_options_are_validated_and_results_reproducible():
 
 
 # ---------------------------------------------------------------------------------- Monte Carlo
+@pytest.mark.slow
 @pytest.mark.parametrize("g", [10, 16, 20])
 def test_score_bootstrap_coverage_small_monte_carlo(g):
     """Seeded, small: 150 replications of the demo's design per G (the large run with Monte
