@@ -153,3 +153,36 @@ def test_share_model_inherits_the_check():
     # bse never 0 for a parameter with negative variance; NaN instead
     diag = np.diag(res.cov_params().to_numpy())
     assert np.array_equal(np.isnan(res.bse.to_numpy()), diag <= 0)
+
+
+# ---------------------------------------------------------------------------------- properties
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+from beliefreg.inference.wald import WaldInference, check_covariance  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(eig=arrays(float, 3, elements=st.floats(-1.0, 1.0)),
+       rot=arrays(float, (3, 3), elements=st.floats(-1.0, 1.0)),
+       jac=arrays(float, (4, 3), elements=st.floats(-2.0, 2.0)))
+def test_standard_errors_are_never_zero_or_imaginary_for_a_moving_quantity(eig, rot, jac):
+    q, _ = np.linalg.qr(rot + 3 * np.eye(3))
+    v = (q * eig) @ q.T
+    v = 0.5 * (v + v.T)
+    check = check_covariance(v, nparams=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CovarianceWarning)
+        se = WaldInference(None, check).std_errors(jac, v)
+    var = np.einsum("ij,jk,ik->i", jac, v, jac)
+    moving = np.any(jac != 0, axis=1)
+    assert np.all(se[~moving] == 0.0)
+    ok = moving & np.isfinite(se)
+    assert np.all(se[ok] > 0) and np.allclose(se[ok] ** 2, var[ok])  # a positive variance
+    assert np.all(var[moving & ~np.isfinite(se)] <= 1e-12 * (1 + np.abs(v).sum() * 4))
+    # clipping (fix=True): never NaN, never negative
+    fixed = check_covariance(v, nparams=3, fixed=True)
+    se_fix = WaldInference(None, fixed).std_errors(jac, v)
+    assert np.all(np.isfinite(se_fix)) and np.all(se_fix >= 0)
+    assert check.psd == bool(eig.min() >= -1e-10 * max(np.abs(eig).max(), 0))
