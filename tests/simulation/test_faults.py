@@ -283,7 +283,7 @@ def tmpfs(tmp_path):
     """A small real file system (tmpfs), mounted for the test; skipped where mounting fails."""
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)],
                          capture_output=True, text=True)
     if res.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
@@ -302,7 +302,7 @@ def test_full_disk_keeps_every_paid_answer_and_says_why(fault_server, tmpfs, tmp
     filler = tmpfs / "filler"
     with open(filler, "wb") as fh:
         try:
-            fh.write(b"\0" * (2048 * 1024))
+            fh.write(b"\0" * (8 * 1024 * 1024))
         except OSError:
             pass
     os.truncate(filler, max(0, filler.stat().st_size - 60 * 1024))
@@ -417,10 +417,10 @@ def test_bad_options_are_refused_before_the_first_request(fault_server, tmp_path
     study = _study("ok", 2)
     with pytest.raises(StudyError, match="concurrency must be a positive integer, got 0"):
         simulate(study, _backend(fault_server), store=None, concurrency=0, progress=False)
-    with pytest.raises(StudyError, match=r"'price' is missing .* rows 1\)"):
+    with pytest.raises(StudyError, match=r"'price' is missing .* \(rows 1\)"):
         Study(prompt="buy at {price} cents? {choices}", choices=YN,
               conditions={"price": [30, None, 50]})
-    with pytest.raises(StudyError, match=r"'price' is missing .* rows 2\)"):
+    with pytest.raises(StudyError, match=r"'price' is missing .* \(rows 2\)"):
         Study(prompt="buy at {price} cents? {choices}", choices=YN,
               conditions=pd.DataFrame({"price": [30, 40, np.nan]}))
     toml = _toml(tmp_path, "ok", 2)
