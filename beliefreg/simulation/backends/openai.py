@@ -255,10 +255,13 @@ class OpenAIBackend(Backend):
                 if not exc.retryable:
                     if _mentions_logprobs(exc.message):
                         store.put_probe(self.base_url, model, self.api, False, exc.message)
+                        hint = ("Reasoning models (o-series, GPT-5 with reasoning) do not return "
+                                "them; gpt-4o and gpt-4.1 do." if self.is_openai else
+                                "This server does not return them for this API"
+                                + (" (try api='chat')." if self.api == "responses" else "."))
                         raise LogprobsUnsupportedError(
-                            f"{where} refused a request for log-probabilities: {exc.message}. "
-                            "Reasoning models (o-series, GPT-5 with reasoning) do not return "
-                            "them; gpt-4o and gpt-4.1 do.") from None
+                            f"{where} refused a request for log-probabilities; the server "
+                            f"answered {exc.message}. {hint}") from None
                     api = ("the Responses API (api='responses'; try api='chat')"
                            if self.api == "responses" else "Chat Completions")
                     raise BackendError(f"{where}: the start-up probe of {api} failed; the "
