@@ -111,7 +111,7 @@ def test_processes_on_one_store_split_the_work_and_pay_once(tmp_path, n_procs):
         assert c.returncode == 0, err[-3000:]
     slow = _sent(server, "slow")
     assert len(slow) == n, f"{len(slow)} requests paid for a {n}-request study"
-    assert max(server.attempts.values()) == 1 or len({r["body"]["seed"] for r in slow}) == n
+    assert len({r["body"]["seed"] for r in slow}) == n  # each request once
     sent_by = [int(out.split()[-1]) for out, _ in results]
     assert sum(sent_by) == n  # the work was split ...
     assert sum(s > 0 for s in sent_by) >= 2  # ... between processes
