@@ -58,8 +58,11 @@ CHILD = textwrap.dedent("""
 """)
 
 
+CODE = [str(ROOT)]
+
+
 def _env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONPATH=CODE[0], OPENBLAS_NUM_THREADS="1")
     env.pop("OPENAI_API_KEY", None)
     return env
 
@@ -110,7 +113,8 @@ def processes(n_procs: int, n: int, tmp: Path) -> dict[str, object]:
         wall = time.monotonic() - t0
     finally:
         server.stop()
-    return {"scenario": f"{n_procs} processes, one store", "requests": n,
+    label = "1 process (baseline)" if n_procs == 1 else f"{n_procs} processes, one store"
+    return {"scenario": label, "requests": n,
             "paid": _paid(server), "kept": _rows(store),
             "note": f"exit statuses {codes}; {wall:.1f} s wall"}
 
@@ -171,7 +175,7 @@ def full_disk(n: int, tmp: Path) -> dict[str, object] | None:
                 fh.write(b"\0" * (8 << 20))
             except OSError:
                 pass
-        os.truncate(filler, filler.stat().st_size - (120 << 10))
+        os.truncate(filler, filler.stat().st_size - (600 << 10))
         res = subprocess.run(_cli(_toml(tmp, n), server, store, 8), env=_env(),
                              capture_output=True, text=True, cwd=tmp)
         emergency = sum(len(p.read_text().splitlines())
@@ -190,12 +194,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--requests", type=int, default=400)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--code", help="run the processes on the beliefreg package in this folder "
+                                   "(e.g. an export of an older commit, for a before/after)")
+    ap.add_argument("--title", default="Faults", help="section of RESULTS.md to write")
     args = ap.parse_args()
+    if args.code:
+        CODE[0] = str(Path(args.code).resolve())
     n = args.requests
     rows = []
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        for k in (2, 4):
+        for k in (1, 2, 4):  # one process: the baseline for the wall time
             rows.append(processes(k, n, tmp))
             print(rows[-1], flush=True)
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -219,13 +228,14 @@ def main() -> None:
     for r in rows:
         table.append(f"| {r['scenario']} | {r['requests']} | {r['paid']} | {r['kept']} | "
                      f"{int(r['paid']) - int(r['kept'])} | {r['note']} |")
-    body = (f"`python benchmarks/faults.py --requests {n}` on "
+    code = f" --code {args.code}" if args.code else ""
+    body = (f"`python benchmarks/faults.py --requests {n}{code}` on "
             f"{time.strftime('%Y-%m-%d', time.gmtime())} (load average {load[0]:.2f}, "
             "2 shared cores), against the fault-injecting server on 127.0.0.1 (requests paid "
             "= requests the server answered). " + "\n\n" + "\n".join(table))
     print(body)
     if not args.no_write:
-        write_section(ROOT / "benchmarks" / "RESULTS.md", "Faults", body)
+        write_section(ROOT / "benchmarks" / "RESULTS.md", args.title, body)
 
 
 if __name__ == "__main__":

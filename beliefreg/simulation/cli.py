@@ -141,7 +141,6 @@ def run(args: argparse.Namespace) -> int:
     )
     from .panel import recommended_rows
     from .pipeline import _check_run_options, estimate, simulate
-
     from .study import load_study
 
     try:
