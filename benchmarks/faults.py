@@ -62,6 +62,8 @@ CODE = [str(ROOT)]
 
 
 def _env() -> dict[str, str]:
+    # the processes run in a temporary folder: `python -m` would import the working directory's
+    # beliefreg before PYTHONPATH's
     env = dict(os.environ, PYTHONPATH=CODE[0], OPENBLAS_NUM_THREADS="1")
     env.pop("OPENAI_API_KEY", None)
     return env
@@ -103,7 +105,7 @@ def processes(n_procs: int, n: int, tmp: Path) -> dict[str, object]:
     store, go = tmp / f"procs{n_procs}.sqlite", tmp / f"go{n_procs}"
     try:
         kids = [subprocess.Popen([sys.executable, "-c", CHILD, server.url, str(store), str(go),
-                                  str(n), "8"], env=_env(), stderr=subprocess.PIPE, text=True)
+                                  str(n), "8"], env=_env(), stderr=subprocess.PIPE, text=True, cwd=tmp)
                 for _ in range(n_procs)]
         while len(list(tmp.glob(f"go{n_procs}.*"))) < n_procs:
             time.sleep(0.02)
@@ -124,7 +126,8 @@ def interrupted(sig: signal.Signals, n: int, tmp: Path) -> dict[str, object]:
     store = tmp / f"{sig.name}.sqlite"
     try:
         child = subprocess.Popen(_cli(_toml(tmp, n), server, store, 32), env=_env(),
-                                 stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                 stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                 cwd=tmp)
         while server.inflight < 32:
             time.sleep(0.01)
         in_flight = server.inflight
@@ -143,7 +146,7 @@ def killed(n: int, tmp: Path) -> dict[str, object]:
     study = _toml(tmp, n)
     try:
         child = subprocess.Popen(_cli(study, server, store, 32), env=_env(),
-                                 stderr=subprocess.PIPE, stdout=subprocess.PIPE)
+                                 stderr=subprocess.PIPE, stdout=subprocess.PIPE, cwd=tmp)
         while _rows(store) < n // 4:
             time.sleep(0.01)
         in_flight = server.inflight
@@ -151,7 +154,8 @@ def killed(n: int, tmp: Path) -> dict[str, object]:
         child.wait()
         kept_at_kill = _rows(store)
         paid_at_kill = _paid(server)
-        res = subprocess.run(_cli(study, server, store, 32), env=_env(), capture_output=True)
+        res = subprocess.run(_cli(study, server, store, 32), env=_env(), capture_output=True,
+                             cwd=tmp)
     finally:
         server.stop()
     return {"scenario": "SIGKILL mid-run, then resume", "requests": n, "paid": _paid(server),
