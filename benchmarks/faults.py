@@ -149,7 +149,6 @@ def killed(n: int, tmp: Path) -> dict[str, object]:
                                  stderr=subprocess.PIPE, stdout=subprocess.PIPE, cwd=tmp)
         while _rows(store) < n // 4:
             time.sleep(0.01)
-        in_flight = server.inflight
         child.send_signal(signal.SIGKILL)
         child.wait()
         kept_at_kill = _rows(store)
@@ -160,8 +159,8 @@ def killed(n: int, tmp: Path) -> dict[str, object]:
         server.stop()
     return {"scenario": "SIGKILL mid-run, then resume", "requests": n, "paid": _paid(server),
             "kept": _rows(store),
-            "note": f"at the kill: {paid_at_kill} paid, {kept_at_kill} stored, about "
-                    f"{in_flight} in flight; resume exit {res.returncode}"}
+            "note": f"at the kill: {paid_at_kill} paid, {kept_at_kill} stored (the difference was "
+                    f"in flight); resume exit {res.returncode}"}
 
 
 def full_disk(n: int, tmp: Path) -> dict[str, object] | None:
@@ -236,7 +235,10 @@ def main() -> None:
     body = (f"`python benchmarks/faults.py --requests {n}{code}` on "
             f"{time.strftime('%Y-%m-%d', time.gmtime())} (load average {load[0]:.2f}, "
             "2 shared cores), against the fault-injecting server on 127.0.0.1 (requests paid "
-            "= requests the server answered). " + "\n\n" + "\n".join(table))
+            "= requests the server answered). The wall times compare processes in the same run "
+            "(one process is the baseline); the absolute figures reflect the load. A SIGKILL "
+            "loses the requests in flight (nothing can run in a killed process)."
+            + "\n\n" + "\n".join(table))
     print(body)
     if not args.no_write:
         write_section(ROOT / "benchmarks" / "RESULTS.md", args.title, body)
