@@ -11,10 +11,10 @@ What is converted, column by column (:func:`as_pandas_frame`):
   categorical or enum column becomes a pandas Categorical with its categories in order, and
   nulls become NaN (numbers) or None (everything else). A dict of columns is passed to
   :class:`pandas.DataFrame`.
-* **pandas nullable dtypes** (``Int64``, ``Float64``, ``boolean``, pyarrow-backed numbers,
-  ``string``): numbers become ``float64`` with ``pd.NA`` as NaN (integers without missing
-  values stay integers); ``boolean`` becomes numpy ``bool`` (or ``object`` with None where
-  values are missing); strings become ``object`` with None for missing.
+* **pandas nullable dtypes** (``Int64``, ``Float64``, ``boolean``, pyarrow-backed numbers):
+  numbers become ``float64`` with ``pd.NA`` as NaN (integers without missing values stay
+  integers); ``boolean`` becomes numpy ``bool`` (or ``object`` with None where values are
+  missing); strings are left as they are.
 * **object columns holding only numbers** (Python floats and ints, e.g. after a CSV was read
   with ``dtype=object`` or a column was built element by element) become ``float64``: patsy
   would otherwise code each distinct number as a category.
@@ -127,7 +127,7 @@ def _usable_column(col: pd.Series, *, newdata: bool) -> pd.Series:
         if missing.any():
             values = np.array([None if m else bool(v) for v, m in zip(col, missing)],
                               dtype=object)
-            return pd.Series(values, index=col.index, name=col.name)
+            return pd.Series(values, index=col.index, name=col.name, dtype=object)
         return col.astype(bool)
     if pd.api.types.is_numeric_dtype(dtype):
         if isinstance(dtype, np.dtype):
@@ -137,10 +137,6 @@ def _usable_column(col: pd.Series, *, newdata: bool) -> pd.Series:
             return col.astype(np.int64)
         return pd.Series(col.to_numpy(dtype=float, na_value=np.nan), index=col.index,
                          name=col.name)
-    if pd.api.types.is_string_dtype(dtype) and not isinstance(dtype, np.dtype):
-        missing = _missing(col)
-        values = np.array([None if m else v for v, m in zip(col, missing)], dtype=object)
-        return pd.Series(values, index=col.index, name=col.name)
     if dtype == object:
         as_float = _numbers_as_float(col)
         if as_float is not None:
@@ -155,7 +151,7 @@ def _outcome_column(col: pd.Series) -> pd.Series:
         return col  # a multinomial outcome (C(choice) or a categorical column)
     if pd.api.types.is_bool_dtype(col.dtype):
         return col.astype(float)
-    if col.dtype == object:
+    if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
         present = col[~_missing(col)]
         if len(present) and all(isinstance(v, (bool, np.bool_)) for v in present):
             return pd.Series(col.to_numpy(dtype=float, na_value=np.nan), index=col.index,
@@ -263,6 +259,5 @@ def as_pandas_frame(data: Any, *, what: str = "data", formula: str | None = None
         return frame
     out = frame.copy(deep=False)
     for j, new in changed.items():
-        out.isetitem(j, new.to_numpy() if not isinstance(new.dtype, pd.CategoricalDtype)
-                     else new.array)
+        out.isetitem(j, new.array)  # the array keeps its dtype (no label alignment)
     return out
