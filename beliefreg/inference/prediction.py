@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .delta import DeltaResult, _normal_quantile, _result
+from .delta import DeltaResult, _normal_quantile, _result, as_index
 
 __all__ = ["PredictionResults", "index_predictions", "BandScale"]
 
@@ -87,6 +87,6 @@ def index_predictions(link: Any, params: pd.Series, cov: Any, exog: np.ndarray,
     eta = exog @ b
     g = link.pdf(eta)
     jac = exog * g[:, None]
-    delta = _result(link.cdf(eta), jac, v, pd.Index(index), list(params.index), "analytic")
+    delta = _result(link.cdf(eta), jac, v, as_index(index), list(params.index), "analytic")
     se_eta = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", exog, v, exog), 0.0, None))
     return PredictionResults(delta=delta, linpred=eta, se_linpred=se_eta, _cdf=link.cdf)
