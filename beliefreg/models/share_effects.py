@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError
+from ..frames import as_pandas_frame, is_dataframe_like
 from ..inference.delta import DeltaResult, delta_method
 from .design import Design, build_exog
 
@@ -324,31 +325,43 @@ class MultinomialEffects:
 
 # ---------------------------------------------------------------------------------- conditional
 class ConditionalEffects:
-    """Post-estimation quantities of a fitted conditional logit on given situations."""
+    """Post-estimation quantities of a fitted conditional logit on given situations.
+
+    Situations may offer different subsets of the alternatives. Shares of alternatives not
+    offered are 0. The averages over situations of ``dydx`` and of the (non-aggregate)
+    elasticities, cell (*m*, *l*), run over the situations that offer both *m* and *l* (a
+    cell no situation defines is NaN); predicted shares averaged over situations, aggregate
+    elasticities and diversion ratios sum over all situations, with zero shares where an
+    alternative is not offered (market quantities).
+    """
 
     def __init__(self, results: Any, at: Any = None, groups: Any = None) -> None:
         from .conditional import grid_structure
 
         model = results.model
         self.results, self.model = results, model
+        if at is not None and is_dataframe_like(at):
+            at = as_pandas_frame(at, what="at", newdata=True)
         self.frame = _raw_frame(model.design, at)
         if at is None:
             self.structure = model.structure
             self.exog = model.exog
             self.weights = model._w
         else:
-            if groups is None:
-                if model.group_col is None:
-                    raise ValueError("pass groups= (the situation of each row of at)")
-                groups = at[model.group_col]
+            group_values = model._new_groups(at, groups)
             if model.alternative_col is None:
                 raise ValueError("at= needs the model's alternatives column by name")
-            self.structure = grid_structure(groups, at[model.alternative_col], at.index,
+            self.structure = grid_structure(group_values, at[model.alternative_col], at.index,
                                             levels=model.alternatives)
             self.exog = build_exog(model.design, at)[:, model._keep]
             self.weights = None
         self.alternatives = list(self.structure.alternatives)
-        self.z = self.structure.grid(self.exog)  # (G, J, k)
+        self.available = self.structure.available
+        self.z = self.structure.grid(self.exog)  # (G, J, k), zero where not offered
+        w = np.ones(self.structure.n_groups) if self.weights is None else self.weights
+        pair = w[:, None, None] * (self.available[:, :, None] & self.available[:, None, :])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self._pair_weights = pair / pair.sum(axis=0)  # (G, m, l); NaN if no situation
 
     def _delta(self, func: Callable[[Any], Any], names: pd.Index) -> DeltaResult:
         res = self.results
@@ -356,15 +369,27 @@ class ConditionalEffects:
                             names=names, method="complex")
 
     def _probs(self, b: Any) -> Any:
-        return softmax_complex(self.z @ b)
+        from .conditional import masked_softmax
+
+        return masked_softmax(self.z @ b, self.available)
+
+    def _pair_mean(self, values: Any) -> Any:
+        """The (m, l) average over the situations offering both m and l."""
+        return np.einsum("gml,gml->ml", self._pair_weights, values)
 
     def prediction(self, *, average: bool) -> DeltaResult:
+        avail = self.available
+
         def func(b: Any) -> Any:
             p = self._probs(b)
-            return _weighted_mean(p, self.weights) if average else p.reshape(-1)
+            return _weighted_mean(p, self.weights) if average else p[avail]
 
-        names = (pd.Index(self.alternatives, name="alternative") if average else
-                 pd.MultiIndex.from_product([self.structure.group_labels, self.alternatives]))
+        if average:
+            names = pd.Index(self.alternatives, name="alternative")
+        else:
+            g, j = np.nonzero(avail)
+            names = pd.MultiIndex.from_arrays(
+                [self.structure.group_labels[g], pd.Index(self.alternatives)[j]])
         return self._delta(func, names)
 
     def _derivative(self, variable: str) -> tuple[np.ndarray, np.ndarray]:
@@ -386,15 +411,17 @@ class ConditionalEffects:
     def effects(self, variable: str, *, kind: str, aggregate: bool = False) -> EffectMatrix:
         d_z, v = self._derivative(variable)
         w = self.weights
+        offered = self.available
 
         def func(b: Any) -> Any:
             p, dp = self._dydx(b, d_z)
             if kind == "dydx":
-                out = _weighted_mean(dp, w)
+                out = self._pair_mean(dp)
             elif aggregate:
                 out = _weighted_mean(dp * v[:, None, :], w) / _weighted_mean(p, w)[:, None]
             else:
-                out = _weighted_mean(dp * v[:, None, :] / p[:, :, None], w)
+                safe_p = np.where(offered, p, 1.0)  # cells not offered carry no weight
+                out = self._pair_mean(dp * v[:, None, :] / safe_p[:, :, None])
             return out.reshape(-1)  # rows: share of m; columns: variable of l
 
         delta = self._delta(func, _labels(self.alternatives, self.alternatives))
