@@ -285,8 +285,8 @@ class VariableMap:
         bad = newdata[needed].isna().any(axis=1).to_numpy()
         if bad.any():
             cols = [v for v in needed if newdata[v].isna().any()]
-            raise DataError(f"{what} has missing values in column(s) {cols}, rows "
-                            f"{list(newdata.index[bad][:5])}")
+            raise DataError(f"{what} has missing values in rows {list(newdata.index[bad][:5])}"
+                            f" (column(s) {cols})")
         return newdata
 
     def build(self, data: pd.DataFrame) -> np.ndarray:

@@ -176,7 +176,8 @@ def test_predict_with_missing_values_gives_nan_rows_and_get_prediction_names_the
     nullable = new.assign(price=pd.array(new.price.to_numpy(), dtype="Float64"))
     nullable.loc[11, "price"] = pd.NA
     np.testing.assert_allclose(res.predict(nullable).to_numpy(), pred.to_numpy(), rtol=1e-14)
-    with pytest.raises(DataError, match=r"missing values in column\(s\) \['price', 'brand'\]"):
+    with pytest.raises(DataError, match=r"missing values in rows \[11, 12\] \(column\(s\) "
+                       r"\['price', 'brand'\]\)"):
         res.get_prediction(new)
 
 
