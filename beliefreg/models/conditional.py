@@ -572,7 +572,8 @@ class ConditionalLogit(DesignModel):
             raise ValueError(f"start_params must have {self.k_params} values, got {start.shape}")
         newton = newton_concave(self._evaluate, start, maxiter=maxiter, tol=tol)
         prob = self._probabilities(newton.params)
-        n_boundary = int(np.count_nonzero((prob < _SEPARATION_EPS).any(axis=1)))
+        boundary = (prob < _SEPARATION_EPS) & self.structure.available  # offered cells only
+        n_boundary = int(np.count_nonzero(boundary.any(axis=1)))
         if n_boundary:
             warnings.warn(
                 f"fitted shares are numerically 0 in {n_boundary} choice situation(s): perfect "

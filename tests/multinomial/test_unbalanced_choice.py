@@ -33,8 +33,10 @@ def ref():
 
 
 def _fit(data, outcome, **kw):
-    return br.ConditionalLogit.from_formula(f"{outcome} ~ {FORMULA}", data, groups="obs",
-                                            alternatives="brand").fit(**kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", br.exceptions.SeparationWarning)  # cells not offered
+        return br.ConditionalLogit.from_formula(f"{outcome} ~ {FORMULA}", data, groups="obs",
+                                                alternatives="brand").fit(**kw)
 
 
 def _cov(res):
