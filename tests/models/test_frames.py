@@ -191,3 +191,33 @@ def test_multinomial_predict_with_missing_values_gives_nan_rows():
     new = pd.DataFrame({"x": [0.1, np.nan, 0.3]})
     pred = np.asarray(res.predict(new))
     assert np.isnan(pred[1]).all() and np.isfinite(pred[[0, 2]]).all()
+
+
+# ---------------------------------------------------------------------- property
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_REPRESENTATIONS = {
+    "float64": lambda s: s.astype(float),
+    "Float64": lambda s: s.astype("Float64"),
+    "object": lambda s: s.astype(object),
+    "arrow": lambda s: s.astype("double[pyarrow]"),
+}
+
+
+@settings(max_examples=20, deadline=None)
+@given(outcome=st.sampled_from(sorted(_REPRESENTATIONS)),
+       regressor=st.sampled_from(sorted(_REPRESENTATIONS)),
+       brand=st.sampled_from(["object", "category", "string"]),
+       index=st.sampled_from(["range", "repeated", "strings"]))
+def test_every_representation_of_the_same_numbers_gives_the_same_fit(data, outcome, regressor,
+                                                                      brand, index):
+    d = data[["belief", "price", "brand"]].copy()
+    d["belief"] = _REPRESENTATIONS[outcome](d.belief)
+    d["price"] = _REPRESENTATIONS[regressor](d.price)
+    d["brand"] = d.brand.astype(brand)
+    if index == "repeated":
+        d.index = np.repeat(np.arange(len(d) // 3 + 1), 3)[:len(d)]
+    elif index == "strings":
+        d.index = [f"r{i}" for i in range(len(d))]
+    _same(_fit("belief ~ price + brand", d), _fit("belief ~ price + brand", data))
