@@ -151,6 +151,8 @@ def softmax_complex(eta: Any) -> Any:
 def _raw_frame(design: Design, at: Any) -> pd.DataFrame | None:
     if at is None:
         return None if design.data is None else design.estimation_rows()
+    if is_dataframe_like(at):
+        at = as_pandas_frame(at, what="at", newdata=True)
     if not isinstance(at, pd.DataFrame):
         raise TypeError("at must be None (the estimation rows) or a DataFrame of rows to "
                         "evaluate at")

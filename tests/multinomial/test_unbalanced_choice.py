@@ -150,3 +150,26 @@ def test_a_repeated_alternative_is_still_an_error(data):
     d = pd.concat([data, data.iloc[[0]]], ignore_index=True)
     with pytest.raises(DataError, match="have an alternative twice"):
         _fit(d, "choice")
+
+
+def test_dydx_is_the_mean_derivative_over_situations_offering_both(data):
+    """Margins at unbalanced data against central differences of predict(): cell (m, l)
+    averages d p_m / d price_l over the situations that offer both m and l."""
+    res = _fit(data, "belief")
+    m = res.margins("price")
+    alts = res.alternatives
+    h = 1e-6
+    expected = np.full((4, 4), np.nan)
+    for li, l in enumerate(alts):
+        up, down = data.copy(), data.copy()
+        rows = data.brand == l
+        up.loc[rows, "price"] += h
+        down.loc[rows, "price"] -= h
+        deriv = (res.predict(up).to_numpy() - res.predict(down).to_numpy()) / (2 * h)
+        frame = data.assign(d=deriv)
+        offers_l = set(data.obs[rows])
+        for mi, mm in enumerate(alts):
+            cell = frame[(frame.brand == mm) & frame.obs.isin(offers_l)]
+            expected[mi, li] = cell.d.mean()
+    got = m["estimate"].to_numpy().reshape(4, 4)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
