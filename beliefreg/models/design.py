@@ -175,7 +175,7 @@ def _patsy_message(exc: Exception) -> str:
 
 
 def _patsy_where(exc: Exception) -> str:
-    """' (in term `brand`)' from a PatsyError's origin, or ''."""
+    """' (in `brand`)': the formula text a PatsyError points at, or ''."""
     origin = getattr(exc, "origin", None)
     try:
         return f" (in `{origin.code[origin.start:origin.end]}`)"
@@ -218,9 +218,11 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
         raise DataError(f"cannot build the design of {formula!r}{_patsy_where(exc)}: "
                         f"{_patsy_message(exc)}") from None
     if y.shape[1] != 1 and not multivariate:
-        raise DataError(f"the left-hand side of {formula!r} must be one column, got "
-                        f"{list(y.columns)} (for shares over several alternatives use "
-                        "MultinomialFractionalLogit)")
+        shown = [str(c) for c in y.columns[:4]] + (["..."] if y.shape[1] > 4 else [])
+        raise DataError(f"the left-hand side of {formula!r} must be one numeric column; patsy "
+                        f"coded it as {y.shape[1]} columns {shown}, so it holds text or "
+                        "categories (convert it to numbers; for shares over several "
+                        "alternatives use MultinomialFractionalLogit)")
     positions = np.asarray(x.index, dtype=np.intp)
     labels = data.index[positions]
     dropped = len(data) - len(labels)

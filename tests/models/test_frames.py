@@ -96,6 +96,13 @@ def test_outcome_text_that_is_not_a_number_names_the_column_and_values(data):
         br.FractionalLogit.from_formula("belief ~ price", d)
 
 
+def test_a_text_outcome_says_it_holds_text(data):
+    d = data.assign(answer=np.where(data.buy, "yes", "no"))
+    with pytest.raises(DataError, match=r"must be one numeric column; patsy coded it as 2 "
+                                        r"columns .* holds text or categories"):
+        br.Logit.from_formula("answer ~ price", d)
+
+
 def test_repeated_index_labels_with_weights(data):
     d = data.copy()
     d.index = np.repeat(np.arange(len(d) // 2), 2)
