@@ -183,7 +183,8 @@ def extract(
     ``belief = raw / covered_mass`` with ``covered_mass = sum(raw)``.
 
     An alternative none of whose variants is listed gets ``raw = 0`` and an ``upper_bound``
-    (each unlisted token is at most the smallest listed probability, and all unlisted tokens
+    (each unlisted token is at most the smallest listed probability other than the sampled
+    token's, since vLLM appends the sampled token below its top-k; all unlisted tokens
     together at most one minus the listed total); the row is flagged ``truncated``. OpenAI's
     ``-9999`` placeholder log-probability is treated as unlisted, never as an exact zero; a
     ``-inf`` log-probability is an exact zero.
