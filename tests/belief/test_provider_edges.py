@@ -3,6 +3,8 @@ of rows whose pivot lies outside the generated tokens (item 9)."""
 
 import math
 
+import numpy as np
+
 import pytest
 
 from beliefreg.belief import ChoiceSet, extract
@@ -91,3 +93,34 @@ def test_local_backend_pivot_out_of_range_row_has_missing_pivot_index():
                                "pivot": {"index": 0, "method": "first", "detail": None}}, study)
     assert out.pivot_index is None
     assert out.belief_reason.startswith("pivot_out_of_range")
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(weights=st.lists(st.floats(0.01, 1.0), min_size=4, max_size=9),
+       k=st.integers(1, 5), sampled=st.integers(0, 8), appended_first=st.booleans())
+def test_upper_bounds_never_fall_below_the_true_probability(weights, k, sampled,
+                                                            appended_first):
+    """Property: whatever the sampled token and wherever vLLM puts it in the list, the upper
+    bound of an alternative is at least its true probability (Yes and No are two of the
+    tokens of a known full distribution)."""
+    p = np.array(weights) / sum(weights)
+    tokens = ["Yes", "No"] + [f"t{i}" for i in range(len(p) - 2)]
+    order = np.argsort(-p, kind="stable")
+    k = min(k, len(p))
+    top = [(tokens[i], float(p[i])) for i in order[:k]]
+    s = sampled % len(p)
+    listed = [{"token": t, "logprob": math.log(q)} for t, q in top]
+    if tokens[s] not in [t for t, _ in top]:
+        entry = {"token": tokens[s], "logprob": math.log(p[s])}
+        listed = [entry] + listed if appended_first else listed + [entry]
+    content = [{"token": tokens[s], "logprob": math.log(p[s]), "top_logprobs": listed}]
+    r = extract(content, LITERAL)
+    truth = {"yes": p[0], "no": p[1]}
+    for alt in ("yes", "no"):
+        if not math.isnan(r.upper_bound[alt]):
+            assert r.upper_bound[alt] >= truth[alt] - 1e-12
+            assert r.raw[alt] <= truth[alt] + 1e-12
