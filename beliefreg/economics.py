@@ -286,8 +286,13 @@ def wtp(results: Any, attribute: str, price: str, *, at_price: float | None = No
         raise LogPriceWTPError(_log_price_message(params, attribute, price, terms))
     p0 = float(at_price)
     bp = b[pcols.cols]
-    f0 = pcols([p0])[0][0, 0]
-    if _is_log_price(terms, price) and p0 > 0:
+    with np.errstate(all="ignore"):
+        f0 = pcols([p0])[0][0, 0]
+    if not np.isfinite(f0 @ bp):
+        raise LogPriceWTPError(f"the formula's price terms {[t.name for t in terms]} are not "
+                               f"defined at {price!r} = {p0:g}: pass a reference price inside "
+                               "their domain")
+    if _is_log_price(terms, price):
         # eta_p(p) = b_log * log(p): w = p0 (exp(-b_a / b_log) - 1), exact for any size
         if bp[0] == 0.0:
             raise LogPriceWTPError(f"demand does not respond to {price!r} (its coefficient "

@@ -223,3 +223,10 @@ def test_wtp_bracketing_finds_roots_near_the_edge_of_the_domain(study, p_root):
                  xtol=1e-14, rtol=1e-14)
     assert got == pytest.approx(ref, rel=1e-9, abs=1e-12)
     assert got == pytest.approx(p_root - p0, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("p0", [0.0, -3.0])
+def test_wtp_reference_price_outside_the_domain_of_log_price(log_model, p0):
+    with pytest.raises(LogPriceWTPError, match=r"\['np.log\(price\)'\] are not defined at "
+                                               f"'price' = {p0:g}"):
+        log_model.wtp("organic", "price", at_price=p0)
