@@ -330,7 +330,8 @@ class ConditionalEffects:
     """Post-estimation quantities of a fitted conditional logit on given situations.
 
     Situations may offer different subsets of the alternatives. Shares of alternatives not
-    offered are 0. The averages over situations of ``dydx`` and of the (non-aggregate)
+    offered are 0; effect matrices and diversion ratios have a row and a column for each
+    alternative that some situation offers. The averages over situations of ``dydx`` and of the (non-aggregate)
     elasticities, cell (*m*, *l*), run over the situations that offer both *m* and *l* (a
     cell no situation defines is NaN); predicted shares averaged over situations, aggregate
     elasticities and diversion ratios sum over all situations, with zero shares where an
@@ -360,10 +361,15 @@ class ConditionalEffects:
         self.alternatives = list(self.structure.alternatives)
         self.available = self.structure.available
         self.z = self.structure.grid(self.exog)  # (G, J, k), zero where not offered
+        # effects and diversion: the alternatives that some situation offers
+        self._offered = np.flatnonzero(self.available.any(axis=0))
+        self.offered_alternatives = [self.alternatives[j] for j in self._offered]
         w = np.ones(self.structure.n_groups) if self.weights is None else self.weights
-        pair = w[:, None, None] * (self.available[:, :, None] & self.available[:, None, :])
+        both = self.available[:, :, None] & self.available[:, None, :]
+        pair = w[:, None, None] * both
         with np.errstate(invalid="ignore", divide="ignore"):
             self._pair_weights = pair / pair.sum(axis=0)  # (G, m, l); NaN if no situation
+        self._never_together = ~both.any(axis=0)
 
     def _delta(self, func: Callable[[Any], Any], names: pd.Index) -> DeltaResult:
         res = self.results
@@ -410,25 +416,42 @@ class ConditionalEffects:
         dp[:, idx, idx] += p * d
         return p, dp
 
+    def _restrict(self, matrix: Any) -> Any:
+        """An (m, l) matrix restricted to the alternatives some situation offers."""
+        return matrix[np.ix_(self._offered, self._offered)]
+
+    def _check_pairs(self) -> None:
+        never = self._restrict(self._never_together)
+        if never.any():
+            alts = self.offered_alternatives
+            m, l = (int(i[0]) for i in np.nonzero(never))
+            raise DataError(f"no situation offers both {alts[m]!r} and {alts[l]!r}, so the mean "
+                            "effect of one on the other over the situations offering both is "
+                            "undefined; use aggregate=True (market elasticities) or evaluate "
+                            "at situations that offer them together")
+
     def effects(self, variable: str, *, kind: str, aggregate: bool = False) -> EffectMatrix:
         d_z, v = self._derivative(variable)
         w = self.weights
         offered = self.available
+        if kind == "dydx" or not aggregate:
+            self._check_pairs()
 
         def func(b: Any) -> Any:
             p, dp = self._dydx(b, d_z)
             if kind == "dydx":
                 out = self._pair_mean(dp)
             elif aggregate:
-                out = _weighted_mean(dp * v[:, None, :], w) / _weighted_mean(p, w)[:, None]
+                with np.errstate(invalid="ignore", divide="ignore"):  # never offered: dropped
+                    out = _weighted_mean(dp * v[:, None, :], w) / _weighted_mean(p, w)[:, None]
             else:
                 safe_p = np.where(offered, p, 1.0)  # cells not offered carry no weight
                 out = self._pair_mean(dp * v[:, None, :] / safe_p[:, :, None])
-            return out.reshape(-1)  # rows: share of m; columns: variable of l
+            return self._restrict(out).reshape(-1)  # rows: share of m; columns: variable of l
 
-        delta = self._delta(func, _labels(self.alternatives, self.alternatives))
-        return EffectMatrix(delta, self.alternatives, self.alternatives, kind,
-                            column_name=f"{variable} of")
+        alts = self.offered_alternatives
+        delta = self._delta(func, _labels(alts, alts))
+        return EffectMatrix(delta, alts, alts, kind, column_name=f"{variable} of")
 
     def diversion(self, variable: str) -> EffectMatrix:
         d_z, _ = self._derivative(variable)
@@ -436,10 +459,10 @@ class ConditionalEffects:
 
         def func(b: Any) -> Any:
             _, dp = self._dydx(b, d_z)
-            mean = _weighted_mean(dp, w)  # (m, l)
+            mean = self._restrict(_weighted_mean(dp, w))  # (m, l)
             own = np.diagonal(mean)
             return (-mean / own[None, :]).T.reshape(-1)  # rows: from l; columns: to m
 
-        delta = self._delta(func, _labels(self.alternatives, self.alternatives))
-        return EffectMatrix(delta, self.alternatives, self.alternatives, "diversion",
-                            row_name="from", column_name="to")
+        alts = self.offered_alternatives
+        delta = self._delta(func, _labels(alts, alts))
+        return EffectMatrix(delta, alts, alts, "diversion", row_name="from", column_name="to")

@@ -173,3 +173,28 @@ def test_dydx_is_the_mean_derivative_over_situations_offering_both(data):
             expected[mi, li] = cell.d.mean()
     got = m["estimate"].to_numpy().reshape(4, 4)
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
+
+
+def test_effects_at_a_counterfactual_set_cover_the_alternatives_offered(data):
+    res = _fit(data, "belief")
+    cf = data.loc[data.brand != "a"]
+    for matrix in (res.elasticities("price", at=cf),
+                   res.elasticities("price", at=cf, aggregate=True),
+                   res.diversion_ratios("price", at=cf)):
+        assert list(matrix.rows) == ["b", "c", "none"]
+        assert np.isfinite(matrix.estimate.to_numpy()).all()
+    m = res.margins("price", at=cf)
+    assert set(m.index.get_level_values(0)) == {"b", "c", "none"}
+    # the diversion from b goes to the alternatives left: c and none
+    div = res.diversion_ratios("price", at=cf).estimate
+    assert div.loc["b"].drop("b").sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_effects_of_alternatives_never_offered_together_are_refused(data):
+    res = _fit(data, "belief")
+    at = pd.DataFrame({"obs": [1, 1, 2, 2], "brand": ["a", "none", "b", "none"],
+                       "price": [1.5, 0.0, 2.0, 0.0], "promo": [0, 0, 1, 0]})
+    with pytest.raises(DataError, match="no situation offers both 'a' and 'b'"):
+        res.margins("price", at=at)
+    agg = res.elasticities("price", at=at, aggregate=True)
+    assert agg.estimate.loc["a", "b"] == 0.0
