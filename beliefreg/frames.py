@@ -101,10 +101,15 @@ def _missing(values: pd.Series) -> np.ndarray:
 
 
 def _numbers_as_float(col: pd.Series) -> pd.Series | None:
-    """An object column holding only numbers (and missing values) as float64, else None."""
-    present = col[~_missing(col)]
+    """An object column holding only numbers (and missing values) as float64 (int64 for
+    integers without missing values), else None."""
+    missing = _missing(col)
+    present = col[~missing]
     if len(present) == 0 or not all(_is_number(v) for v in present):
         return None
+    if not missing.any() and all(isinstance(v, (int, np.integer)) for v in present):
+        # integers stay integers (``C(k)`` keeps level names such as ``C(k)[T.2]``)
+        return pd.Series(col.to_numpy(dtype=np.int64), index=col.index, name=col.name)
     try:
         return pd.Series(col.to_numpy(dtype=float, na_value=np.nan), index=col.index,
                          name=col.name)
