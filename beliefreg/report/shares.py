@@ -93,14 +93,18 @@ def shares_sample(panel: pd.DataFrame, alternatives: list[str]
     beliefs = [f"belief_{a}" for a in alternatives]
     failed = panel["error"].notna() if "error" in panel else pd.Series(False, panel.index)
     no_belief = ~failed & panel[beliefs].isna().any(axis=1)
+    from ..simulation.panel import recommended_rows
+
     valid = panel["choice"].isin(alternatives)
     no_choice = ~failed & ~no_belief & ~valid
-    keep = ~(failed | no_belief | no_choice)
+    keep = ~(failed | no_belief | no_choice) & recommended_rows(panel)
+    low_mass = ~(failed | no_belief | no_choice) & ~keep
     sample = panel.loc[keep].copy().reset_index(drop=True)
     for a in alternatives:
         sample[f"choice_{a}"] = (sample["choice"] == a).astype(float)
     dropped = {"failed request": int(failed.sum()), "no belief": int(no_belief.sum()),
-               "answer not an alternative": int(no_choice.sum())}
+               "answer not an alternative": int(no_choice.sum()),
+               "low mass on the alternatives (< 0.5)": int(low_mass.sum())}
     return sample, dropped
 
 
