@@ -121,6 +121,21 @@ def _crit(few: bool, groups: int | None, level: float) -> tuple[float, str]:
     return float(stats.norm.ppf(0.5 + level / 2.0)), "normal"
 
 
+def _boottest(res: Any, term: str, level: float) -> dict[str, Any] | None:
+    """The wild cluster score bootstrap of ``term = 0`` (``res.boottest``), or None."""
+    if not hasattr(res, "boottest") or not res.n_groups:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bt = res.boottest(f"{term} = 0", reps=999, seed=0, level=level)
+        low, high = (bt.conf_int if bt.conf_int is not None else (math.nan, math.nan))
+        return {"pvalue": float(bt.pvalue), "reps": int(bt.reps), "low": float(low),
+                "high": float(high)}
+    except Exception:  # noqa: BLE001 - the t(G-1) reading stands
+        return None
+
+
 def _fmt_price(p: float) -> str:
     return f"{p:g}"
 
@@ -175,7 +190,11 @@ def describe_demand(fits: dict[str, Any], sample: pd.DataFrame, design: Any,
         b, se = float(f.results.params[term]), float(f.results.bse[term])
         lo_p, hi_p, change, change_se = _predicted_change(f.results, cond, price, p_lo, p_hi)
         sig = abs(b) > crit * se
+        boot = _boottest(f.results, term, level) if few else None
+        if boot is not None:
+            sig = boot["pvalue"] < 1 - level
         readings[m] = dict(term=term, b=b, ci=(b - crit * se, b + crit * se), crit=crit_name,
+                           boot=boot,
                            p_lo=lo_p, p_hi=hi_p, change=100 * change,
                            change_ci=(100 * (change - crit * change_se),
                                       100 * (change + crit * change_se)), sig=sig,
@@ -191,6 +210,13 @@ def describe_demand(fits: dict[str, Any], sample: pd.DataFrame, design: Any,
             f"({level:.0%} CI {r['change_ci'][0]:+.1f} to {r['change_ci'][1]:+.1f})")
     coef = (f"coefficient of {r['term']} {r['b']:.3f}, {level:.0%} CI {r['ci'][0]:.3f} to "
             f"{r['ci'][1]:.3f} ({r['crit']} critical values), p = {r['p']:.3g}")
+    if r.get("boot") is not None:
+        bt = r["boot"]
+        coef += (f"; wild cluster score bootstrap ({bt['reps']} Rademacher draws, few "
+                 f"clusters) p "
+                 + (f"= {bt['pvalue']:.3g}" if bt["pvalue"] > 0 else f"< {1 / bt['reps']:.2g}")
+                 + (f", {level:.0%} confidence set {bt['low']:.3f} to {bt['high']:.3f}"
+                    if math.isfinite(bt['low']) else ""))
     label = LABELS[m].split(" (")[0]
     if direction == "none":
         head = (f"No detectable price effect in the {label} model: the fitted probability goes "
