@@ -109,14 +109,16 @@ def test_elasticity_of_the_criterion_is_the_models_elasticity_at_the_mean():
 
 def test_verdict_reads_a_rising_demand_and_names_the_prices():
     r = br.efficiency.SyntheticRespondent(-8.0, 2.2, precision=18)
-    panel = r.panel([20, 40, 60, 80], runs=30, seed=2)
+    # 8 price clusters: with 4 the wild bootstrap's smallest p-value (16 sign vectors) is 0.125
+    panel = r.panel([20, 30, 40, 50, 60, 70, 80, 90], runs=20, seed=2)
     panel["choice_valid"] = True
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         a = analyse(panel, n_boot=50)
     v = a.verdict
     assert v.direction == "rises" and v.significant and v.change_pp > 5
-    assert "Demand RISES with price" in v.text and "at price 20" in v.text and "at 80" in v.text
+    assert "Demand RISES with price" in v.text and "at price 20" in v.text and "at 90" in v.text
+    assert "wild cluster score bootstrap" in v.text
     assert "percentage points" in v.text and "flat" not in v.text
 
 
