@@ -21,11 +21,13 @@ from .results import BinaryResults
 from .tables import compare
 from . import efficiency  # belief vs choice: runs_needed, compare_measures, SyntheticRespondent
 from .simulation import Study, simulate
+from . import report  # beliefreg.report(panel, out): the belief-vs-choice report of any panel
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "__version__",
+    "report",
     "FractionalLogit",
     "FractionalProbit",
     "Logit",

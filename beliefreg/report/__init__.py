@@ -156,3 +156,14 @@ def _run(args: argparse.Namespace) -> int:
         print(console_summary(a, {}))
     print(f"\nReport: {Path(args.out).resolve()}/")
     return 0 if a.ok else 3
+
+
+class _CallableModule(sys.modules[__name__].__class__):  # type: ignore[misc]
+    """``beliefreg.report(panel, out, ...)`` calls :func:`report`; the package stays a package
+    (``beliefreg.report.demo``, ``from beliefreg.report import analyse``)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return report(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
