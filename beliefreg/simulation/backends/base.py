@@ -87,6 +87,10 @@ class Backend(ABC):
         """The text the model reads (for token estimates)."""
         return str(payload)
 
+    def seconds_per_request(self, study: Study) -> float | None:
+        """Expected seconds per request (for ``--dry-run``), or None when unknown."""
+        return None
+
     def layout_of(self, study: Study) -> str:
         """The prompt layout the backend uses for ``study`` (``'completion'`` or ``'chat'``;
         recorded in the panel's ``layout`` column)."""

@@ -153,6 +153,11 @@ def _ctx_key(ctx: tuple[int, ...]) -> str:
 
 #: Top-N list length of the follow-up calls along multi-token labels with the prompt cache on.
 CHAIN_TOP_N = 64
+#: Seconds per single-token (Yes/No) request of the embedded model on a quiet 2-core machine
+#: (the demo: 160 requests in 84 s), and the cost of one follow-up call along a multi-token
+#: label relative to it (with the prompt cache: about 0.2, benchmarks/multitoken.py; without: 1).
+SECONDS_PER_REQUEST = 0.53
+FOLLOW_UP_COST = {True: 0.2, False: 1.0}
 
 
 class LocalBackend(Backend):
@@ -257,6 +262,19 @@ class LocalBackend(Backend):
         return {"backend": self.name, "model": model, "sha256": self._sha}
 
     # -- payloads ------------------------------------------------------------------------------
+    def seconds_per_request(self, study: Study) -> float | None:
+        """Expected seconds per request: one pass for single-token labels, plus one follow-up
+        call per distinct label prefix (measured constants, :data:`SECONDS_PER_REQUEST`)."""
+        try:
+            resolved = self._resolve(study.choices)
+        except Exception:  # noqa: BLE001 - unknown until the model is loaded
+            return None
+        seqs = [s for a in resolved.alternatives for s in resolved.sequences[a]]
+        prefixes = {s[:i] for s in seqs for i in range(1, len(s))}
+        per_token = max(1, int(study.max_tokens))
+        return SECONDS_PER_REQUEST * (per_token + FOLLOW_UP_COST[self.chain_cache]
+                                      * len(prefixes))
+
     def layout_of(self, study: Study) -> str:
         """The prompt layout used: the study's, else chat when the file has a template."""
         if study.layout is not None:
