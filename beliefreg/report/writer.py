@@ -164,6 +164,14 @@ def _bias_text(c: Criterion, m: str) -> str:
     return f"{e.bias:+.4g} (SE {e.bias_se:.2g}; {tag})"
 
 
+def _optimistic(c: Criterion) -> bool:
+    if c.resampling is None:
+        return False
+    n = int(c.resampling.runs_available.min())
+    return any(r is not None and r > max(1, n / 10)
+               for r in (c.measures[m].runs_resampling for m in MEASURES))
+
+
 def _summary_criteria(a: BinaryAnalysis) -> list[Criterion]:
     eff = a.efficiency
     return [] if eff is None else [c for c in eff.criteria if c.kind != "level"]
@@ -234,6 +242,10 @@ def efficiency_reading(a: BinaryAnalysis) -> list[str]:
                        f"{c.status('choice')}"
                        + (f"; resampling {_resampled(c, 'belief')} vs "
                           f"{_resampled(c, 'choice')}" if c.resampling is not None else "")
+                       + ("" if not _optimistic(c) else
+                          f" (resampling R of the {int(c.resampling.runs_available.min())} runs "
+                          "simulated without replacement is optimistic beyond a tenth of them: "
+                          "trust the normal approximation)")
                        + "."
                        + (f" The target itself is known only to ±{1.96 * c.target_se:.3g} "
                           f"(the panel has {eff.runs_per_condition:g} runs per condition, "
@@ -502,8 +514,9 @@ def plot_runs_needed(a: BinaryAnalysis) -> Any:
         ys = [never if v is None else v for v in vals]
         ax.bar(xs, ys, width=0.3, color=colours[m], label=m)
     ax.set_yscale("log")
-    ax.axhline(never, color="grey", linestyle=":", linewidth=1)
-    ax.text(0, never, " never (bias ≥ band)", fontsize=7, va="bottom")
+    if any(c.measures[m].runs_normal is None for c in levels for m in MEASURES):
+        ax.axhline(never, color="grey", linestyle=":", linewidth=1)
+        ax.text(0, never, " never (bias ≥ band)", fontsize=7, va="bottom")
     ax.set_xticks(np.arange(len(levels)))
     ax.set_xticklabels([c.quantity.removeprefix("demand at ").split("=")[-1] for c in levels],
                        rotation=90, fontsize=7)
