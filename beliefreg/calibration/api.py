@@ -27,7 +27,8 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
               model: type = Logit, method: str = "ppi++", lam: float | None = None,
               coord: str | int | None = None, cov_type: str = "HC0",
               cov_kwds: Mapping[str, Any] | None = None, weights: Any = None,
-              sampling_prob: Any = None, ddof: int = 0, base: str | int | None = None,
+              sampling_prob: Any = None, ddof: int = 0, bread: str = "rectified",
+              base: str | int | None = None,
               maxiter: int = 100, tol: float = 1e-10, eval_env: Any = 0):
     r"""Estimate a model for people from a human sample and LLM predictions (PPI++ or DSL).
 
@@ -65,7 +66,7 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
         PPI++ (Angelopoulos, Duchi and Zrnic 2023) or DSL (Egami et al. 2023; needs
         ``sampling_prob``).
     lam : float, optional
-        PPI++ only: a fixed :math:`\lambda \ge 0` (0: the human-only fit, exactly; 1: plain
+        PPI++ only: a fixed :math:`\lambda` in [0, 1] (0: the human-only fit, exactly; 1: plain
         PPI). Default: power tuning, the :math:`\lambda` minimising the variance of ``coord``
         (or the trace of the covariance), clipped to [0, 1].
     coord : str or int, optional
@@ -88,6 +89,11 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
         PPI++ with HC0 only: 1 gives each sample's variance the :math:`m/(m-1)` factor of
         ``np.cov`` (``ppi_py``'s intervals); 0 (default) reduces to the human-only HC0 at
         :math:`\lambda = 0`.
+    bread : {'rectified', 'pooled'}
+        PPI++ only: the sandwich's bread. ``'rectified'`` (default): the derivative of the
+        rectified estimating equation, :math:`(1-\lambda)\bar I_h + \lambda \bar I_u`
+        (continuous in :math:`\lambda`). ``'pooled'``: the average information over both
+        samples pooled, ``ppi_py``'s convention. Asymptotically the same.
     base : str or int, optional
         The multinomial model's base alternative.
     maxiter, tol : optional
@@ -160,8 +166,10 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
             raise ValueError("ddof applies to PPI++ with HC0 only")
     elif sampling_prob is not None:
         raise ValueError("sampling_prob is used by method='dsl' only")
-    if lam is not None and not (np.isfinite(lam) and lam >= 0):
-        raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+    if lam is not None and not (np.isfinite(lam) and 0 <= lam <= 1):
+        raise ValueError(f"lam must be a number in [0, 1], got {lam!r}")
+    if bread not in ("rectified", "pooled"):
+        raise ValueError(f"bread must be 'rectified' or 'pooled', got {bread!r}")
     if ddof and cov_type == "cluster":
         raise ValueError("ddof applies to cov_type='HC0' only (clusters use the CR1 factor)")
     for name, frame in (("human", human), ("llm", llm)):
@@ -237,7 +245,7 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
         fitted = dsl_fit(samples, start, pi, maxiter=maxiter, tol=tol)
     else:
         fitted = ppi_fit(samples, start, lam=lam, coord=coord_pos, ddof=ddof, maxiter=maxiter,
-                         tol=tol)
+                         tol=tol, bread=bread)
 
     label = f"{fitted.method} sandwich, " + ("HC0" if cov_type == "HC0" else "cluster (CR1)")
     if ddof:

@@ -20,9 +20,14 @@ PPI++ (Angelopoulos, Duchi and Zrnic 2023)
     simulated rows are draws of the regressors from the same population and the prediction is
     a fixed function of the row (not fitted on these human answers).
 
-    Covariance :math:`\hat V = \bar B^{-1} M \bar B^{-1}` with :math:`\bar B` the average
-    expected information over the human and the simulated rows pooled (the human rows alone
-    when :math:`\lambda = 0`; the convention of ``ppi_py``) and the meat
+    Covariance :math:`\hat V = \bar B^{-1} M \bar B^{-1}`. The bread :math:`\bar B` is by
+    default (``bread='rectified'``) the derivative of the estimating equation,
+    :math:`(1-\lambda)\bar I_h + \lambda \bar I_u` with :math:`\bar I_h`, :math:`\bar I_u`
+    the average expected information of the human and of the simulated rows: continuous in
+    :math:`\lambda` and the human-only bread at :math:`\lambda = 0`. ``bread='pooled'`` is
+    ``ppi_py``'s convention: the average over both samples pooled, the human rows alone at
+    exactly :math:`\lambda = 0` (so the covariance jumps as :math:`\lambda` leaves 0; the two
+    agree asymptotically). The meat is
 
     .. math::
 
@@ -42,8 +47,9 @@ PPI++ (Angelopoulos, Duchi and Zrnic 2023)
 
     Power tuning: the meat is quadratic in :math:`\lambda`, :math:`M(\lambda) = M_{AA} +
     \lambda(M_{AF} + M_{FA}) + \lambda^2 M_{FF}`; :math:`\hat\lambda` minimises
-    :math:`\mathrm{tr}(W M(\lambda) W')` with :math:`W = \bar B^{-1}` (the trace of the
-    covariance) or its row for one coefficient, evaluated at the :math:`\lambda = 1` estimate,
+    :math:`\mathrm{tr}(W M(\lambda) W')` with :math:`W` the inverse of the pooled bread (the
+    trace of the covariance) or its row for one coefficient, evaluated at the
+    :math:`\lambda = 1` estimate,
     and is clipped to [0, 1] (as ``ppi_py``'s ``_calc_lam_glm``; here with the same
     clustering and weights as the covariance).
 
@@ -180,13 +186,20 @@ def _ppi_coefficients(s: Samples, lam: float):
     return (np.full(n, 1.0 / n), np.full(n, -lam / n), np.full(N, lam / N))
 
 
-def pooled_bread(s: Samples, theta: np.ndarray, lam: float) -> np.ndarray:
-    r"""The average expected information: over the human rows and the simulated rows pooled
-    (``ppi_py``'s convention), or the human rows alone when :math:`\lambda = 0`."""
+def pooled_bread(s: Samples, theta: np.ndarray, lam: float, bread: str = "pooled") -> np.ndarray:
+    r"""The average expected information.
+
+    ``'pooled'``: over the human rows and the simulated rows pooled (``ppi_py``'s convention),
+    the human rows alone when :math:`\lambda = 0`. ``'rectified'``: the derivative of the
+    rectified estimating equation, :math:`(1-\lambda)\bar I_h + \lambda \bar I_u`
+    (continuous in :math:`\lambda`).
+    """
     fam = s.family
     info = fam.information(theta, s.x_h, s.w_h)
     if lam == 0.0:
         return info / s.n
+    if bread == "rectified":
+        return (1.0 - lam) * info / s.n + lam * fam.information(theta, s.x_u, s.w_u) / s.N
     return (info + fam.information(theta, s.x_u, s.w_u)) / (s.n + s.N)
 
 
@@ -251,12 +264,12 @@ def _meat(s_a: np.ndarray, s_f: np.ndarray, lam: float) -> np.ndarray:
 
 def ppi_fit(s: Samples, start: np.ndarray, *, lam: float | None = None,
             coord: int | None = None, ddof: int = 0, maxiter: int = 100,
-            tol: float = 1e-10) -> CalibratedFit:
+            tol: float = 1e-10, bread: str = "rectified") -> CalibratedFit:
     """PPI++ on the samples: tuned (``lam`` None) or fixed :math:`\\lambda`; see the module."""
     if lam is None:
         theta1, _, _ = rectified_fit(s, *_ppi_coefficients(s, 1.0), start, maxiter=maxiter,
                                      tol=tol)
-        bread_inv = inverse_information(pooled_bread(s, theta1, 1.0))
+        bread_inv = inverse_information(pooled_bread(s, theta1, 1.0, "pooled"))
         s_a, s_f, _, _ = ppi_meat_parts(s, theta1, ddof=ddof)
         lam = tune_lambda(bread_inv, s_a, s_f, coord)
     lam = float(lam)
@@ -266,7 +279,7 @@ def ppi_fit(s: Samples, start: np.ndarray, *, lam: float | None = None,
     else:
         theta, n_iter, converged = rectified_fit(s, *_ppi_coefficients(s, lam), start,
                                                  maxiter=maxiter, tol=tol)
-    bread = pooled_bread(s, theta, lam)
+    bread = pooled_bread(s, theta, lam, bread)
     bread_inv = inverse_information(bread)
     s_a, s_f, codes, n_groups = ppi_meat_parts(s, theta, ddof=ddof)
     meat = _meat(s_a, s_f, lam)

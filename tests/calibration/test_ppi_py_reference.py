@@ -2,7 +2,8 @@
 arrays at the same lambda: point estimates and intervals to 1e-6.
 
 ppi_py's conventions, matched here by options (see beliefreg.calibration.estimator):
-``ppi_logistic_ci`` uses the ``np.cov`` (ddof=1) variance of each sample -> ``ddof=1``;
+``ppi_logistic_ci`` uses the ``np.cov`` (ddof=1) variance of each sample -> ``ddof=1``, and
+the information averaged over both samples pooled as the bread -> ``bread='pooled'``;
 ``ppi_mean_ci`` uses ``np.std`` (ddof=0) -> the default ``ddof=0``. The mean is the PPI++ fit
 of an intercept-only logit, ``expit(Intercept)``, whose delta-method interval on the
 probability scale is ppi_py's interval for the mean.
@@ -50,7 +51,8 @@ def _with_const(x):
 def test_logistic_equals_ppi_py(lam, seed):
     x, y, f, xu, fu = _data(seed)
     human, llm, formula = _frames(x, y, f, xu, fu)
-    res = br.calibrate(formula, human, llm, prediction="f", lam=lam, ddof=1)
+    res = br.calibrate(formula, human, llm, prediction="f", lam=lam, ddof=1,
+                       bread="pooled")
     X, XU = _with_const(x), _with_const(xu)
     point = ppi_py.ppi_logistic_pointestimate(X, y, f, XU, fu, lam=lam)
     lo, hi = ppi_py.ppi_logistic_ci(X, y, f, XU, fu, alpha=0.05, lam=lam)
@@ -66,7 +68,8 @@ def test_logistic_equals_ppi_py_with_weights():
     w, wu = rng.uniform(0.5, 2, len(y)), rng.uniform(0.5, 2, len(fu))
     human, llm, formula = _frames(x, y, f, xu, fu)
     human["w"], llm["w"] = w, wu
-    res = br.calibrate(formula, human, llm, prediction="f", lam=0.6, ddof=1, weights="w")
+    res = br.calibrate(formula, human, llm, prediction="f", lam=0.6, ddof=1, weights="w",
+                       bread="pooled")
     X, XU = _with_const(x), _with_const(xu)
     point = ppi_py.ppi_logistic_pointestimate(X, y, f, XU, fu, lam=0.6, w=w, w_unlabeled=wu)
     lo, hi = ppi_py.ppi_logistic_ci(X, y, f, XU, fu, alpha=0.05, lam=0.6, w=w,
