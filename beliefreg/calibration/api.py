@@ -229,7 +229,9 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
                       w_h=w_h, x_u=x_u, f_u=f_u, w_u=w_u, codes=codes)
 
     # the human-only fit: starting values, lambda = 0, the effective sample size
-    human_cov_kwds = {"groups": np.asarray(groups_h, dtype=object)} if codes is not None else None
+    human_cov_kwds = None
+    if codes is not None:
+        human_cov_kwds = {"groups": group_name if group_name else np.asarray(groups_h, dtype=object)}
     fit_kwargs: dict[str, Any] = {"cov_type": cov_type, "cov_kwds": human_cov_kwds}
     if not multinomial:
         fit_kwargs["hessian"] = "expected"

@@ -73,6 +73,14 @@ class CalibrationDemo:
             f"{self.n_llm} rows: " + ", ".join(f"n = {int(n)} -> {e:.0f}" for n, e in
                                                eff.itertuples(index=False)) + ".",
         ]
+        wtp_cov = self.coverage.groupby("n")["coverage_median_wtp"].min()
+        if (wtp_cov < 0.9).any():
+            worst = wtp_cov.idxmin()
+            lines.append(
+                f"Median WTP intervals under-cover at small n ({100 * wtp_cov[worst]:.0f}% at "
+                f"n = {worst}, both methods): the log(bid) slope is within a few SEs of zero, "
+                "so exp(-a/b) is far from linear over its interval and the delta method is a "
+                "poor guide there; read the slope's intervals, or use more respondents.")
         gain = (eff["mean_effective_n"] / eff["n"]).mean()
         if lam.max() < 0.2 or gain < 1.05:
             lines.append(
