@@ -122,9 +122,9 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
     >>> rng = np.random.default_rng(0)
     >>> def frame(m):
     ...     d = pd.DataFrame({"price": rng.choice([1.0, 2.0, 4.0], m)})
-    ...     p = 1 / (1 + np.exp(-(1 - 1.5 * np.log(d.price))))
-    ...     d["buy"] = (rng.uniform(size=m) < p).astype(int)
-    ...     d["belief"] = np.clip(p + 0.1 + rng.normal(0, 0.05, m), 0, 1)  # biased, informative
+    ...     eta = 1 - 1.5 * np.log(d.price) + rng.normal(0, 2, m)   # taste: the LLM sees it
+    ...     d["buy"] = (rng.uniform(size=m) < 1 / (1 + np.exp(-eta))).astype(int)
+    ...     d["belief"] = 1 / (1 + np.exp(-(eta + 0.5 + rng.normal(0, 0.5, m))))  # biased
     ...     return d
     >>> res = br.calibrate("buy ~ np.log(price)", human=frame(300), llm=frame(3000),
     ...                    prediction="belief")

@@ -134,15 +134,17 @@ def plan(pilot, *, coef: str, target_se: float, price_human: float,
     >>> rng = np.random.default_rng(1)
     >>> def frame(m):
     ...     d = pd.DataFrame({"x": rng.normal(size=m)})
-    ...     p = 1 / (1 + np.exp(-(0.2 + d.x)))
-    ...     d["y"] = (rng.uniform(size=m) < p).astype(int)
-    ...     d["f"] = np.clip(p + rng.normal(0, 0.1, m), 0, 1)
+    ...     eta = 0.2 + d.x + rng.normal(0, 2, m)          # taste: the LLM sees it
+    ...     d["y"] = (rng.uniform(size=m) < 1 / (1 + np.exp(-eta))).astype(int)
+    ...     d["f"] = 1 / (1 + np.exp(-(eta + rng.normal(0, 0.5, m))))
     ...     return d
     >>> pilot = br.calibrate("y ~ x", human=frame(200), llm=frame(2000), prediction="f")
     >>> p = br.calibration.plan(pilot, coef="x", target_se=0.05, price_human=1.0,
     ...                         price_llm=0.01)
     >>> p.n_human < p.human_only_n and p.cost < p.human_only_cost
     True
+    >>> print(p)  # doctest: +ELLIPSIS
+    Plan for se(x) <= 0.05: ... human answers and ... LLM requests (lambda ...), cost ...
     """
     if getattr(pilot, "method", None) != "PPI++":
         raise ValueError("plan needs a PPI++ pilot fit from beliefreg.calibrate")

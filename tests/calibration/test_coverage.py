@@ -106,3 +106,25 @@ def test_coverage_clustered(truth_clustered):
     assert np.all((cov_human >= 0.93) & (cov_human <= 0.97)), cov_human
     # x varies within persons, so the person effect the LLM sees helps the slope less
     assert np.all(w_ppi < 0.95 * w_human), (w_ppi, w_human)
+
+
+@pytest.mark.slow
+def test_coverage_dsl_with_unequal_sampling_probabilities(truth):
+    """DSL: 2000 rows, each labelled by a human with a known probability that depends on x
+    (0.05 to 0.35); the belief is biased. The interval covers the population logit at the
+    nominal rate, the human-rows-only logit (ignoring the design) does not have to."""
+    from beliefreg.calibration.estimator import dsl_fit
+
+    rng = np.random.default_rng(3)
+    hits = []
+    for _ in range(REPS):
+        x, y, f = _population(rng, 2000)
+        pi = np.where(x[:, 1] > 0, 0.35, 0.05)
+        r = rng.uniform(size=2000) < pi
+        s = Samples(FAMILY, x[r], y[r], f[r], np.ones(r.sum()), x[~r], f[~r],
+                    np.ones((~r).sum()))
+        fit = dsl_fit(s, np.zeros(2), pi[r])
+        se = np.sqrt(np.diag(fit.cov))
+        hits.append(np.abs(fit.params - truth) <= Z * se)
+    cov = np.mean(hits, axis=0)
+    assert np.all((cov >= 0.93) & (cov <= 0.97)), cov
