@@ -166,6 +166,9 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
             raise ValueError("ddof applies to PPI++ with HC0 only")
     elif sampling_prob is not None:
         raise ValueError("sampling_prob is used by method='dsl' only")
+    if lam is not None and coord is not None:
+        raise ValueError("coord chooses what power tuning minimises; with a fixed lam there "
+                         "is no tuning: drop coord or lam")
     if lam is not None and not (np.isfinite(lam) and 0 <= lam <= 1):
         raise ValueError(f"lam must be a number in [0, 1], got {lam!r}")
     if bread not in ("rectified", "pooled"):
@@ -289,6 +292,9 @@ def _prediction_columns(prediction: Any, model: Any, multinomial: bool) -> list[
         return [prediction]
     alts = list(model.alternatives)
     if isinstance(prediction, Mapping):
+        # 'C(choice) ~ x' names the alternatives 'C(choice)[a]': accept the level 'a' too
+        prediction = {next((a for a in alts if a == k or a.endswith(f"[{k}]")), k): v
+                      for k, v in prediction.items()}
         missing = [a for a in alts if a not in prediction]
         if missing:
             raise ValueError(f"prediction has no column for alternatives {missing} "

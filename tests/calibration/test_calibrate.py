@@ -185,6 +185,9 @@ def test_results_api_uses_the_calibrated_covariance():
     el_h = res.human_only.elasticity("price")
     assert el["std_err"].iloc[0] != el_h["std_err"].iloc[0]
     assert {"estimate", "std_err"} <= set(res.margins("income").columns)
+    wtp = res.wtp("income", "price", at_price=12.0)
+    wtp_h = res.human_only.wtp("income", "price", at_price=12.0)
+    assert np.isfinite(wtp["std_err"]).all() and (wtp["std_err"] != wtp_h["std_err"]).all()
     text = str(res.summary())
     for needle in ("Lambda:", "0.7000 (fixed)", "No. human rows:", "240",
                    "No. simulated rows:", "1200", "Effective human n:"):
@@ -210,7 +213,8 @@ def test_multinomial():
     human, llm = draw(400), draw(2000)
     ref = br.MultinomialFractionalLogit.from_formula("C(choice) ~ x", human).fit()
     alts = ref.alternatives
-    pred = dict(zip(alts, ["pa", "pb", "pc"]))
+    pred = {"a": "pa", "b": "pb", "c": "pc"}           # levels of C(choice) are accepted
+    assert alts == ["C(choice)[a]", "C(choice)[b]", "C(choice)[c]"]
     r0 = br.calibrate("C(choice) ~ x", human, llm, prediction=pred,
                       model=br.MultinomialFractionalLogit, lam=0)
     np.testing.assert_allclose(r0.params, ref.params, rtol=1e-10)
@@ -289,6 +293,8 @@ def test_errors_name_rows_and_options():
         br.calibrate(FORMULA, human, llm.drop(columns="belief"), prediction="belief")
     with pytest.raises(ValueError, match="groups"):
         br.calibrate(FORMULA, human, llm, prediction="belief", cov_type="cluster")
+    with pytest.raises(ValueError, match="coord"):
+        br.calibrate(FORMULA, human, llm, prediction="belief", lam=0.5, coord="income")
     with pytest.raises(ValueError, match="method"):
         br.calibrate(FORMULA, human, llm, prediction="belief", method="ols")
     with pytest.raises(DataError, match="sampling_prob"):
