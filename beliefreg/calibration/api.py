@@ -269,6 +269,8 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
         "ddof": ddof,
         "_lam_fixed": lam is not None,
         "_samples": samples,
+        "bread": ("expected information, all rows" if method_key == "dsl" else
+                  f"expected information, {bread}"),
     }
     return calibrated_results(human_model, fitted, estimator, results_cov_kwds, info)
 

@@ -273,12 +273,8 @@ def ppi_fit(s: Samples, start: np.ndarray, *, lam: float | None = None,
         s_a, s_f, _, _ = ppi_meat_parts(s, theta1, ddof=ddof)
         lam = tune_lambda(bread_inv, s_a, s_f, coord)
     lam = float(lam)
-    if lam == 0.0:
-        theta, n_iter, converged = rectified_fit(s, *_ppi_coefficients(s, 0.0), start,
-                                                 maxiter=maxiter, tol=tol)
-    else:
-        theta, n_iter, converged = rectified_fit(s, *_ppi_coefficients(s, lam), start,
-                                                 maxiter=maxiter, tol=tol)
+    theta, n_iter, converged = rectified_fit(s, *_ppi_coefficients(s, lam), start,
+                                             maxiter=maxiter, tol=tol)
     bread = pooled_bread(s, theta, lam, bread)
     bread_inv = inverse_information(bread)
     s_a, s_f, codes, n_groups = ppi_meat_parts(s, theta, ddof=ddof)

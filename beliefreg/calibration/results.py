@@ -109,8 +109,9 @@ class CalibrationInfo:
     def _summary_info(self) -> dict[str, str]:
         info = super()._summary_info()  # type: ignore[misc]
         for key in ("R-squared (corr^2):", "Log-likelihood:", "Quasi-log-likelihood:",
-                    "Df residuals:"):
+                    "Df residuals:", "Hessian (bread):"):
             info.pop(key, None)
+        info["Bread:"] = getattr(self, "bread", "")
         info.update(self._calibration_info())
         return info
 
