@@ -81,3 +81,14 @@ def test_cli_end_to_end_on_the_embedded_model(tmp_path, capsys):
     cov = pd.read_csv(out / "coverage.csv")
     assert set(cov.method) == {"human only", "PPI++"} and (cov.reps == 3).all()
     assert "What the LLM was worth" in (out / "summary.md").read_text()
+
+
+def test_cli_hook_routes_demo_calibration(capsys):
+    from beliefreg.cli import main
+
+    assert main(["demo", "calibration", "--sizes", "many"]) == 1
+    assert "--sizes must be integers" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "calibration", "--help"])
+    assert exc.value.code == 0
+    assert "NaturalPark" in capsys.readouterr().out
