@@ -88,7 +88,8 @@ class CalibrationDemo:
                 "people's answers beyond the bid, so PPI++ gives them almost no weight and the "
                 "intervals are the human-only ones. That is the method working: a flat or "
                 "uninformative model cannot make the human estimate worse, and cannot make it "
-                "better either. A real model that tracks people would earn a lambda near 1.")
+                "better either. Beliefs that track people's answers (beyond what the bid "
+                "explains) would earn a larger lambda and narrower intervals.")
         else:
             lines.append(
                 f"Verdict: the LLM's beliefs were worth about {100 * (gain - 1):.0f}% more "
@@ -184,6 +185,7 @@ def analyse_calibration(human: pd.DataFrame, llm: pd.DataFrame, *,
 def plot_calibration(result: CalibrationDemo, path: Path) -> Path:
     """Two panels: yes-rate and LLM belief by bid; slope interval width by human n."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -197,6 +199,7 @@ def plot_calibration(result: CalibrationDemo, path: Path) -> Path:
     ax1.plot(grid, pred, ":", color="gray", label="logit on log(bid), all 312")
     ax1.set_xscale("log")
     ax1.set_xticks(list(b.index), [str(v) for v in b.index])
+    ax1.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax1.set_xlabel("bid (euros)")
     ax1.set_ylabel("P(yes)")
     ax1.set_ylim(0, 1)
@@ -219,7 +222,9 @@ def plot_calibration(result: CalibrationDemo, path: Path) -> Path:
 
 
 def _md(frame: pd.DataFrame, digits: int = 3) -> str:
-    return frame.round(digits).to_markdown() if _has_tabulate() else frame.round(digits).to_string()
+    if _has_tabulate():
+        return frame.round(digits).to_markdown()
+    return "```text\n" + frame.round(digits).to_string() + "\n```"
 
 
 def _has_tabulate() -> bool:
@@ -303,7 +308,7 @@ more than 95% of the time, more so at larger n). Widths: medians.
 ![calibration](calibration.png)
 
 Files: estimates.csv, coverage.csv, replications.csv, by_bid.csv, llm_beliefs.csv,
-calibration.png. Time: {meta['timings']}.
+calibration.png. Time: {', '.join(f'{k} {v}' for k, v in meta['timings'].items())}.
 """
     (out / "summary.md").write_text(text)
     written.insert(0, out / "summary.md")
