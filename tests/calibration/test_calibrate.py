@@ -1,7 +1,6 @@
 """beliefreg.calibrate: lambda = 0 is the human-only fit, the sandwich by hand (HC0 and
 clustered), DSL by hand, the multinomial model, the results API and the errors."""
 
-
 import numpy as np
 import pandas as pd
 import pytest
