@@ -54,11 +54,12 @@ def informative_panel(people: pd.DataFrame) -> pd.DataFrame:
 def table(cov: pd.DataFrame) -> str:
     head = ("| n | method | coverage (slope) | median CI width (slope) | width / human-only | "
             "coverage (median WTP) | median CI width (WTP, euros) | mean lambda | "
-            "mean effective n |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
+            "mean effective n | WTP undefined |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
     rows = [f"| {r.n} | {r.method} | {r.coverage_slope:.3f} | {r.median_width_slope:.3f} | "
             f"{r.width_ratio_slope:.3f} | {r.coverage_median_wtp:.3f} | "
-            f"{r.median_width_median_wtp:.1f} | {r.mean_lambda:.3f} | {r.mean_effective_n:.1f} |"
-            for r in cov[COLS].itertuples(index=False)]
+            f"{r.median_width_median_wtp:.1f} | {r.mean_lambda:.3f} | {r.mean_effective_n:.1f} | "
+            f"{r.wtp_undefined} |"
+            for r in cov[COLS + ["wtp_undefined"]].itertuples(index=False)]
     return head + "\n".join(rows)
 
 
@@ -100,7 +101,7 @@ def main() -> None:
 
 {table(good.coverage)}
 
-Reading: with the embedded model PPI++ intervals are as wide as the human-only ones (width ratio about 1, lambda near 0): its belief is nearly flat in the bid and unrelated to the respondents' profiles, and power tuning gives it almost no weight, so the calibrated interval is the human-only interval; the method neither gains nor loses. With predictions that track people the intervals narrow at the same human n. Median WTP intervals under-cover at small n for both methods (the delta method on exp(-a/b) when the slope is within a few SEs of zero).
+Reading: with the embedded model PPI++ intervals are as wide as the human-only ones (width ratio about 1, lambda near 0): its belief is nearly flat in the bid and unrelated to the respondents' profiles, and power tuning gives it almost no weight, so the calibrated interval is the human-only interval; the method neither gains nor loses. With predictions that track people the intervals narrow at the same human n. Median WTP intervals under-cover at small n for both methods (the delta method on exp(-a/b) when the slope is within a few SEs of zero; a subset whose slope makes exp(-a/b) overflow has no WTP interval and counts as a miss: "WTP undefined").
 """
     write_section(Path(__file__).with_name("RESULTS.md"), "Calibration", body)
 

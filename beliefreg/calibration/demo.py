@@ -99,7 +99,13 @@ class CalibrationDemo:
 
 
 def _wtp(res) -> tuple[float, float]:
-    frame = res.nlcom(WTP, name="wtp").summary_frame()
+    """Median WTP and its delta-method SE; NaN when exp(-a/b) overflows (a slope near 0)."""
+    from ..inference.delta import NonSmoothFunctionError
+
+    try:
+        frame = res.nlcom(WTP, name="wtp").summary_frame()
+    except NonSmoothFunctionError:
+        return float("nan"), float("nan")
     return float(frame["estimate"].iloc[0]), float(frame["std_err"].iloc[0])
 
 
@@ -154,9 +160,12 @@ def analyse_calibration(human: pd.DataFrame, llm: pd.DataFrame, *,
         for key in ("slope", "median_wtp"):
             est, se = g[key].to_numpy(), g[f"{key}_se"].to_numpy()
             ok = np.isfinite(est) & np.isfinite(se)
-            entry[f"coverage_{key}"] = float(np.mean(np.abs(est[ok] - truth[key])
-                                                     <= z * se[ok])) if ok.any() else np.nan
+            # an undefined WTP (exp(-a/b) overflows) has no interval: it counts as a miss
+            hit = np.zeros(len(g), bool)
+            hit[ok] = np.abs(est[ok] - truth[key]) <= z * se[ok]
+            entry[f"coverage_{key}"] = float(hit.mean())
             entry[f"median_width_{key}"] = float(np.median(2 * z * se[ok])) if ok.any() else np.nan
+        entry["wtp_undefined"] = int((~np.isfinite(g["median_wtp"].to_numpy())).sum())
         entry["mean_lambda"] = float(g["lambda"].mean())
         entry["mean_effective_n"] = float(g["effective_n"].mean())
         summary.append(entry)
