@@ -144,14 +144,15 @@ def analyse_calibration(human: pd.DataFrame, llm: pd.DataFrame, *,
             idx = rng.choice(len(human), size=n, replace=False)
             sub = human.iloc[np.sort(idx)]
             with warnings.catch_warnings():
+                # an overflowing exp(-a/b) (slope near 0) is expected in small subsets
                 warnings.simplefilter("ignore")
                 res = br.calibrate(FORMULA, sub, llm, prediction="belief_yes",
                                    coord="np.log(bid)", **_CLUSTER)
-            for method, r in (("human only", res.human_only), ("PPI++", res)):
-                row = _row(method, n, r, res.lam if method == "PPI++" else 0.0,
-                           res.effective_nobs["np.log(bid)"] if method == "PPI++" else n)
-                row.update(rep=rep, method=method)
-                rows.append(row)
+                for method, r in (("human only", res.human_only), ("PPI++", res)):
+                    row = _row(method, n, r, res.lam if method == "PPI++" else 0.0,
+                               res.effective_nobs["np.log(bid)"] if method == "PPI++" else n)
+                    row.update(rep=rep, method=method)
+                    rows.append(row)
     reps_frame = pd.DataFrame(rows)
     z = 1.959963984540054
     summary = []
