@@ -10,6 +10,7 @@ import pandas as pd
 import patsy
 
 from ..exceptions import DataError, MissingValueWarning
+from ..frames import as_pandas_frame
 from ..models.binary import BinaryModel, Logit
 from ..models.design import describe_rows
 from ..models.multinomial import MultinomialFractionalLogit, _check_shares
@@ -45,7 +46,7 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
     formula : str
         The model's formula, e.g. ``"buy ~ np.log(price) + C(persona)"`` (for the multinomial
         model ``"C(choice) ~ ..."`` or ``"a + b + c ~ ..."``).
-    human : pandas.DataFrame
+    human : pandas.DataFrame (or any frame the models accept: polars, pyarrow, dict)
         The human rows: outcome, regressors, prediction. Rows with missing values in the
         formula's variables are dropped with a warning; a missing or invalid prediction on a
         used row is an error naming the rows.
@@ -175,9 +176,14 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
         raise ValueError(f"bread must be 'rectified' or 'pooled', got {bread!r}")
     if ddof and cov_type == "cluster":
         raise ValueError("ddof applies to cov_type='HC0' only (clusters use the CR1 factor)")
-    for name, frame in (("human", human), ("llm", llm)):
-        if not isinstance(frame, pd.DataFrame):
-            raise TypeError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
+    # any frame the models accept (pandas, polars, pyarrow, dict of columns), as pandas with a
+    # unique index (the rows are matched by label between the design and the frames)
+    human = as_pandas_frame(human, what="human", formula=formula)
+    llm = as_pandas_frame(llm, what="llm")
+    if not human.index.is_unique:
+        human = human.reset_index(drop=True)
+    if not llm.index.is_unique:
+        llm = llm.reset_index(drop=True)
 
     if isinstance(eval_env, int):
         eval_env = patsy.EvalEnvironment.capture(eval_env + 1)

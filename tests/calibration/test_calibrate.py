@@ -298,3 +298,16 @@ def test_errors_name_rows_and_options():
     with pytest.raises(DataError, match="sampling_prob"):
         br.calibrate(FORMULA, human.assign(pi=0.0), llm, prediction="belief", method="dsl",
                      sampling_prob="pi")
+
+
+def test_polars_frames_and_repeated_index_labels():
+    pl = pytest.importorskip("polars")
+    human, llm = _frames(9)
+    ref = br.calibrate(FORMULA, human, llm, prediction="belief", lam=0.5)
+    res = br.calibrate(FORMULA, pl.from_pandas(human), pl.from_pandas(llm),
+                       prediction="belief", lam=0.5)
+    np.testing.assert_allclose(res.params, ref.params, rtol=1e-12)
+    np.testing.assert_allclose(res.cov_params(), ref.cov_params(), rtol=1e-10)
+    rep = br.calibrate(FORMULA, human.set_axis([0] * len(human)), llm.set_axis([1] * len(llm)),
+                       prediction="belief", lam=0.5)
+    np.testing.assert_allclose(rep.params, ref.params, rtol=1e-12)
