@@ -22,6 +22,8 @@ from .tables import compare
 from . import efficiency  # belief vs choice: runs_needed, compare_measures, SyntheticRespondent
 from .simulation import Study, simulate
 from . import report  # beliefreg.report(panel, out): the belief-vs-choice report of any panel
+from . import calibration  # PPI++ and DSL: calibrate LLM predictions to a human sample
+from .calibration import calibrate
 
 __version__ = "0.1.0.dev0"
 
@@ -42,6 +44,8 @@ __all__ = [
     "Study",
     "simulate",
     "efficiency",
+    "calibration",
+    "calibrate",
     "DeltaResult",
     "NonSmoothFunctionError",
     "UnknownVariableError",
