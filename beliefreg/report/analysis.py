@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..exceptions import SeparationWarning
 from ..models.binary import FractionalLogit, Logit

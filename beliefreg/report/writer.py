@@ -489,7 +489,6 @@ def plot_runs_needed(a: BinaryAnalysis) -> Any:
     shows why instead of a curve.
     """
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator  # noqa: F401
 
     eff = a.efficiency
     summary = _summary_criteria(a)
