@@ -106,7 +106,7 @@ def _summary(panel: Any, alternatives: list[str]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run the ``simulate`` subcommand."""
     from .errors import BudgetExceededError, QuotaExceededError, SimulationError
-    from .pipeline import estimate, simulate
+    from .pipeline import prepare, run_prepared
     from .study import load_study
 
     try:
@@ -127,8 +127,10 @@ def run(args: argparse.Namespace) -> int:
     common: dict[str, Any] = dict(model=opts.get("model"), fresh=args.fresh, **backend_options)
     if store is not None or args.no_store:
         common["store"] = store
+    prepared = None
     try:
-        est = estimate(study, backend, **common)
+        prepared = prepare(study, backend, **common)  # planned once, run below
+        est = prepared.estimate
         if args.dry_run:
             print(est)
             return 0
@@ -144,10 +146,10 @@ def run(args: argparse.Namespace) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                panel = simulate(study, backend, concurrency=opts.get("concurrency"),
-                                 progress=args.progress,
-                                 max_retries=opts.get("max_retries", 6),
-                                 budget_usd=opts.get("budget"), **common)
+                panel = run_prepared(prepared, concurrency=opts.get("concurrency"),
+                                     progress=args.progress,
+                                     max_retries=opts.get("max_retries", 6),
+                                     budget_usd=opts.get("budget"))
                 status = 0
             except QuotaExceededError as exc:
                 print(f"beliefreg simulate: {exc}", file=sys.stderr)
@@ -161,6 +163,9 @@ def run(args: argparse.Namespace) -> int:
     except SimulationError as exc:
         print(f"beliefreg simulate: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if prepared is not None:
+            prepared.close()
     if status == 0 and panel["error"].notna().any():
         status = 3
     if opts.get("out") is not None and panel is not None:

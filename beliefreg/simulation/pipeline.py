@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from .backends import get_backend
 from .backends.base import Backend
-from .design import Item, expand
+from .design import Item
 from .errors import (
     BackendError,
     BeliefSamplingWarning,
@@ -27,22 +28,20 @@ from .errors import (
     QuotaExceededError,
     StudyError,
 )
-from .keys import stable_hash
 from .panel import build_panel
-from .pricing import CostEstimate, estimate_tokens
+from .planning import PlanScan, choose_draw, iter_chunks, iter_tasks, key_prefixes, scan
+from .pricing import CostEstimate
 from .progress import Progress
 from .runner import RetryPolicy, RunReport, Task, run_tasks
 from .store import Store
 from .study import Study
 
-__all__ = ["simulate", "estimate", "default_store_path", "plan"]
+__all__ = ["simulate", "estimate", "default_store_path", "plan", "prepare", "run_prepared",
+           "PreparedRun"]
 
 log = logging.getLogger("beliefreg.simulation")
 
 T = TypeVar("T")
-
-#: Largest number of fresh draws looked for in a store.
-_MAX_DRAWS = 10_000
 
 
 def default_store_path() -> Path:
@@ -65,7 +64,8 @@ DEFAULT_STORE: Any = _DefaultStore()
 
 @dataclass(frozen=True)
 class Plan:
-    """The requests of one draw of a study: items, payloads and store keys, aligned."""
+    """The requests of one draw of a study: items, payloads and store keys, aligned (a list
+    form for small studies and tests; :mod:`.planning` streams them)."""
 
     draw: int
     items: list[Item]
@@ -74,33 +74,21 @@ class Plan:
 
 
 def plan(study: Study, backend: Backend, model: str, *, draw: int = 0) -> Plan:
-    """Items, payloads and store keys of ``study`` for one draw.
+    """Items, payloads and store keys of ``study`` for one draw, as lists.
 
     The key of a request is :func:`~beliefreg.simulation.keys.stable_hash` of the backend's
     identity (backend, endpoint or model file hash, model), the payload (which fixes the
     messages or prompt, every sampling parameter and the derived seed), the run index and the
     draw.
     """
-    items = expand(study, draw=draw)
-    identity = backend.identity(model)
-    payloads = [backend.build_payload(it, study, model) for it in items]
-    keys = [stable_hash({"identity": identity, "payload": p, "run": it.run, "draw": it.draw})
-            for it, p in zip(items, payloads, strict=True)]
+    items: list[Item] = []
+    payloads: list[dict[str, Any]] = []
+    keys: list[str] = []
+    for ch in iter_chunks(study, backend, model, draw=draw, payloads=True):
+        items += ch.items
+        payloads += ch.payloads or []
+        keys += ch.keys
     return Plan(draw=draw, items=items, payloads=payloads, keys=keys)
-
-
-def _choose_draw(study: Study, backend: Backend, model: str, store: Store,
-                 fresh: bool) -> Plan:
-    """The latest draw with stored rows (or 0); with ``fresh``, the next unused draw."""
-    current = plan(study, backend, model, draw=0)
-    if store.count_present(current.keys) == 0:
-        return current
-    for d in range(1, _MAX_DRAWS):
-        nxt = plan(study, backend, model, draw=d)
-        if store.count_present(nxt.keys) == 0:
-            return nxt if fresh else current
-        current = nxt
-    raise StudyError(f"more than {_MAX_DRAWS} draws of this study in the store")
 
 
 def _open_store(store: Any) -> tuple[Store, bool]:
@@ -133,45 +121,77 @@ def _run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
     return box["value"]
 
 
-def _estimate(study: Study, backend: Backend, model: str, the_plan: Plan,
-              n_cached: int, pending: list[int]) -> CostEstimate:
-    n_in = 0
-    for i in pending:
-        payload = the_plan.payloads[i]
-        n_msgs = len(payload.get("messages") or payload.get("input") or [None])
-        n_in += estimate_tokens(backend.prompt_text(payload)) + 4 * n_msgs
-    n_out = study.max_tokens * len(pending)
+def _estimate(study: Study, backend: Backend, model: str, the_scan: PlanScan) -> CostEstimate:
+    n_in = the_scan.pending_input_tokens
+    n_out = study.max_tokens * len(the_scan.pending)
     price = backend.price(model)
     cost = math.nan if price is None else price.cost(n_in, n_out)
-    return CostEstimate(n_requests=len(the_plan.keys), n_cached=n_cached,
-                        n_to_send=len(pending), input_tokens=n_in, output_tokens=n_out,
+    return CostEstimate(n_requests=the_scan.n_requests, n_cached=the_scan.n_cached,
+                        n_to_send=len(the_scan.pending), input_tokens=n_in, output_tokens=n_out,
                         cost_usd=cost, price=price, model=model, backend=backend.name,
                         paid=bool(backend.paid))
 
 
-def _prepare(study: Study, backend: str | Backend, model: str | None, store: Any, fresh: bool,
-             backend_options: dict[str, Any]) -> tuple[Backend, str, Store, bool, Plan,
-                                                      dict[str, Any], list[int], set[str]]:
+@dataclass
+class PreparedRun:
+    """A planned study: its backend, store, plan scan and cost estimate, ready to run.
+
+    Made by :func:`prepare` (one streaming pass over the design); :meth:`run` sends what is
+    pending and returns the panel. The command line prints :attr:`estimate`, asks, then runs
+    the same plan, so a study is planned once.
+    """
+
+    study: Study
+    backend: Backend
+    model: str
+    store: Store
+    owned: bool
+    scan: PlanScan
+    estimate: CostEstimate
+
+    def close(self) -> None:
+        if self.owned:
+            self.store.close()
+            self.owned = False
+
+    def panel(self) -> pd.DataFrame:
+        """The panel of the requests that have a stored row, read chunk by chunk."""
+        sent = self.scan.sent_prefixes()
+        frames = []
+        for ch in iter_chunks(self.study, self.backend, self.model, draw=self.scan.draw):
+            records = self.store.get_many(ch.keys)
+            was_sent = np.isin(key_prefixes(ch.keys), sent)
+            cached = {k for k, s in zip(ch.keys, was_sent, strict=True)
+                      if not s and k in records and records[k].ok}
+            frames.append(build_panel(self.study, ch.items, ch.keys, records,
+                                      backend=self.backend, model=self.model, cached=cached))
+        if len(frames) == 1:
+            return frames[0]
+        return pd.concat(frames, ignore_index=True)
+
+
+def prepare(study: Study, backend: str | Backend = "local", *, model: str | None = None,
+            store: Any = DEFAULT_STORE, fresh: bool = False,
+            **backend_options: Any) -> PreparedRun:
+    """Plan ``study`` (one streaming pass, see :mod:`.planning`) and estimate its cost.
+
+    Parameters are those of :func:`simulate`. Close the result (or run it through
+    :func:`simulate`'s code path) to release the store it opened.
+    """
     if not isinstance(study, Study):
         raise TypeError(f"study must be a beliefreg.Study, got {type(study).__name__}")
     be = get_backend(backend, **backend_options)
     model_name = be.resolve_model(model or study.model)
     st, owned = _open_store(store)
     try:
-        the_plan = _choose_draw(study, be, model_name, st, fresh)
-        records = st.get_many(the_plan.keys)
+        draw, look_up = choose_draw(study, be, model_name, st, fresh)
+        the_scan = scan(study, be, model_name, st, draw=draw, look_up=look_up)
     except BaseException:
         if owned:
             st.close()
         raise
-    cached = {k for k, r in records.items() if r.ok}
-    pending: list[int] = []
-    seen: set[str] = set()
-    for i, k in enumerate(the_plan.keys):
-        if k not in cached and k not in seen:
-            pending.append(i)
-            seen.add(k)
-    return be, model_name, st, owned, the_plan, records, pending, cached
+    return PreparedRun(study=study, backend=be, model=model_name, store=st, owned=owned,
+                       scan=the_scan, estimate=_estimate(study, be, model_name, the_scan))
 
 
 def estimate(study: Study, backend: str | Backend = "local", *, model: str | None = None,
@@ -185,14 +205,9 @@ def estimate(study: Study, backend: str | Backend = "local", *, model: str | Non
     -------
     CostEstimate
     """
-    be, model_name, st, owned, the_plan, records, pending, cached = _prepare(
-        study, backend, model, store, fresh, backend_options)
-    try:
-        n_cached = len(set(the_plan.keys) & cached)
-        return _estimate(study, be, model_name, the_plan, n_cached, pending)
-    finally:
-        if owned:
-            st.close()
+    prepared = prepare(study, backend, model=model, store=store, fresh=fresh, **backend_options)
+    prepared.close()
+    return prepared.estimate
 
 
 def simulate(
@@ -283,25 +298,36 @@ def simulate(
     >>> panel = simulate(study, store=None, progress=False)  # doctest: +SKIP
     >>> panel[["price", "run", "choice", "belief_yes"]]  # doctest: +SKIP
     """
+    prepared = prepare(study, backend, model=model, store=store, fresh=fresh,
+                       **backend_options)
+    return run_prepared(prepared, concurrency=concurrency, progress=progress,
+                        max_retries=max_retries, budget_usd=budget_usd, retry=retry)
+
+
+def run_prepared(prepared: PreparedRun, *, concurrency: int | None = None,
+                 progress: bool = True, max_retries: int = 6, budget_usd: float | None = None,
+                 retry: RetryPolicy | None = None) -> pd.DataFrame:
+    """Send the pending requests of a :class:`PreparedRun` and return the panel (the second
+    half of :func:`simulate`; the store is closed afterwards if ``prepare`` opened it)."""
+    policy = retry or RetryPolicy(max_retries=max_retries)
+    study, be, model_name, st = prepared.study, prepared.backend, prepared.model, prepared.store
     if study.temperature != 1 or study.top_p < 1:
         warnings.warn(
             f"temperature={study.temperature:g}, top_p={study.top_p:g}: log-probabilities are "
             "reported before temperature scaling and truncation, so the belief no longer "
             "describes the distribution the choice is sampled from (use temperature=1, top_p=1)",
-            BeliefSamplingWarning, stacklevel=2)
-    policy = retry or RetryPolicy(max_retries=max_retries)
-    be, model_name, st, owned, the_plan, records, pending, cached = _prepare(
-        study, backend, model, store, fresh, backend_options)
+            BeliefSamplingWarning, stacklevel=3)
+    the_scan = prepared.scan
     try:
-        if len(set(the_plan.keys)) < len(the_plan.keys):
+        if the_scan.has_duplicates:
             warnings.warn(
                 "some conditions render to identical requests (a design variable does not "
                 "appear in the prompt?); they share the same stored responses",
-                DuplicateRequestWarning, stacklevel=2)
-        n_cached = len(set(the_plan.keys) & cached)
+                DuplicateRequestWarning, stacklevel=3)
         report = RunReport()
-        if pending:
-            est = _estimate(study, be, model_name, the_plan, n_cached, pending)
+        n_pending = len(the_scan.pending)
+        if n_pending:
+            est = prepared.estimate
             if be.paid:
                 message = f"beliefreg: {est}"
                 log.info(message)
@@ -315,16 +341,17 @@ def simulate(
             limit = int(concurrency or be.default_concurrency)
             if be.max_concurrency is not None:
                 limit = min(limit, be.max_concurrency)
-            tasks = [Task(key=the_plan.keys[i], payload=the_plan.payloads[i],
-                          run=the_plan.items[i].run, draw=the_plan.draw) for i in pending]
-            bar = Progress(len(set(the_plan.keys)), n_cached, enabled=progress,
+            tasks = (Task(key=key, payload=payload, run=item.run, draw=item.draw)
+                     for item, payload, key in iter_tasks(study, be, model_name, the_scan))
+            bar = Progress(the_scan.n_unique, the_scan.n_cached, enabled=progress,
                            desc=f"{be.name}/{model_name}")
 
             async def go() -> RunReport:
                 try:
                     await be.open(model_name, study, st)
                     return await run_tasks(tasks, backend=be, model=model_name, store=st,
-                                           concurrency=limit, policy=policy, progress=bar)
+                                           concurrency=limit, policy=policy, progress=bar,
+                                           n_tasks=n_pending)
                 finally:
                     await be.close()
 
@@ -337,20 +364,17 @@ def simulate(
                       f"{where}: run the same study again to resume", file=sys.stderr)
                 raise
             bar.close()
-            records = st.get_many(the_plan.keys)
         elif progress:  # everything is in the store: say so
-            Progress(len(set(the_plan.keys)), n_cached, enabled=True,
+            Progress(the_scan.n_unique, the_scan.n_cached, enabled=True,
                      desc=f"{be.name}/{model_name}").close()
-        panel = build_panel(study, the_plan.items, the_plan.keys, records, backend=be,
-                            model=model_name, cached=cached)
+        panel = prepared.panel()
     finally:
-        if owned:
-            st.close()
+        prepared.close()
     n_err = int(panel["error"].notna().sum())
     if report.stopped == "quota":
         raise QuotaExceededError(
             f"{be.name}/{model_name}: {report.stop_error.message if report.stop_error else ''}; "
-            f"stopped with {len(panel)} of {len(the_plan.keys)} requests done "
+            f"stopped with {len(panel)} of {the_scan.n_requests} requests done "
             f"({report.n_not_sent} not sent). The store keeps them: run the study again to "
             "send the rest.", panel=panel, n_pending=report.n_not_sent)
     if report.stopped == "fatal":

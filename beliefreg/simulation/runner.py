@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -151,7 +151,7 @@ def _record(task: Task, backend: Backend, model: str, *, response: dict[str, Any
 
 
 async def run_tasks(
-    tasks: Sequence[Task],
+    tasks: Iterable[Task],
     *,
     backend: Backend,
     model: str,
@@ -159,12 +159,18 @@ async def run_tasks(
     concurrency: int,
     policy: RetryPolicy,
     progress: Progress,
+    n_tasks: int | None = None,
 ) -> RunReport:
-    """Send ``tasks`` through ``backend`` and store every outcome; see the module docstring."""
-    report = RunReport(n_tasks=len(tasks))
-    queue: asyncio.Queue[Task] = asyncio.Queue()
-    for t in tasks:
-        queue.put_nowait(t)
+    """Send ``tasks`` through ``backend`` and store every outcome; see the module docstring.
+
+    ``tasks`` may be a lazy iterable (a streaming plan); then ``n_tasks`` gives its length.
+    Workers take the next task when they are free, so the plan is consumed as it is sent.
+    """
+    if n_tasks is None:
+        tasks = list(tasks)
+        n_tasks = len(tasks)
+    report = RunReport(n_tasks=n_tasks)
+    source = iter(tasks)
     limiter = AdaptiveLimiter(concurrency)
     stop = asyncio.Event()
     price = backend.price(model)
@@ -237,13 +243,12 @@ async def run_tasks(
 
     async def worker() -> None:
         while not stop.is_set():
-            try:
-                task = queue.get_nowait()
-            except asyncio.QueueEmpty:
+            task = next(source, None)
+            if task is None:
                 return
             await process(task)
 
-    n_workers = max(1, min(int(concurrency), len(tasks)))
+    n_workers = max(1, min(int(concurrency), n_tasks))
     try:
         await asyncio.gather(*(worker() for _ in range(n_workers)))
     finally:

@@ -175,6 +175,25 @@ class Store:
                     f"SELECT COUNT(*) FROM responses WHERE key IN ({marks})", chunk).fetchone()[0]
         return n
 
+    def ok_keys(self, keys: Iterable[str]) -> set[str]:
+        """The keys among ``keys`` that have an ``ok`` row (without reading the responses)."""
+        keys = list(dict.fromkeys(keys))
+        out: set[str] = set()
+        with self._lock:
+            for start in range(0, len(keys), 900):
+                chunk = keys[start:start + 900]
+                marks = ",".join("?" * len(chunk))
+                out.update(r[0] for r in self._conn.execute(
+                    f"SELECT key FROM responses WHERE status='ok' AND key IN ({marks})", chunk))
+        return out
+
+    def draws(self, backend: str, model: str) -> set[int]:
+        """The draw indices with at least one row for ``backend`` and ``model``."""
+        with self._lock:
+            return {int(r[0]) for r in self._conn.execute(
+                "SELECT DISTINCT draw FROM responses WHERE backend=? AND model=?",
+                (backend, model))}
+
     def __iter__(self) -> Iterator[Record]:
         cols = ", ".join(_COLUMNS)
         with self._lock:

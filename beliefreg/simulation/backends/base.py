@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,23 @@ class Backend(ABC):
     def prompt_text(self, payload: dict[str, Any]) -> str:
         """The text the model reads (for token estimates)."""
         return str(payload)
+
+    def request_keys(self, items: Sequence[Item], study: Study, model: str,
+                     identity_json: str) -> tuple[list[str], list[int]]:
+        """Store keys and estimated input tokens of ``items`` (planning's inner loop).
+
+        The default builds every payload; a backend may override it with a faster computation
+        that gives the same keys (the OpenAI backend hashes the part shared by the runs of a
+        condition once).
+        """
+        from ..planning import payload_input_tokens, request_key
+
+        keys, tokens = [], []
+        for item in items:
+            payload = self.build_payload(item, study, model)
+            keys.append(request_key(identity_json, payload, item.run, item.draw))
+            tokens.append(payload_input_tokens(self, payload))
+        return keys, tokens
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def open(self, model: str, study: Study, store: Store) -> None:

@@ -18,16 +18,18 @@ official ``openai`` client.
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import json
 import os
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...belief import extract
 from ..errors import BackendError, LogprobsUnsupportedError, RequestFailed, StudyError
-from ..keys import derive_seed
+from ..keys import canonical_json, derive_seed
 from ..layout import chat_messages
-from ..pricing import OPENAI_PRICES, Price, price_for
+from ..pricing import OPENAI_PRICES, Price, estimate_tokens, price_for
 from .base import Backend, Outcome, Reply, outcome_from_result
 
 if TYPE_CHECKING:
@@ -41,6 +43,10 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 #: The Responses API rejects ``max_output_tokens`` below 16.
 _RESPONSES_MIN_OUTPUT_TOKENS = 16
+
+#: Stand-ins for the messages and the seed when deriving the canonical payload text.
+_MSG_SENTINEL = "\x00beliefreg-messages\x00"
+_SEED_SENTINEL = -918_273_645_501
 
 _QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "quota_exceeded"}
 
@@ -157,16 +163,8 @@ class OpenAIBackend(Backend):
     def build_payload(self, item: Item, study: Study, model: str) -> dict[str, Any]:
         messages = chat_messages(item.system, item.examples, item.question)
         if self.api == "chat":
-            return {
-                "api": "chat",
-                "messages": messages,
-                "temperature": float(study.temperature),
-                "top_p": float(study.top_p),
-                self.max_tokens_param: int(study.max_tokens),
-                "logprobs": True,
-                "top_logprobs": self.top_logprobs,
-                "seed": derive_seed(study.seed, messages, item.run, item.draw),
-            }
+            return self._chat_payload(messages, study,
+                                      derive_seed(study.seed, messages, item.run, item.draw))
         return {
             "api": "responses",
             "input": messages,
@@ -177,6 +175,56 @@ class OpenAIBackend(Backend):
             "top_logprobs": self.top_logprobs,
             "store": False,
         }
+
+    def _chat_payload(self, messages: Any, study: Study, seed: int) -> dict[str, Any]:
+        return {
+            "api": "chat",
+            "messages": messages,
+            "temperature": float(study.temperature),
+            "top_p": float(study.top_p),
+            self.max_tokens_param: int(study.max_tokens),
+            "logprobs": True,
+            "top_logprobs": self.top_logprobs,
+            "seed": seed,
+        }
+
+    def request_keys(self, items: Sequence[Item], study: Study, model: str,
+                     identity_json: str) -> tuple[list[str], list[int]]:
+        """Keys equal to the default's, computed with the messages encoded and hashed once per
+        distinct question (the runs of a condition differ only in the run index and seed)."""
+        if self.api != "chat":
+            return super().request_keys(items, study, model, identity_json)
+        # the canonical payload text around the messages and the seed, from sentinels
+        text = canonical_json(self._chat_payload(_MSG_SENTINEL, study, _SEED_SENTINEL))
+        m_tok, s_tok = canonical_json(_MSG_SENTINEL), str(_SEED_SENTINEL)
+        i_m, i_s = text.index(m_tok), text.index(s_tok)
+        assert i_m < i_s and text.count(s_tok) == 1
+        pre, mid, post = text[:i_m], text[i_m + len(m_tok):i_s], text[i_s + len(s_tok):]
+        sha256 = hashlib.sha256
+        keys: list[str] = []
+        tokens: list[int] = []
+        last: tuple[Any, Any, int] | None = None
+        seed_state = key_state = None
+        n_tok = 0
+        for item in items:
+            q, s, d = item.question, item.system, item.draw
+            if last is None or last[0] is not q or last[1] is not s or last[2] != d:
+                messages = chat_messages(s, item.examples, q)
+                msgs_json = canonical_json(messages)
+                seed_state = sha256(f"[{int(study.seed)},{msgs_json},".encode())
+                key_state = sha256(('{"draw":%d,"identity":%s,"payload":%s%s%s' % (
+                    d, identity_json, pre, msgs_json, mid)).encode())
+                n_tok = estimate_tokens("\n".join(m["content"] for m in messages)) \
+                    + 4 * len(messages)
+                last = (q, s, d)
+            h = seed_state.copy()  # type: ignore[union-attr]
+            h.update(b"%d,%d]" % (item.run, d))
+            seed = int.from_bytes(h.digest()[:4], "big") & 0x7FFFFFFF
+            k = key_state.copy()  # type: ignore[union-attr]
+            k.update(b'%d%s,"run":%d}' % (seed, post.encode(), item.run))
+            keys.append(k.hexdigest())
+            tokens.append(n_tok)
+        return keys, tokens
 
     def prompt_text(self, payload: dict[str, Any]) -> str:
         messages = payload.get("messages") or payload.get("input") or []
