@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .study import Study
 
 __all__ = ["Item", "MAX_REQUESTS", "condition_records", "condition_table", "expand", "format_choices",
-           "grid_size", "iter_items"]
+           "grid_size", "iter_items", "iter_rendered", "Rendered"]
 
 
 @dataclass(frozen=True)
@@ -151,15 +151,52 @@ def condition_records(table: pd.DataFrame, start: int = 0,
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
-def iter_items(study: Study, *, draw: int = 0, start: int = 0, stop: int | None = None,
-               chunk: int = 4096) -> Iterator[Item]:
-    """The items of conditions ``start:stop`` of ``study`` for one draw, lazily.
+class Rendered:
+    """The runs of one condition that share one rendered question.
 
-    Ordered by condition then run; condition rows are read ``chunk`` at a time, so memory does
-    not grow with the design. Without sampled variables or shuffled choices the runs of a
-    condition share one rendered question (the same string object), which backends may use
-    to hash the common part once.
+    Without sampled variables or shuffled choices every run of a condition reads the same text,
+    so a condition is one ``Rendered`` covering all its runs (backends hash the shared text
+    once); otherwise each run is its own ``Rendered``. Read only.
     """
+
+    __slots__ = ("condition_id", "runs", "draw", "variables", "choice_order", "system",
+                 "question", "examples")
+
+    def __init__(self, condition_id: int, runs: range, draw: int, variables: dict[str, Any],
+                 choice_order: tuple[str, ...], system: str | None, question: str,
+                 examples: tuple[tuple[str, str], ...]) -> None:
+        self.condition_id = condition_id
+        self.runs = runs
+        self.draw = draw
+        self.variables = variables
+        self.choice_order = choice_order
+        self.system = system
+        self.question = question
+        self.examples = examples
+
+    def items(self) -> list[Item]:
+        """One :class:`Item` per run."""
+        return [_item(self.condition_id, run, self.draw, self.variables, self.choice_order,
+                      self.system, self.question, self.examples) for run in self.runs]
+
+
+def _item(condition_id: int, run: int, draw: int, variables: dict[str, Any],
+          choice_order: tuple[str, ...], system: str | None, question: str,
+          examples: tuple[tuple[str, str], ...]) -> Item:
+    """An :class:`Item` without the frozen dataclass's per-field ``__setattr__`` (the design
+    builds millions of them)."""
+    item = object.__new__(Item)
+    item.__dict__.update(condition_id=condition_id, run=run, draw=draw, variables=variables,
+                         choice_order=choice_order, system=system, question=question,
+                         examples=examples)
+    return item
+
+
+def iter_rendered(study: Study, *, draw: int = 0, start: int = 0, stop: int | None = None,
+                  chunk: int = 4096) -> Iterator[Rendered]:
+    """The rendered questions of conditions ``start:stop`` of ``study`` for one draw, lazily
+    (see :class:`Rendered`); condition rows are read ``chunk`` at a time, so memory does not
+    grow with the design."""
     labels = choice_labels(study.choices)
     alternatives = list(labels)
     table = study.condition_table_view
@@ -167,24 +204,23 @@ def iter_items(study: Study, *, draw: int = 0, start: int = 0, stop: int | None 
     stop = n if stop is None else min(stop, n)
     per_run = bool(study.sampled) or study.shuffle_choices
     examples = tuple(study.examples)
-    default_fill = None
+    default_fill: dict[str, str] = {}
     if not study.shuffle_choices:
         shown = [labels[a] for a in alternatives]
         default_fill = {"choices": format_choices(shown),
                         "choices_list": "\n".join(f"- {s}" for s in shown)}
+    all_runs = range(study.runs)
+    order0 = tuple(alternatives)
     for lo in range(start, stop, chunk):
         records = condition_records(table, lo, min(stop, lo + chunk))
         for offset, condition in enumerate(records):
             condition_id = lo + offset
             if not per_run:
                 question, system = _render(study, {**condition, **default_fill})
-                order = tuple(alternatives)
-                for run in range(study.runs):
-                    yield Item(condition_id=condition_id, run=run, draw=draw,
-                               variables=condition, choice_order=order, system=system,
-                               question=question, examples=examples)
+                yield Rendered(condition_id, all_runs, draw, condition, order0, system,
+                               question, examples)
                 continue
-            for run in range(study.runs):
+            for run in all_runs:
                 sampled = {}
                 for name, values in study.sampled.items():
                     rng = _draw_rng(study, f"sampled:{name}", condition, run, draw)
@@ -199,9 +235,17 @@ def iter_items(study: Study, *, draw: int = 0, start: int = 0, stop: int | None 
                 else:
                     fill = {**condition, **sampled, **default_fill}
                 question, system = _render(study, fill)
-                yield Item(condition_id=condition_id, run=run, draw=draw,
-                           variables={**condition, **sampled}, choice_order=tuple(order),
-                           system=system, question=question, examples=examples)
+                yield Rendered(condition_id, range(run, run + 1), draw,
+                               {**condition, **sampled}, tuple(order), system, question,
+                               examples)
+
+
+def iter_items(study: Study, *, draw: int = 0, start: int = 0, stop: int | None = None,
+               chunk: int = 4096) -> Iterator[Item]:
+    """The items of conditions ``start:stop`` of ``study`` for one draw, lazily, ordered by
+    condition then run."""
+    for group in iter_rendered(study, draw=draw, start=start, stop=stop, chunk=chunk):
+        yield from group.items()
 
 
 def _render(study: Study, fill: Mapping[str, Any]) -> tuple[str, str | None]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .design import Item, iter_items
+from .design import Item, Rendered, iter_items, iter_rendered
 from .keys import canonical_json
 from .pricing import estimate_tokens
 
@@ -79,27 +79,35 @@ class PlanChunk:
     payloads: list[dict[str, Any]] | None = None
 
 
+def _group_chunks(study: Study, draw: int, chunk: int) -> Iterator[list[Rendered]]:
+    """Rendered groups of the design in lists covering about ``chunk`` requests each."""
+    groups: list[Rendered] = []
+    n = 0
+    for g in iter_rendered(study, draw=draw, chunk=max(1, min(4096, chunk // study.runs or 1))):
+        groups.append(g)
+        n += len(g.runs)
+        if n >= chunk:
+            yield groups
+            groups, n = [], 0
+    if groups:
+        yield groups
+
+
 def iter_chunks(study: Study, backend: Backend, model: str, *, draw: int = 0,
                 chunk: int = CHUNK, payloads: bool = False) -> Iterator[PlanChunk]:
-    """The requests of ``study`` for one draw, ``chunk`` requests at a time, in design order."""
+    """The requests of ``study`` for one draw, about ``chunk`` requests at a time, in design
+    order."""
     identity_json = canonical_json(backend.identity(model))
-    it = iter_items(study, draw=draw)
     start = 0
-    while True:
-        items = []
-        for item in it:
-            items.append(item)
-            if len(items) >= chunk:
-                break
-        if not items:
-            return
+    for groups in _group_chunks(study, draw, chunk):
+        items = [item for g in groups for item in g.items()]
         if payloads:
             pl = [backend.build_payload(i, study, model) for i in items]
             keys = [request_key(identity_json, p, i.run, i.draw)
                     for i, p in zip(items, pl, strict=True)]
             yield PlanChunk(start, items, keys, pl)
         else:
-            keys, _ = backend.request_keys(items, study, model, identity_json)
+            keys, _ = backend.request_keys(groups, study, model, identity_json)
             yield PlanChunk(start, items, keys)
         start += len(items)
 
@@ -154,13 +162,9 @@ def scan(study: Study, backend: Backend, model: str, store: Store | None, *, dra
     answered = np.zeros(n, dtype=bool)
     tokens = np.empty(n, dtype=np.int64)
     identity_json = canonical_json(backend.identity(model))
-    it = iter_items(study, draw=draw, chunk=max(1, chunk // study.runs))
     pos = 0
-    while pos < n:
-        items = [item for _, item in zip(range(chunk), it)]
-        if not items:
-            break
-        keys, toks = backend.request_keys(items, study, model, identity_json)
+    for groups in _group_chunks(study, draw, chunk):
+        keys, toks = backend.request_keys(groups, study, model, identity_json)
         m = len(keys)
         prefixes[pos:pos + m] = key_prefixes(keys)
         tokens[pos:pos + m] = toks

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from beliefreg import Study
 from beliefreg.simulation import OpenAIBackend, Store, StudyError
 from beliefreg.simulation import planning as planning_mod
-from beliefreg.simulation.design import condition_table, expand, iter_items
+from beliefreg.simulation.design import condition_table, expand, iter_items, iter_rendered
 from beliefreg.simulation.keys import canonical_json, plain, stable_hash
 from beliefreg.simulation.planning import (
     iter_chunks,
@@ -56,6 +56,7 @@ _STUDIES = {
                     conditions={"price": [1, 2]}, runs=4),
     "frame": dict(conditions=pd.DataFrame({"price": [30, 30, np.nan], "n": [1, 2, 3]}), runs=2),
     "none": dict(conditions=None, runs=5),
+    "bare": dict(conditions={"price": [1, 2]}, runs=2, examples=(), system="Sys {price} \u00e9\n"),
 }
 
 
@@ -87,10 +88,10 @@ def test_fast_keys_equal_reference_keys(name, api, base_url):
 def test_fast_token_estimates_equal_payload_estimates():
     study = _study("system")
     backend = OpenAIBackend(base_url="http://127.0.0.1:9/v1")
-    items = expand(study)
+    groups = list(iter_rendered(study))
     ident = canonical_json(backend.identity("m"))
-    _, fast = backend.request_keys(items, study, "m", ident)
-    _, generic = super(OpenAIBackend, backend).request_keys(items, study, "m", ident)
+    _, fast = backend.request_keys(groups, study, "m", ident)
+    _, generic = super(OpenAIBackend, backend).request_keys(groups, study, "m", ident)
     assert fast == generic
 
 

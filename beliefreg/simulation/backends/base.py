@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..design import Item
+    from ..design import Item, Rendered
     from ..pricing import Price
     from ..store import Store
     from ..study import Study
@@ -88,21 +88,23 @@ class Backend(ABC):
         """The text the model reads (for token estimates)."""
         return str(payload)
 
-    def request_keys(self, items: Sequence[Item], study: Study, model: str,
+    def request_keys(self, groups: Sequence[Rendered], study: Study, model: str,
                      identity_json: str) -> tuple[list[str], list[int]]:
-        """Store keys and estimated input tokens of ``items`` (planning's inner loop).
+        """Store keys and estimated input tokens of every run of ``groups``, in order
+        (planning's inner loop).
 
         The default builds every payload; a backend may override it with a faster computation
-        that gives the same keys (the OpenAI backend hashes the part shared by the runs of a
+        that gives the same keys (the OpenAI backend hashes the text shared by the runs of a
         condition once).
         """
         from ..planning import payload_input_tokens, request_key
 
         keys, tokens = [], []
-        for item in items:
-            payload = self.build_payload(item, study, model)
-            keys.append(request_key(identity_json, payload, item.run, item.draw))
-            tokens.append(payload_input_tokens(self, payload))
+        for group in groups:
+            for item in group.items():
+                payload = self.build_payload(item, study, model)
+                keys.append(request_key(identity_json, payload, item.run, item.draw))
+                tokens.append(payload_input_tokens(self, payload))
         return keys, tokens
 
     # -- lifecycle -----------------------------------------------------------------------------

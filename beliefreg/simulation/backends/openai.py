@@ -33,7 +33,7 @@ from ..pricing import OPENAI_PRICES, Price, estimate_tokens, price_for
 from .base import Backend, Outcome, Reply, outcome_from_result
 
 if TYPE_CHECKING:
-    from ..design import Item
+    from ..design import Item, Rendered
     from ..store import Store
     from ..study import Study
 
@@ -47,6 +47,9 @@ _RESPONSES_MIN_OUTPUT_TOKENS = 16
 #: Stand-ins for the messages and the seed when deriving the canonical payload text.
 _MSG_SENTINEL = "\x00beliefreg-messages\x00"
 _SEED_SENTINEL = -918_273_645_501
+
+#: JSON string encoder of the canonical form (``ensure_ascii=False``).
+_encode_json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 _QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "quota_exceeded"}
 
@@ -188,42 +191,59 @@ class OpenAIBackend(Backend):
             "seed": seed,
         }
 
-    def request_keys(self, items: Sequence[Item], study: Study, model: str,
+    def request_keys(self, groups: Sequence[Rendered], study: Study, model: str,
                      identity_json: str) -> tuple[list[str], list[int]]:
-        """Keys equal to the default's, computed with the messages encoded and hashed once per
-        distinct question (the runs of a condition differ only in the run index and seed)."""
+        """Keys equal to the default's (a test checks it), computed without building payloads:
+        the canonical payload text is assembled from a template, the system and example
+        messages are encoded and hashed once per distinct system text, the question once per
+        condition, and each run adds only its run index and seed to copies of those hashes."""
         if self.api != "chat":
-            return super().request_keys(items, study, model, identity_json)
+            return super().request_keys(groups, study, model, identity_json)
         # the canonical payload text around the messages and the seed, from sentinels
         text = canonical_json(self._chat_payload(_MSG_SENTINEL, study, _SEED_SENTINEL))
         m_tok, s_tok = canonical_json(_MSG_SENTINEL), str(_SEED_SENTINEL)
         i_m, i_s = text.index(m_tok), text.index(s_tok)
-        assert i_m < i_s and text.count(s_tok) == 1
+        if not (i_m < i_s and text.count(s_tok) == 1 and text.count(m_tok) == 1):
+            return super().request_keys(groups, study, model, identity_json)
         pre, mid, post = text[:i_m], text[i_m + len(m_tok):i_s], text[i_s + len(s_tok):]
+        run_tail = post.encode() + b',"run":'
+        enc = _encode_json_string
         sha256 = hashlib.sha256
+        seed_text = f"[{int(study.seed)},"
         keys: list[str] = []
         tokens: list[int] = []
-        last: tuple[Any, Any, int] | None = None
-        seed_state = key_state = None
-        n_tok = 0
-        for item in items:
-            q, s, d = item.question, item.system, item.draw
-            if last is None or last[0] is not q or last[1] is not s or last[2] != d:
-                messages = chat_messages(s, item.examples, q)
-                msgs_json = canonical_json(messages)
-                seed_state = sha256(f"[{int(study.seed)},{msgs_json},".encode())
-                key_state = sha256(('{"draw":%d,"identity":%s,"payload":%s%s%s' % (
-                    d, identity_json, pre, msgs_json, mid)).encode())
-                n_tok = estimate_tokens("\n".join(m["content"] for m in messages)) \
-                    + 4 * len(messages)
-                last = (q, s, d)
-            h = seed_state.copy()  # type: ignore[union-attr]
-            h.update(b"%d,%d]" % (item.run, d))
-            seed = int.from_bytes(h.digest()[:4], "big") & 0x7FFFFFFF
-            k = key_state.copy()  # type: ignore[union-attr]
-            k.update(b'%d%s,"run":%d}' % (seed, post.encode(), item.run))
-            keys.append(k.hexdigest())
-            tokens.append(n_tok)
+        heads: dict[tuple[Any, ...], tuple[Any, Any, str, int, int]] = {}
+        for g in groups:
+            head_key = (g.system, g.examples, g.draw)
+            head = heads.get(head_key)
+            if head is None:  # the messages before the question, as canonical JSON
+                before = chat_messages(g.system, g.examples, "")[:-1]
+                h_json = canonical_json(before)[:-1]  # without the closing bracket
+                h_json += "," if before else ""
+                seed_state = sha256(f"{seed_text}{h_json}".encode())
+                key_state = sha256(('{"draw":%d,"identity":%s,"payload":%s%s' % (
+                    g.draw, identity_json, pre, h_json)).encode())
+                n_chars = sum(len(m["content"]) + 1 for m in before)
+                head = (seed_state, key_state, h_json, n_chars, len(before) + 1)
+                if len(heads) > 64:
+                    heads.clear()
+                heads[head_key] = head
+            seed_state, key_state, _, n_chars, n_msgs = head
+            q_json = ('{"content":%s,"role":"user"}]' % enc(g.question)).encode()
+            s_state = seed_state.copy()
+            s_state.update(q_json + b",")
+            k_state = key_state.copy()
+            k_state.update(q_json + mid.encode())
+            n_tok = max(1, -(-(n_chars + len(g.question)) // 4)) + 4 * n_msgs
+            draw_tail = b",%d]" % g.draw
+            for run in g.runs:
+                h = s_state.copy()
+                h.update(b"%d" % run + draw_tail)
+                seed = int.from_bytes(h.digest()[:4], "big") & 0x7FFFFFFF
+                k = k_state.copy()
+                k.update(b"%d" % seed + run_tail + b"%d}" % run)
+                keys.append(k.hexdigest())
+                tokens.append(n_tok)
         return keys, tokens
 
     def prompt_text(self, payload: dict[str, Any]) -> str:
