@@ -18,6 +18,7 @@ __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 SUBCOMMANDS: list[str] = [
     "beliefreg.demo:register",
     "beliefreg.simulation.cli:register",
+    "beliefreg.simulation.cli:register_batch",
 ]
 
 

@@ -16,10 +16,62 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "register_batch", "run_batch"]
 
 _TOML_OPTIONS = {"backend", "model", "base_url", "api", "store", "out", "concurrency",
-                 "max_retries", "timeout", "threads", "budget"}
+                 "max_retries", "timeout", "threads", "budget", "poll_interval",
+                 "max_batch_requests", "max_batch_bytes"}
+
+
+def register_batch(subparsers: Any) -> None:
+    """Add the ``batch`` subcommand (status and cancellation of Batch API jobs)."""
+    p = subparsers.add_parser(
+        "batch", help="list or cancel the OpenAI Batch API jobs recorded in a store",
+        description="Batch API jobs are recorded in the response store. `status` lists them; "
+                    "`cancel` cancels every job not yet collected (submitted batches at the "
+                    "API; a later `simulate` collects what they finished and submits the rest "
+                    "again only if run again).")
+    p.add_argument("action", choices=["status", "cancel"])
+    p.add_argument("--store", help="SQLite store (default ~/.cache/beliefreg/store.sqlite)")
+    p.set_defaults(func=run_batch)
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    """Run the ``batch`` subcommand."""
+    from .batch_runner import batch_status, cancel_jobs
+    from .errors import SimulationError
+    from .pipeline import default_store_path
+    from .store import Store
+
+    path = Path(args.store) if args.store else default_store_path()
+    if not path.exists():
+        print(f"beliefreg batch: no store at {path}", file=sys.stderr)
+        return 1
+    with Store(path) as store:
+        try:
+            if args.action == "status":
+                jobs = batch_status(store)
+                for j in jobs:
+                    print(f"job {j.id}: {j.state} ({j.remote_status or '-'}), batch "
+                          f"{j.batch_id or '-'}, {j.n_requests} requests, attempt {j.attempt}, "
+                          f"{j.n_completed} completed, {j.n_failed} failed"
+                          + (f"; {j.note}" if j.note else ""))
+                if not jobs:
+                    print("no batch jobs in this store")
+                return 0
+            done = cancel_jobs(store)
+        except (SimulationError, OSError) as exc:
+            print(f"beliefreg batch: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        except Exception as exc:  # an API error: say which
+            print(f"beliefreg batch: cancel failed: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+            return 1
+    for job, what in done:
+        print(f"job {job.id} (batch {job.batch_id or '-'}): {what}")
+    if not done:
+        print("no open batch jobs")
+    return 0
 
 
 def register(subparsers: Any) -> None:
@@ -32,7 +84,9 @@ def register(subparsers: Any) -> None:
                     "running the same command again resumes.",
     )
     p.add_argument("study", type=Path, help="the study file (TOML)")
-    p.add_argument("--backend", choices=["local", "openai"], help="default: local")
+    p.add_argument("--backend", choices=["local", "openai", "openai-batch"],
+                   help="default: local; openai-batch sends OpenAI Batch API files (half price, "
+                        "up to 24 hours; resumable, cancel with `beliefreg batch cancel`)")
     p.add_argument("--model", help="model name, or a GGUF path for the local backend")
     p.add_argument("--base-url", dest="base_url",
                    help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
@@ -45,6 +99,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--timeout", type=float, help="seconds per request (openai)")
     p.add_argument("--threads", type=int, help="CPU threads (local)")
     p.add_argument("--budget", type=float, help="refuse to start above this estimated USD cost")
+    p.add_argument("--poll-interval", dest="poll_interval", type=float,
+                   help="seconds between batch status checks (openai-batch, default 30)")
+    p.add_argument("--max-batch-requests", dest="max_batch_requests", type=int,
+                   help="requests per batch file (openai-batch, default and maximum 50000)")
+    p.add_argument("--max-batch-bytes", dest="max_batch_bytes", type=int,
+                   help="bytes per batch file (openai-batch, default and maximum 200 MB)")
     p.add_argument("--fresh", action="store_true", help="force new draws")
     p.add_argument("--dry-run", dest="dry_run", action="store_true",
                    help="print the request count and cost estimate, send nothing")
@@ -119,6 +179,11 @@ def run(args: argparse.Namespace) -> int:
     backend_options: dict[str, Any] = {}
     if backend == "openai":
         for name in ("base_url", "api", "timeout"):
+            if opts.get(name) is not None:
+                backend_options[name] = opts[name]
+    elif backend == "openai-batch":
+        for name in ("base_url", "timeout", "poll_interval", "max_batch_requests",
+                     "max_batch_bytes"):
             if opts.get(name) is not None:
                 backend_options[name] = opts[name]
     elif opts.get("threads") is not None:

@@ -343,7 +343,8 @@ def run_prepared(prepared: PreparedRun, *, concurrency: int | None = None,
                 limit = min(limit, be.max_concurrency)
             tasks = (Task(key=key, payload=payload, run=item.run, draw=item.draw)
                      for item, payload, key in iter_tasks(study, be, model_name, the_scan))
-            bar = Progress(the_scan.n_unique, the_scan.n_cached, enabled=progress,
+            bar = Progress(the_scan.n_unique, the_scan.n_cached,
+                           enabled=progress and not getattr(be, "batch", False),
                            desc=f"{be.name}/{model_name}")
 
             async def go() -> RunReport:
@@ -356,7 +357,13 @@ def run_prepared(prepared: PreparedRun, *, concurrency: int | None = None,
                     await be.close()
 
             try:
-                report = _run_coroutine(go())
+                if getattr(be, "batch", False):
+                    from .batch_runner import run_batches
+
+                    report = run_batches(study, be, model_name, st, the_scan,  # type: ignore[arg-type]
+                                         progress=progress)
+                else:
+                    report = _run_coroutine(go())
             except KeyboardInterrupt:
                 bar.close()
                 where = st.path or "memory"
@@ -381,6 +388,11 @@ def run_prepared(prepared: PreparedRun, *, concurrency: int | None = None,
         raise BackendError(
             f"{be.name}/{model_name}: {report.stop_error.message if report.stop_error else ''}"
             f" (the run stopped; {report.n_not_sent} requests not sent)")
+    n_released = getattr(report, "n_released", 0)
+    if n_released:
+        warnings.warn(
+            f"{n_released} requests of cancelled batches did not run; running the study "
+            "again submits them", FailedRequestsWarning, stacklevel=3)
     if n_err:
         sample = panel.loc[panel["error"].notna(), "error"].iloc[0]
         warnings.warn(

@@ -18,6 +18,7 @@ Table ``probes``
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import sqlite3
@@ -206,8 +207,8 @@ class Store:
             return self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
 
     # -- writing -------------------------------------------------------------------------------
-    def put(self, record: Record) -> None:
-        """Write (or overwrite) one record and commit at once."""
+    @staticmethod
+    def _values(record: Record) -> list[Any]:
         values = [getattr(record, c) for c in _COLUMNS]
         values[_COLUMNS.index("request")] = json.dumps(record.request, sort_keys=True,
                                                        separators=(",", ":"))
@@ -216,18 +217,41 @@ class Store:
                                                             separators=(",", ":"))
         if not record.created_at:
             values[_COLUMNS.index("created_at")] = _now()
+        return values
+
+    def insert_records(self, conn: sqlite3.Connection, records: Iterable[Record]) -> int:
+        """Insert (or replace) ``records`` through ``conn`` inside an open
+        :meth:`transaction`; returns how many."""
         marks = ",".join("?" * len(_COLUMNS))
+        rows = [self._values(r) for r in records]
+        conn.executemany(
+            f"INSERT OR REPLACE INTO responses ({', '.join(_COLUMNS)}) VALUES ({marks})", rows)
+        return len(rows)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on error).
+
+        For writers that must change several tables at once (the batch ledger records a
+        batch's answers and marks it collected in one commit)."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.execute(
-                    f"INSERT OR REPLACE INTO responses ({', '.join(_COLUMNS)}) VALUES ({marks})",
-                    values,
-                )
+                yield self._conn
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+
+    def put(self, record: Record) -> None:
+        """Write (or overwrite) one record and commit at once."""
+        with self.transaction() as conn:
+            self.insert_records(conn, [record])
+
+    def put_many(self, records: Iterable[Record]) -> None:
+        """Write (or overwrite) records in one transaction."""
+        with self.transaction() as conn:
+            self.insert_records(conn, records)
 
     # -- probes --------------------------------------------------------------------------------
     def get_probe(self, endpoint: str, model: str, api: str) -> tuple[bool, str | None] | None:
