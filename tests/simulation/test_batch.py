@@ -257,3 +257,25 @@ def test_cancel_command_stops_open_batches_and_a_rerun_submits_the_rest(tmp_path
         assert len(panel) == 12
     finally:
         server.stop()
+
+
+def test_a_study_of_100000_requests_end_to_end(tmp_path):
+    """10^5 requests in two batch files of 50,000 (OpenAI's limit), every one paid once, the
+    panel read through the belief extraction; a second call reads the store only."""
+    server = BatchServer().start()
+    try:
+        study = Study(prompt="case=ok price {price}: would you buy? Answer {choices}.",
+                      choices={"yes": ["Yes"], "no": ["No"]},
+                      conditions={"price": list(range(1000))}, runs=100, model="m", seed=1)
+        panel = _run(server, study, tmp_path / "s.sqlite", poll_interval=0.05)
+        assert len(panel) == 100_000 and panel["error"].isna().all()
+        assert panel["belief_yes"].to_numpy() == pytest.approx(BELIEF_YES)
+        assert len(server.created) == 2
+        assert [server.batches[b]["request_counts"]["total"] for b in server.created] == \
+            [50_000, 50_000]
+        assert len(server.executed) == 100_000 and set(server.executed.values()) == {1}
+        again = estimate(study, "openai-batch", base_url=server.url,
+                         store=tmp_path / "s.sqlite")
+        assert again.n_to_send == 0 and again.n_cached == 100_000
+    finally:
+        server.stop()
