@@ -279,3 +279,15 @@ def test_a_study_of_100000_requests_end_to_end(tmp_path):
         assert again.n_to_send == 0 and again.n_cached == 100_000
     finally:
         server.stop()
+
+
+def test_batch_lines_carry_extra_body_fields_at_the_top_level():
+    backend = OpenAIBatchBackend(base_url="http://127.0.0.1:9/v1", extra_body={"top_k": -1})
+    study = _study(n=1)
+    from beliefreg.simulation.design import expand
+
+    payload = backend.build_payload(expand(study)[0], study, "m")
+    line = backend.batch_line("key", payload, "m")
+    assert line["custom_id"] == "key" and line["url"] == "/v1/chat/completions"
+    assert line["body"]["top_k"] == -1 and "extra_body" not in line["body"]
+    assert line["body"]["model"] == "m" and "api" not in line["body"]

@@ -117,6 +117,10 @@ class OpenAIBackend(Backend):
     max_tokens_param : str, optional
         Request field for the token limit in Chat Completions: default
         ``"max_completion_tokens"`` for OpenAI and ``"max_tokens"`` for other servers.
+    extra_body : mapping, optional
+        Extra request fields a compatible server understands, e.g. ``{"top_k": -1}`` for
+        vLLM (no top-k truncation even when the model's generation config sets one). They
+        are part of the request, so they enter its store key.
 
     Examples
     --------
@@ -131,7 +135,8 @@ class OpenAIBackend(Backend):
     def __init__(self, *, model: str | None = None, base_url: str | None = None,
                  api: str = "chat", api_key: str | None = None, timeout: float = 60.0,
                  top_logprobs: int = 20, prices: dict[str, Any] | None = None,
-                 probe: bool = True, max_tokens_param: str | None = None) -> None:
+                 probe: bool = True, max_tokens_param: str | None = None,
+                 extra_body: dict[str, Any] | None = None) -> None:
         if api not in ("chat", "responses"):
             raise ValueError(f"api must be 'chat' or 'responses', got {api!r}")
         if not 1 <= int(top_logprobs) <= 20:
@@ -150,6 +155,7 @@ class OpenAIBackend(Backend):
         self.probe_enabled = probe
         self.max_tokens_param = max_tokens_param or (
             "max_completion_tokens" if self.is_openai else "max_tokens")
+        self.extra_body = dict(extra_body) if extra_body else None
         self._client: Any = None
 
     # -- identity and payloads -----------------------------------------------------------------
@@ -177,10 +183,11 @@ class OpenAIBackend(Backend):
             "include": ["message.output_text.logprobs"],
             "top_logprobs": self.top_logprobs,
             "store": False,
+            **({"extra_body": dict(self.extra_body)} if self.extra_body else {}),
         }
 
     def _chat_payload(self, messages: Any, study: Study, seed: int) -> dict[str, Any]:
-        return {
+        payload = {
             "api": "chat",
             "messages": messages,
             "temperature": float(study.temperature),
@@ -190,6 +197,9 @@ class OpenAIBackend(Backend):
             "top_logprobs": self.top_logprobs,
             "seed": seed,
         }
+        if self.extra_body:
+            payload["extra_body"] = dict(self.extra_body)
+        return payload
 
     def request_keys(self, groups: Sequence[Rendered], study: Study, model: str,
                      identity_json: str) -> tuple[list[str], list[int]]:

@@ -96,7 +96,9 @@ class OpenAIBatchBackend(OpenAIBackend):
 
     def batch_line(self, key: str, payload: dict[str, Any], model: str) -> dict[str, Any]:
         """One JSONL line: ``custom_id`` is the request's store key."""
-        body = {"model": model, **{k: v for k, v in payload.items() if k != "api"}}
+        body = {"model": model, **{k: v for k, v in payload.items()
+                                   if k not in ("api", "extra_body")}}
+        body.update(payload.get("extra_body") or {})
         return {"custom_id": key, "method": "POST", "url": self.url, "body": body}
 
     def sync_client(self) -> Any:
