@@ -78,6 +78,16 @@ def _retry_after(headers: Any) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _count(value: Any) -> int | None:
+    """A token count from a usage field (None when absent or not a number)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _error_text(exc: Any) -> str:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
@@ -424,33 +434,36 @@ class OpenAIBackend(Backend):
         if self._client is None:
             self._client = self._make_client()
         kwargs = {k: v for k, v in payload.items() if k != "api"}
-        try:
+        try:  # the raw body: stored as received, without building and dumping pydantic models
             if payload["api"] == "chat":
-                result = await self._client.chat.completions.create(model=model, **kwargs)
+                raw = await self._client.chat.completions.with_raw_response.create(
+                    model=model, **kwargs)
             else:
-                result = await self._client.responses.create(model=model, **kwargs)
+                raw = await self._client.responses.with_raw_response.create(model=model,
+                                                                            **kwargs)
         except Exception as exc:  # classified; the runner decides what to do
             import asyncio
 
             if isinstance(exc, asyncio.CancelledError):  # pragma: no cover - py<3.8 only
                 raise
             raise self._classify(exc) from None
-        if isinstance(result, str):  # some servers answer 200 with a non-JSON body
-            raise RequestFailed(f"malformed response (not JSON): {result[:200]!r}",
-                                retryable=True)
+        body = raw.http_response.content
         try:
-            response = result.model_dump(mode="json", exclude_none=True)
-        except Exception as exc:
-            raise RequestFailed(f"malformed response: {exc}", retryable=True) from None
+            response = json.loads(body)
+        except ValueError:  # some servers answer 200 with a non-JSON body
+            raise RequestFailed(f"malformed response (not JSON): {body[:200]!r}",
+                                retryable=True) from None
+        if not isinstance(response, dict):
+            raise RequestFailed(f"malformed response (not a JSON object): {body[:200]!r}",
+                                retryable=True)
         if check_logprobs and self._logprob_tokens(response) == 0:
             raise RequestFailed("the response carries no token log-probabilities",
                                 retryable=True)
-        usage = response.get("usage") or {}
+        usage = response.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
         n_in = usage.get("prompt_tokens", usage.get("input_tokens"))
         n_out = usage.get("completion_tokens", usage.get("output_tokens"))
-        return Reply(response=response,
-                     input_tokens=None if n_in is None else int(n_in),
-                     output_tokens=None if n_out is None else int(n_out))
+        return Reply(response=response, input_tokens=_count(n_in), output_tokens=_count(n_out))
 
     # -- reading -------------------------------------------------------------------------------
     def read(self, response: dict[str, Any], study: Study) -> Outcome:
