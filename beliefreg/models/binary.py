@@ -172,8 +172,8 @@ class BinaryModel(DesignModel):
         return np.linalg.solve(gram, rhs) / g0
 
     def fit(self, cov_type: str | None = None, cov_kwds: Mapping[str, Any] | None = None, *,
-            hessian: HessianKind = "observed", start_params: Any = None, maxiter: int = 100,
-            tol: float = 1e-10):
+            hessian: HessianKind = "observed", use_t: bool = False, start_params: Any = None,
+            maxiter: int = 100, tol: float = 1e-10):
         """Estimate by (quasi-)maximum likelihood.
 
         Parameters
@@ -192,6 +192,13 @@ class BinaryModel(DesignModel):
             observed one is what statsmodels and Stata's ``fracreg`` use; the expected
             information is what R's ``sandwich`` on a ``glm`` and Papke and Wooldridge (1996)
             use. They coincide for the logit link.
+        use_t : bool
+            Report t statistics with G - 1 degrees of freedom (clustered; the smaller G for
+            two-way) or n - k (otherwise), and F statistics for joint tests, instead of z and
+            chi-squared: in ``summary``, ``conf_int``, ``t_test``/``wald_test``, ``compare``
+            tables and every delta-method quantity (``nlcom``, ``margins``,
+            ``get_prediction``). Recommended with a cluster covariance and few clusters (say,
+            fewer than 50); with very few (under about 20), prefer ``boottest``.
         start_params : array_like, optional
         maxiter : int
         tol : float
@@ -218,7 +225,7 @@ class BinaryModel(DesignModel):
         bread = inverse_information(info)
         cov = estimator.compute(bread, self._scores(fitted.params))
         return BinaryResults(self, fitted, cov, estimator=estimator, hessian=hessian,
-                             cov_kwds=cov_kwds)
+                             cov_kwds=cov_kwds, use_t=use_t)
 
 
 class FractionalLogit(BinaryModel):

@@ -11,7 +11,8 @@
    failed) is collected: its output lines become ``ok`` rows of the store (read later by the
    same belief extraction as the interactive backend); lines that failed or expired are
    resubmitted once in a new job; after that second failure they are stored as error rows
-   (and reported). Lines of a cancelled batch that never ran are released: a later run
+   (and reported). An answered line (HTTP 200) is kept as it is, with or without
+   log-probabilities, as the interactive backend keeps it: asking again would pay again. Lines of a cancelled batch that never ran are released: a later run
    submits them again.
 
 Cancel every open job with :func:`cancel_jobs` (``beliefreg batch cancel``).
@@ -222,22 +223,22 @@ class _Driver:
             line = outputs.get(ln.key)
             response = (line or {}).get("response") or {}
             if line is not None and response.get("status_code") == 200:
-                body = response.get("body") or {}
-                if self.backend._logprob_tokens(body) > 0:
-                    usage = body.get("usage") or {}
-                    n_in, n_out = usage.get("prompt_tokens"), usage.get("completion_tokens")
-                    cost = None if self.price is None else self.price.cost(n_in, n_out)
-                    records.append(Record(
-                        key=ln.key, backend=self.backend.name, model=self.model, run=ln.run,
-                        draw=ln.draw, request=json.loads(ln.request), response=body,
-                        status="ok", attempts=job.attempt,
-                        input_tokens=None if n_in is None else int(n_in),
-                        output_tokens=None if n_out is None else int(n_out), cost_usd=cost))
-                    n_ok += 1
-                    if cost is not None and not math.isnan(cost):
-                        self.report.cost_usd += cost
-                    continue
-                message = "the response carries no token log-probabilities"
+                # kept as it is, with or without log-probabilities (as the interactive
+                # backend does): asking again would pay again for the same answer
+                body = self.backend._redactor.obj(response.get("body") or {})
+                usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+                n_in, n_out = usage.get("prompt_tokens"), usage.get("completion_tokens")
+                cost = None if self.price is None else self.price.cost(n_in, n_out)
+                records.append(Record(
+                    key=ln.key, backend=self.backend.name, model=self.model, run=ln.run,
+                    draw=ln.draw, request=json.loads(ln.request), response=body,
+                    status="ok", attempts=job.attempt,
+                    input_tokens=None if n_in is None else int(n_in),
+                    output_tokens=None if n_out is None else int(n_out), cost_usd=cost))
+                n_ok += 1
+                if cost is not None and not math.isnan(cost):
+                    self.report.cost_usd += cost
+                continue
             else:
                 message, code = _describe(line or errors.get(ln.key), status, batch_error)
             if code == "batch_cancelled":

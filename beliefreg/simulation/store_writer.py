@@ -43,9 +43,9 @@ class StoreWriter:
 
     Raises
     ------
-    OSError, sqlite3.Error
-        From :meth:`put` or :meth:`close`, the first error of a commit in the thread (the
-        records of that commit are kept and retried by :meth:`close`).
+    StoreError
+        From :meth:`put`, the error of a failed commit in the thread (its records are kept:
+        :meth:`close` tries them again, :meth:`drain` hands them back for an emergency file).
     """
 
     def __init__(self, store: Store, *, flush_interval: float = FLUSH_INTERVAL,
@@ -117,17 +117,27 @@ class StoreWriter:
 
     def close(self) -> None:
         """Stop the thread and commit what is left; raises if that final commit fails (an
-        earlier failure of the thread is retried here first)."""
+        earlier failure of the thread is retried here first). The records that could not be
+        committed stay available through :meth:`drain`."""
         with self._cond:
             self._closing = True
             self._cond.notify()
         self._thread.join()
         rest = self._take()
         if rest:
-            self.store.put_many(rest)
+            try:
+                self.store.put_many(rest)
+            except BaseException:
+                with self._cond:
+                    self._pending[:0] = rest
+                raise
             self.n_written += len(rest)
             self.n_commits += 1
         self.error = None
+
+    def drain(self) -> list[Record]:
+        """Remove and return the records not committed (after an error)."""
+        return self._take()
 
     def __enter__(self) -> StoreWriter:
         return self
