@@ -535,8 +535,10 @@ def run_prepared(prepared: PreparedRun, *, concurrency: int | None = None,
                       f"{where}: {_resume_hint(the_scan.draw)}", file=sys.stderr)
                 raise
             bar.close()
+            # cache_hit: not sent by this process (the interactive runner records what it
+            # sent; a batch run counts every request of its plan as sent)
             panel = prepared.panel(unsaved=report.unsaved, sent_keys=report.sent_keys,
-                                   sent=True)
+                                   sent=is_batch)
         else:
             if progress:  # everything is in the store: say so
                 Progress(n_keys, n_cached, enabled=True, desc=f"{be.name}/{model_name}").close()

@@ -54,7 +54,7 @@ _STUDIES = {
     "shuffle": dict(choices={"a": ["Apple"], "b": ["Banana"], "c": ["Cherry"]},
                     prompt="Pick one for {price}: {choices_list}", shuffle_choices=True,
                     conditions={"price": [1, 2]}, runs=4),
-    "frame": dict(conditions=pd.DataFrame({"price": [30, 30, np.nan], "n": [1, 2, 3]}), runs=2),
+    "frame": dict(conditions=pd.DataFrame({"price": [30, 30, 45.5], "n": [1, 2, 3]}), runs=2),
     "none": dict(conditions=None, runs=5),
     "bare": dict(conditions={"price": [1, 2]}, runs=2, examples=(), system="Sys {price} \u00e9\n"),
 }
