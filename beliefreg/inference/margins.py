@@ -39,6 +39,7 @@ from typing import Any, Callable, Literal, Sequence
 import numpy as np
 import pandas as pd
 
+from .._blas_threads import with_single_blas_thread
 from .datagrid import EvalFrame, VariableMap
 from .delta import DeltaResult, _result, delta_method
 
@@ -160,6 +161,7 @@ def _numeric(data: pd.DataFrame, variable: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- analytic
+@with_single_blas_thread
 def index_margins(link: Any, params: pd.Series, cov: Any, vmap: VariableMap,
                   frame: EvalFrame, variables: Sequence[str], *, kind: str = "dydx",
                   binary: str = "change") -> DeltaResult:
@@ -229,6 +231,7 @@ def index_margins(link: Any, params: pd.Series, cov: Any, vmap: VariableMap,
 
 
 # ---------------------------------------------------------------------------------- generic
+@with_single_blas_thread
 def generic_margins(predict: Callable[[np.ndarray, np.ndarray], np.ndarray], params: pd.Series,
                     cov: Any, vmap: VariableMap, frame: EvalFrame,
                     variables: Sequence[str], *, kind: str = "dydx", binary: str = "change",

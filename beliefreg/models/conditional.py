@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
+from .._blas_threads import with_single_blas_thread
 from ..exceptions import AbsorbedTermWarning, DataError, RankDeficientError, SeparationWarning
 from ..inference.covariance import DenseScores
 from ._base import DesignModel, bread_from_information, newton_concave, resolve_covariance
@@ -460,6 +461,7 @@ class ConditionalLogit(DesignModel):
             out.append(pd.Series(first, index=st.group_labels, name=g.name))
         return out
 
+    @with_single_blas_thread
     def fit(self, cov_type: str | None = None, cov_kwds: Mapping[str, Any] | None = None, *,
             start_params: Any = None, maxiter: int = 100, tol: float = 1e-10):
         """Estimate by (quasi-)maximum likelihood (Newton's method).

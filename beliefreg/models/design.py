@@ -7,17 +7,18 @@ data: the formula, patsy's ``DesignInfo``, the original data and the labels of t
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 import patsy
 
+from .._blas_threads import single_blas_thread
 from ..exceptions import DataError, MissingValueWarning, RankDeficientError
 
 __all__ = ["Design", "design_from_formula", "design_from_arrays", "build_exog",
-           "check_full_rank", "describe_rows"]
+           "check_full_rank", "check_finite", "gram_matrix", "describe_rows"]
 
 
 @dataclass
@@ -43,6 +44,9 @@ class Design:
         The original data passed to ``from_formula`` (all rows).
     endog_names : list of str or None
         The outcome's column names when it is multivariate (else None).
+    gram : ndarray or None
+        :math:`X'X` of ``exog``, computed once by the finiteness check and reused by the
+        rank check and the first Newton step.
     """
 
     endog: np.ndarray
@@ -55,6 +59,7 @@ class Design:
     design_info: Any = None
     data: pd.DataFrame | None = None
     endog_names: list[str] | None = None
+    gram: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def nobs(self) -> int:
@@ -106,24 +111,70 @@ def describe_rows(labels: Sequence[Any], n_show: int = 5) -> str:
     return f"{len(labels)} row{'s' if len(labels) != 1 else ''} (first: {head}{more})"
 
 
-def _check_finite(matrix: np.ndarray, names: list[str], labels: pd.Index) -> None:
-    bad = ~np.isfinite(matrix)
-    if bad.any():
-        cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
-        rows = labels[bad.any(axis=1)]
-        raise DataError(f"regressors {cols} are not finite in {describe_rows(rows)}")
+_SCAN_ROWS = 65536
 
 
-def check_full_rank(exog: np.ndarray, names: list[str]) -> np.ndarray:
+def _nonfinite_entries(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows with a NaN, rows with any non-finite entry, and columns with one (exact, blocked).
+
+    Reads the matrix in row blocks, so the only temporaries are one block's masks.
+    """
+    n, k = matrix.shape
+    nan_rows = np.zeros(n, dtype=bool)
+    bad_rows = np.zeros(n, dtype=bool)
+    bad_cols = np.zeros(k, dtype=bool)
+    for start in range(0, n, _SCAN_ROWS):
+        rows = slice(start, start + _SCAN_ROWS)
+        block = matrix[rows]
+        bad = ~np.isfinite(block)
+        bad_rows[rows] = bad.any(axis=1)
+        bad_cols |= bad.any(axis=0)
+        nan_rows[rows] = np.isnan(block).any(axis=1)
+    return nan_rows, bad_rows, bad_cols
+
+
+def gram_matrix(exog: np.ndarray) -> np.ndarray:
+    r""":math:`X'X` in one pass over the rows, on one BLAS thread (numpy's ``dsyrk`` path).
+
+    Every non-finite entry of column *j* makes the *j*-th diagonal entry non-finite, so the Gram
+    matrix doubles as a free check that the design is finite (:func:`check_finite`).
+    """
+    with single_blas_thread():
+        return exog.T @ exog
+
+
+def check_finite(matrix: np.ndarray, names: list[str], labels: pd.Index, *,
+                 gram: np.ndarray | None = None) -> None:
+    """Raise :class:`DataError` naming the rows and columns with NaN or infinite regressors.
+
+    The exact scan runs only when the diagonal of the Gram matrix (computed if not given) is
+    not finite, which every NaN or infinity causes (and finite entries above about 1e154, for
+    which the scan then finds nothing).
+    """
+    if matrix.size == 0:
+        return
+    if gram is None:
+        gram = gram_matrix(matrix)
+    if np.isfinite(np.diagonal(gram)).all():
+        return
+    _, bad_rows, bad_cols = _nonfinite_entries(matrix)
+    if bad_rows.any():
+        cols = [names[j] for j in np.flatnonzero(bad_cols)]
+        raise DataError(f"regressors {cols} are not finite in {describe_rows(labels[bad_rows])}")
+
+
+def check_full_rank(exog: np.ndarray, names: list[str], *,
+                    gram: np.ndarray | None = None) -> np.ndarray:
     """Raise :class:`RankDeficientError` naming the collinear terms; return the Gram matrix.
 
     The columns are scaled to unit norm and the singular value decomposition gives the null
-    space; every term with a non-negligible loading on a null vector is named.
+    space; every term with a non-negligible loading on a null vector is named. ``gram``, when
+    given, is :math:`X'X` already computed (:attr:`Design.gram`), which saves a pass.
     """
     n, k = exog.shape
     if n < k:
         raise RankDeficientError(f"the design has {n} rows but {k} columns: {names}")
-    cross = exog.T @ exog
+    cross = gram_matrix(exog) if gram is None else gram
     norms = np.sqrt(np.diag(cross))
     zero = norms == 0
     if zero.any():
@@ -191,7 +242,8 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
     if dropped:
         warnings.warn(f"{dropped} of {len(data)} rows dropped for missing values in the "
                       f"formula's variables", MissingValueWarning, stacklevel=3)
-    _check_finite(design.exog, design.exog_names, labels)
+    design.gram = gram_matrix(design.exog)
+    check_finite(design.exog, design.exog_names, labels, gram=design.gram)
     return design
 
 
@@ -218,11 +270,14 @@ def design_from_arrays(endog: Any, exog: Any, *, weights: Any = None) -> Design:
     y = np.asarray(endog, dtype=float)
     if y.ndim != 1 or len(y) != x.shape[0]:
         raise DataError(f"endog has shape {y.shape} but exog has {x.shape[0]} rows")
-    nan_rows = np.isnan(y) | np.isnan(x).any(axis=1)
+    gram = gram_matrix(x)
+    nan_rows = np.isnan(y)
+    if not np.isfinite(np.diagonal(gram)).all():  # only then scan the design (no n x k mask)
+        nan_rows = nan_rows | _nonfinite_entries(x)[0]
     if nan_rows.any():
         raise DataError(f"missing values in {describe_rows(labels[nan_rows])}; drop them or use "
                         "from_formula, which drops them with a warning")
-    _check_finite(x, names, labels)
+    check_finite(x, names, labels, gram=gram)
     w = None
     if weights is not None:
         w = np.asarray(weights, dtype=float)
@@ -230,7 +285,7 @@ def design_from_arrays(endog: Any, exog: Any, *, weights: Any = None) -> Design:
             raise DataError(f"weights have shape {w.shape}, expected {y.shape}")
         w = _clean_weights(w, labels)
     return Design(endog=y, exog=x, endog_name=endog_name, exog_names=names, weights=w,
-                  row_labels=labels)
+                  row_labels=labels, gram=gram)
 
 
 def build_exog(design: Design, newdata: Any) -> np.ndarray:

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
+from .._blas_threads import with_single_blas_thread
 from ..exceptions import DataError, SeparationWarning
 from ..inference.covariance import _group_indicator
 from ._base import DesignModel, bread_from_information, newton_concave, resolve_covariance
@@ -326,7 +327,7 @@ class MultinomialFractionalLogit(DesignModel):
         self._nonbase = np.array([j for j in range(len(names)) if j != self._base_index])
         self._y_nonbase = design.endog[:, self._nonbase]
         self._y_nonbase_t = np.ascontiguousarray(self._y_nonbase.T)  # (m, n) for the passes
-        self._gram = check_full_rank(design.exog, design.exog_names)
+        self._gram = check_full_rank(design.exog, design.exog_names, gram=design.gram)
 
     @property
     def _x_weighted(self) -> np.ndarray:
@@ -502,6 +503,7 @@ class MultinomialFractionalLogit(DesignModel):
         step = len(self.alternatives) * np.linalg.solve(gram, g + g.sum(axis=1, keepdims=True))
         return step.T.reshape(-1)
 
+    @with_single_blas_thread
     def fit(self, cov_type: str | None = None, cov_kwds: Mapping[str, Any] | None = None, *,
             start_params: Any = None, maxiter: int = 100, tol: float = 1e-10):
         """Estimate by quasi-maximum likelihood (Newton's method).
