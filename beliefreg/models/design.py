@@ -15,6 +15,7 @@ import pandas as pd
 import patsy
 
 from .._blas_threads import single_blas_thread
+from .formula_blocks import build_formula_design
 from ..exceptions import DataError, MissingValueWarning, RankDeficientError
 
 __all__ = ["Design", "design_from_formula", "design_from_arrays", "build_exog",
@@ -73,6 +74,8 @@ class Design:
         if name not in self.data.columns:
             raise KeyError(f"column {name!r} is not in the data; available: "
                            f"{list(self.data.columns)[:20]}")
+        if self.row_labels is self.data.index:  # no row dropped: no label lookups
+            return self.data[name]
         return self.data.loc[self.row_labels, name]
 
     def align(self, values: Any, *, what: str) -> np.ndarray | pd.Series:
@@ -218,20 +221,19 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
         eval_env = patsy.EvalEnvironment.capture(eval_env + 1)
     # `np.log(price)` works even where the caller has not imported numpy as np
     eval_env = eval_env.with_outer_namespace({"np": np, "numpy": np})
-    y, x = patsy.dmatrices(formula, data, return_type="dataframe", NA_action="drop",
-                           eval_env=eval_env)
-    if y.shape[1] != 1 and not multivariate:
+    # patsy in row blocks, written straight into the final arrays (formula_blocks)
+    built = build_formula_design(formula, data, eval_env)
+    endog_names = [str(c) for c in built.lhs_info.column_names]
+    if len(endog_names) != 1 and not multivariate:
         raise DataError(f"the left-hand side of {formula!r} must be one column, got "
-                        f"{list(y.columns)} (for shares over several alternatives use "
+                        f"{endog_names} (for shares over several alternatives use "
                         "MultinomialFractionalLogit)")
-    labels = x.index
+    labels = built.row_labels
     dropped = len(data) - len(labels)
-    endog_names = [str(c) for c in y.columns]
-    design = Design(endog=(y.to_numpy(dtype=float) if multivariate
-                           else y.iloc[:, 0].to_numpy(dtype=float)),
-                    exog=x.to_numpy(dtype=float), endog_name=", ".join(endog_names),
-                    exog_names=[str(c) for c in x.columns], weights=None, row_labels=labels,
-                    formula=formula, design_info=x.design_info, data=data,
+    design = Design(endog=built.endog if multivariate else built.endog[:, 0],
+                    exog=built.exog, endog_name=", ".join(endog_names),
+                    exog_names=[str(c) for c in built.rhs_info.column_names], weights=None,
+                    row_labels=labels, formula=formula, design_info=built.rhs_info, data=data,
                     endog_names=endog_names if multivariate else None)
     if weights is not None:
         w = design.align(weights, what="weights")
