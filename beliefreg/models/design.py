@@ -142,7 +142,7 @@ def gram_matrix(exog: np.ndarray) -> np.ndarray:
     Every non-finite entry of column *j* makes the *j*-th diagonal entry non-finite, so the Gram
     matrix doubles as a free check that the design is finite (:func:`check_finite`).
     """
-    with single_blas_thread():
+    with single_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
         return exog.T @ exog
 
 
