@@ -61,32 +61,56 @@ class FormulaDesign:
 
 
 class _Plan:
-    """How to write a design whose every term is a product of one-column numerical factors.
+    """How to write every column of the design from its factors' values.
 
-    ``columns[i]`` lists ``(matrix, column, factors)``: matrix 0 is the outcome, 1 the design;
-    an empty factor list is the intercept.
+    ``factors`` maps each factor to ``(kind, state, info)``; ``columns`` lists
+    ``(matrix, column, parts)``, matrix 0 the outcome and 1 the design, ``parts`` a list of
+    ``(factor, column_of_factor, contrast_column)`` (``contrast_column`` None for a numerical
+    factor); an empty ``parts`` is the intercept.
     """
 
     def __init__(self, factors: dict[Any, Any], columns: list[tuple[int, int, list[Any]]]):
-        self.factors = factors  # factor -> memorised state
+        self.factors = factors
         self.columns = columns
         self.last_mask: np.ndarray | None = None
 
 
+def _column_combinations(columns_per_factor: list[int]):
+    """patsy's order of a subterm's columns: the left-most factor iterates fastest."""
+    import itertools
+
+    for combo in itertools.product(*[range(c) for c in reversed(columns_per_factor)]):
+        yield combo[::-1]
+
+
 def _numeric_plan(*infos: Any) -> _Plan | None:
-    """A :class:`_Plan` when no factor is categorical or has several columns, else None."""
+    """A :class:`_Plan` for patsy's design information (the term codings, in patsy's order)."""
     factors: dict[Any, Any] = {}
     columns: list[tuple[int, int, list[Any]]] = []
     for which, info in enumerate(infos):
-        for term, sl in info.term_slices.items():
-            if sl.stop - sl.start != 1:
+        for term, subterms in info.term_codings.items():
+            col = info.term_slices[term].start
+            for subterm in subterms:
+                widths = []
+                for factor in subterm.factors:
+                    finfo = info.factor_infos[factor]
+                    factors[factor] = finfo
+                    if factor in subterm.contrast_matrices:
+                        widths.append(subterm.contrast_matrices[factor].matrix.shape[1])
+                    else:
+                        widths.append(finfo.num_columns)
+                for combo in _column_combinations(widths):
+                    parts = []
+                    for factor, j in zip(subterm.factors, combo):
+                        if factor in subterm.contrast_matrices:
+                            matrix = np.asarray(subterm.contrast_matrices[factor].matrix, float)
+                            parts.append((factor, None, np.ascontiguousarray(matrix[:, j])))
+                        else:
+                            parts.append((factor, j, None))
+                    columns.append((which, col, parts))
+                    col += 1
+            if col != info.term_slices[term].stop:  # not the layout expected: let patsy build
                 return None
-            for factor in term.factors:
-                finfo = info.factor_infos[factor]
-                if finfo.type != "numerical" or finfo.num_columns != 1:
-                    return None
-                factors[factor] = finfo.state
-            columns.append((which, sl.start, list(term.factors)))
     return _Plan(factors, columns)
 
 
@@ -94,28 +118,45 @@ def _numeric_plan(*infos: Any) -> _Plan | None:
 #: sub-block stay in cache).
 _WRITE_ROWS = 4096
 
+_NA_ACTION = patsy.NAAction("drop")
+
 
 def _numeric_block(plan: _Plan, block: pd.DataFrame, endog: np.ndarray, exog: np.ndarray,
                    m: int) -> int | None:
-    """Evaluate a block's numerical factors and write the products into rows ``m:``.
+    """Evaluate a block's factors and write the design's columns into rows ``m:``.
 
     The values are those of ``patsy.build_design_matrices``: each factor evaluated by patsy
-    (``factor.eval`` with its memorised state), each column the product, in term order, of
-    ``1.0`` and the factor values; rows where a factor is NaN are dropped. Returns the rows
-    written, or None (nothing written) when a value is not a numeric vector of the block's
-    length, so that patsy handles the block and raises its own error.
+    (``factor.eval`` with its memorised state; categorical values coded by
+    ``patsy.categorical.categorical_to_int`` against the levels learnt on the whole data),
+    each column the product, in patsy's order, of ``1.0`` and the factor columns (a numerical
+    column, or the contrast matrix's column picked by the level codes); rows where a factor is
+    missing are dropped. Returns the rows written, or None (nothing written) when a
+    numerical value is not numeric or not of the block's length, so that patsy handles the
+    block and raises its own error.
     """
+    from patsy.categorical import categorical_to_int
+
     size = len(block)
     values: dict[Any, np.ndarray] = {}
     bad = np.zeros(size, dtype=bool)
-    for factor, state in plan.factors.items():
-        arr = np.asarray(factor.eval(state, block))
-        if arr.ndim == 2 and arr.shape[1] == 1:
-            arr = arr[:, 0]
-        if arr.ndim != 1 or len(arr) != size or arr.dtype.kind not in "iuf":
+    for factor, finfo in plan.factors.items():
+        raw = factor.eval(finfo.state, block)
+        if finfo.type == "categorical":
+            codes = np.asarray(categorical_to_int(raw, finfo.categories, _NA_ACTION,
+                                                  origin=factor))
+            if codes.shape != (size,):
+                return None
+            bad |= codes < 0
+            values[factor] = codes
+            continue
+        arr = np.asarray(raw)
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if (arr.ndim != 2 or arr.shape != (size, finfo.num_columns)
+                or arr.dtype.kind not in "iuf"):
             return None
         if arr.dtype.kind == "f":
-            bad |= np.isnan(arr)
+            bad |= np.isnan(arr).any(axis=1)
         values[factor] = arr
     keep = None
     if bad.any():
@@ -127,15 +168,19 @@ def _numeric_block(plan: _Plan, block: pd.DataFrame, endog: np.ndarray, exog: np
     mats = (endog, exog)
     for start in range(0, size, _WRITE_ROWS):
         stop = min(start + _WRITE_ROWS, size)
-        for which, col, factors in plan.columns:
+        for which, col, parts in plan.columns:
             out = mats[which][m + start:m + stop, col]
-            if not factors:
+            if not parts:
                 out[...] = 1.0
                 continue
             # patsy's 1.0 * f1 * f2 * ...: the leading 1.0 changes no bit
-            out[...] = values[factors[0]][start:stop]
-            for factor in factors[1:]:
-                out *= values[factor][start:stop]
+            for i, (factor, j, contrast) in enumerate(parts):
+                v = values[factor]
+                piece = v[start:stop, j] if contrast is None else contrast[v[start:stop]]
+                if i == 0:
+                    out[...] = piece
+                else:
+                    out *= piece
     return size
 
 
