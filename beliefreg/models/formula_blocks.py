@@ -142,8 +142,10 @@ def _numeric_block(plan: _Plan, block: pd.DataFrame, endog: np.ndarray, exog: np
     for factor, finfo in plan.factors.items():
         raw = factor.eval(finfo.state, block)
         if finfo.type == "categorical":
-            codes = np.asarray(categorical_to_int(raw, finfo.categories, _NA_ACTION,
-                                                  origin=factor))
+            codes = _level_codes(raw, finfo.categories, size)
+            if codes is None:  # patsy's own coding (a Python loop), which raises its errors
+                codes = np.asarray(categorical_to_int(raw, finfo.categories, _NA_ACTION,
+                                                      origin=factor))
             if codes.shape != (size,):
                 return None
             bad |= codes < 0
@@ -182,6 +184,35 @@ def _numeric_block(plan: _Plan, block: pd.DataFrame, endog: np.ndarray, exog: np
                 else:
                     out *= piece
     return size
+
+
+def _level_codes(raw: Any, levels: tuple[Any, ...], size: int) -> np.ndarray | None:
+    """The codes ``categorical_to_int`` gives (index in ``levels``, -1 for missing), by hashing.
+
+    patsy codes values one by one in Python (about 5 s at 10^6 rows); a hash lookup of the
+    whole block gives the same codes. None (let patsy do it) for a value that is not one of
+    the levels, for a box with its own levels, or for anything not one-dimensional.
+    """
+    try:
+        from patsy.categorical import _CategoricalBox
+    except ImportError:  # pragma: no cover - patsy's layout changed: use patsy
+        return None
+    if isinstance(raw, _CategoricalBox):
+        if raw.levels is not None and tuple(raw.levels) != tuple(levels):
+            return None
+        raw = raw.data
+    values = raw if isinstance(raw, (pd.Series, pd.Categorical, pd.Index)) else np.asarray(raw)
+    if getattr(values, "ndim", 1) != 1 or len(values) != size:
+        return None
+    try:
+        codes = pd.Index(list(levels)).get_indexer(values)
+    except (TypeError, ValueError):
+        return None
+    missing = np.asarray(pd.isna(values), dtype=bool)
+    if ((codes < 0) & ~missing).any():
+        return None
+    codes[missing] = -1
+    return codes
 
 
 def _kept_index(block: pd.DataFrame, plan: _Plan) -> pd.Index:
