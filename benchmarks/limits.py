@@ -368,7 +368,8 @@ def main() -> None:
     write_section(args.out, "Machine limits", "\n".join(lines) + "\n\n" + NOTES)
 
 
-NOTES = """<!-- notes are kept by hand below the generated table -->"""
+NOTES = ("<!-- notes are kept by hand below the generated table; a rerun replaces the "
+         "section, so re-read the figures and rewrite the status notes -->")
 
 
 if __name__ == "__main__":

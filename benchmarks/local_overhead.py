@@ -101,7 +101,8 @@ def main() -> None:
         f"| measured median per probe prompt, by thread count (ms) | "
         f"{entry.get('median_ms', 'n/a')} (load then {entry.get('load_average', 'n/a')}, "
         f"{entry.get('measured_at', 'n/a')}) |",
-        f"| time to obtain the thread count in this process (cached: a file read) | "
+        f"| time to obtain the thread count in this process (a measurement when no cached "
+        f"entry exists, else a file read) | "
         f"{t_measure:.3f} s |",
         f"| first `simulate` call in the process (model load, metadata read): wall / llama.cpp "
         f"| {first_wall:.2f} s / {first_llama:.2f} s |",
