@@ -85,7 +85,10 @@ def plot_demand(results: Any, variable: str, values: Any = None, *, at: AtSpec =
     if values is None:
         obs = vmap.estimation_data()[variable].to_numpy(dtype=float)
         values = np.linspace(obs.min(), obs.max(), 100)
-    curve = demand_curve(results, variable, values, at=at, by=by).summary_frame(alpha)
+    curve = demand_curve(results, variable, values, at=at, by=by)
+    if hasattr(results, "_stamp"):  # t bands with use_t
+        curve = results._stamp(curve)
+    curve = curve.summary_frame(alpha)
     if ax is None:
         _, ax = plt.subplots()
     by_names = [] if by is None else ([by] if isinstance(by, str) else list(by))

@@ -170,7 +170,9 @@ def compare(results: Mapping[str, Any] | Sequence[Any], *,
     -------
     ComparisonTable
         ``print(table)``, ``table.as_html()``, ``table.as_latex()``; the numbers are in
-        ``table.params``, ``table.bse``, ``table.pvalues``.
+        ``table.params``, ``table.bse``, ``table.pvalues``. The p-values (and stars) are
+        each model's own: t(df) for a model fitted with ``use_t=True`` (an ``Inference`` row
+        then says which), normal otherwise.
 
     Examples
     --------
@@ -226,9 +228,14 @@ def compare(results: Mapping[str, Any] | Sequence[Any], *,
         stat_rows["Covariance"].append(_cov_label(res))
         groups = getattr(res, "n_groups", None)
         stat_rows["Clusters"].append(" x ".join(str(g) for g in groups) if groups else "")
+        inference = getattr(res, "inference", None)
+        stat_rows.setdefault("Inference", []).append(
+            f"t({inference.df:g})" if inference is not None and inference.use_t else "z")
     stats = pd.DataFrame(stat_rows, index=cols).T
     if not any(stat_rows["Clusters"]):
         stats = stats.drop(index="Clusters")
+    if all(v == "z" for v in stat_rows["Inference"]):
+        stats = stats.drop(index="Inference")  # the default: say it only when t is used
     thresholds = tuple(sorted(stars, reverse=True)) if stars else ()
     return ComparisonTable(params=params, bse=bse, pvalues=pvalues, stats=stats,
                            stars=thresholds, digits=int(digits))

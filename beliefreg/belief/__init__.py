@@ -42,7 +42,7 @@ from beliefreg.belief.exceptions import ChoiceSetError, TokenizerMismatchError
 from beliefreg.belief.extract import belief_at, extract
 from beliefreg.belief.payloads import TokenLogprob, token_logprobs
 from beliefreg.belief.pivot import PivotLocation, find_pivot
-from beliefreg.belief.result import BeliefResult, Flag
+from beliefreg.belief.result import LOW_MASS_THRESHOLD, BeliefResult, Flag
 from beliefreg.belief.vocabulary import ResolvedChoiceSet, resolve_choices
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "ChoiceSet",
     "ChoiceSetError",
     "Flag",
+    "LOW_MASS_THRESHOLD",
     "PivotLocation",
     "ResolvedChoiceSet",
     "TokenLogprob",

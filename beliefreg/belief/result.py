@@ -17,7 +17,16 @@ from typing import Any, Literal
 
 from beliefreg.belief.mass import AlternativeMass, normalise
 
-__all__ = ["BeliefResult", "Flag", "Source", "nan_result", "result_from_mass"]
+__all__ = ["BeliefResult", "Flag", "Source", "nan_result", "result_from_mass",
+           "LOW_MASS_THRESHOLD"]
+
+#: Below this covered mass (the probability, at the pivot, of answering with any alternative)
+#: a row is flagged ``low_mass``: the model most likely answers with something else (a
+#: refusal, a hedge, a preamble), so the beliefs, renormalised over a small remainder, do not
+#: describe what the model does. At 0.5 answering with an alternative is no longer the more
+#: likely outcome. On the embedded model the few-shot layout puts 0.95-0.99 there and a chat
+#: layout about 0.01, far on either side.
+LOW_MASS_THRESHOLD = 0.5
 
 Source = Literal["top_logprobs", "exact", "chain_rule"]
 
@@ -48,6 +57,9 @@ class Flag(str, Enum):
     #: The sampled pivot token is not an alternative: ``choice`` is None while the beliefs,
     #: conditional on answering with an alternative, remain valid.
     CHOICE_NOT_ALTERNATIVE = "choice_not_alternative"
+    #: The alternatives carry less than :data:`LOW_MASS_THRESHOLD` of the probability at the
+    #: pivot (a refusal or an off-task answer): the beliefs are numbers but do not mean much.
+    LOW_MASS = "low_mass"
 
     def __str__(self) -> str:
         return self.value
@@ -300,6 +312,13 @@ def result_from_mass(
         bounds = ", ".join(f"{a!r} <= {mass.upper_bound[a]:.4g}" for a in mass.unlisted)
         names = ", ".join(repr(a) for a in mass.unlisted)
         reasons.append(f"{Flag.TRUNCATED.value}: {names} not among {what} ({floor}{bounds})")
+    if 0 < mass.covered_mass < LOW_MASS_THRESHOLD:
+        flags.append(Flag.LOW_MASS)
+        reasons.append(
+            f"{Flag.LOW_MASS.value}: the alternatives carry {mass.covered_mass:.3g} of the "
+            f"probability at the pivot (< {LOW_MASS_THRESHOLD:g}): the model mostly answers "
+            "with something else"
+        )
     if sampled and fields.get("choice") is None:
         flags.append(Flag.CHOICE_NOT_ALTERNATIVE)
         reasons.append(

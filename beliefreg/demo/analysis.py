@@ -217,17 +217,21 @@ def analysis_sample(panel: pd.DataFrame, *, alternative: str = "yes"
                     ) -> tuple[pd.DataFrame, dict[str, int]]:
     """The rows both models use, with a 0/1 ``buy`` column; and why the others were dropped.
 
-    A row is used when its request succeeded, its belief exists and its sampled answer is one
-    of the alternatives (the base model sometimes samples another token: its belief is then
-    defined but its choice is not).
+    A row is used when :func:`beliefreg.simulation.recommended_rows` keeps it: its request
+    succeeded, its belief exists, its sampled answer is one of the alternatives (the base model
+    sometimes samples another token: its belief is then defined but its choice is not) and the
+    alternatives carry at least half the probability at the pivot (not ``low_mass``).
     """
+    from ..simulation.panel import recommended_rows
+
     belief = f"belief_{alternative}"
     failed = panel["error"].notna() if "error" in panel else pd.Series(False, panel.index)
     no_belief = ~failed & panel[belief].isna()
     valid = panel["choice_valid"].astype(bool) if "choice_valid" in panel \
         else panel["choice"].notna()
     no_choice = ~failed & ~no_belief & ~valid
-    keep = ~(failed | no_belief | no_choice)
+    keep = recommended_rows(panel)
+    low_mass = ~(failed | no_belief | no_choice) & ~keep
     sample = panel.loc[keep].copy()
     sample["buy"] = (sample["choice"] == alternative).astype(int)
     dropped = {"failed request": int(failed.sum())}
@@ -238,6 +242,8 @@ def analysis_sample(panel: pd.DataFrame, *, alternative: str = "yes"
         for flag, n in flags.replace("", "unscored").value_counts().sort_index().items():
             dropped[f"no belief ({flag})"] = int(n)
     dropped["answer neither Yes nor No"] = int(no_choice.sum())
+    if low_mass.any():
+        dropped["low mass on Yes/No (< 0.5)"] = int(low_mass.sum())
     return sample.reset_index(drop=True), dropped
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import keyword
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
@@ -40,6 +40,7 @@ import pandas as pd
 from scipy import stats
 
 from ..exceptions import BeliefregError
+from .wald import NORMAL, WaldInference
 
 __all__ = [
     "DeltaResult",
@@ -96,6 +97,18 @@ class DeltaResult:
     jacobian: pd.DataFrame
     param_cov: np.ndarray
     jacobian_method: str = "analytic"
+    inference: WaldInference = NORMAL
+    _se: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+
+    def with_inference(self, inference: WaldInference) -> "DeltaResult":
+        """The same estimates under another reference distribution / variance rule (the
+        results objects stamp their own: t(df) with ``use_t``, the covariance check)."""
+        return replace(self, inference=inference)
+
+    @property
+    def df(self) -> float | None:
+        """Degrees of freedom of the t reference distribution; None for the normal."""
+        return self.inference.df
 
     @property
     def cov(self) -> pd.DataFrame:
@@ -107,24 +120,31 @@ class DeltaResult:
 
     @property
     def std_err(self) -> pd.Series:
-        j = self.jacobian.to_numpy()
-        var = np.einsum("ij,ij->i", j @ self.param_cov, j)  # the diagonal only: O(m k^2)
-        return pd.Series(np.sqrt(np.clip(var, 0.0, None)), index=self.estimate.index,
-                         name="std_err")
+        """:math:`\\sqrt{J \\widehat V J'}` per row; NaN (with a
+        :class:`~beliefreg.exceptions.CovarianceWarning`) where that variance is not positive
+        because the covariance is not positive semi-definite or is singular (see
+        :mod:`beliefreg.inference.wald`)."""
+        if self._se is None:
+            self._se = self.inference.std_errors(self.jacobian.to_numpy(), self.param_cov,
+                                                 list(self.estimate.index))
+        return pd.Series(self._se, index=self.estimate.index, name="std_err")
 
     @property
     def zvalues(self) -> pd.Series:
+        """estimate / std_err: z statistics, or t statistics with ``use_t`` (column ``z``
+        of :meth:`summary_frame` either way; ``.df`` says which)."""
         with np.errstate(divide="ignore", invalid="ignore"):
             return (self.estimate / self.std_err).rename("z")
 
     @property
     def pvalues(self) -> pd.Series:
-        return pd.Series(2.0 * stats.norm.sf(np.abs(self.zvalues.to_numpy())),
+        return pd.Series(self.inference.pvalue(self.zvalues.to_numpy()),
                          index=self.estimate.index, name="p_value")
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald intervals ``estimate -/+ z_{1-alpha/2} std_err``; columns ``ci_lower, ci_upper``."""
-        q = _normal_quantile(alpha)
+        """Wald intervals ``estimate -/+ q std_err``, q the normal (or t(df)) quantile;
+        columns ``ci_lower, ci_upper``."""
+        q = self.inference.critical_value(alpha)
         se = self.std_err
         return pd.DataFrame({"ci_lower": self.estimate - q * se,
                              "ci_upper": self.estimate + q * se})
@@ -132,7 +152,8 @@ class DeltaResult:
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
         """Columns ``estimate, std_err, z, p_value, ci_lower, ci_upper``; one row per quantity.
 
-        The z statistic and p-value test that the quantity is 0 (asymptotic normal).
+        The statistic and p-value test that the quantity is 0: a z test (asymptotic normal),
+        or a t test with ``df`` degrees of freedom when the model was fitted with ``use_t``.
         """
         ci = self.conf_int(alpha)
         return pd.DataFrame({"estimate": self.estimate, "std_err": self.std_err,
@@ -162,7 +183,8 @@ class DeltaResult:
         return DeltaResult(
             estimate=pd.Series(c @ self.estimate.to_numpy(), index=index, name="estimate"),
             jacobian=pd.DataFrame(jac, index=index, columns=self.jacobian.columns),
-            param_cov=self.param_cov, jacobian_method=self.jacobian_method)
+            param_cov=self.param_cov, jacobian_method=self.jacobian_method,
+            inference=self.inference)
 
 
 def _normal_quantile(alpha: float) -> float:

@@ -15,7 +15,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .delta import DeltaResult, _normal_quantile, _result
+from .delta import DeltaResult, _result
+from .wald import NORMAL, WaldInference
 
 __all__ = ["PredictionResults", "index_predictions", "BandScale"]
 
@@ -58,7 +59,7 @@ class PredictionResults:
 
     def conf_int(self, alpha: float = 0.05, *, scale: BandScale = "probability") -> np.ndarray:
         """Bands, shape (n, 2): Wald on the ``'probability'`` scale, or mapped from ``'link'``."""
-        q = _normal_quantile(alpha)
+        q = self.delta.inference.critical_value(alpha)
         if scale == "probability":
             mu, se = self.predicted_mean, self.se_mean
             return np.column_stack([mu - q * se, mu + q * se])
@@ -80,13 +81,20 @@ class PredictionResults:
 
 
 def index_predictions(link: Any, params: pd.Series, cov: Any, exog: np.ndarray,
-                      index: pd.Index) -> PredictionResults:
-    """Predictions ``G(exog @ params)`` with analytic delta-method SEs."""
+                      index: pd.Index, inference: WaldInference = NORMAL) -> PredictionResults:
+    """Predictions ``G(exog @ params)`` with analytic delta-method SEs.
+
+    ``inference`` sets the reference distribution of the bands (normal or t) and the rule for
+    variances that are not positive (NaN with a warning; see :mod:`beliefreg.inference.wald`).
+    """
     b = params.to_numpy(dtype=float)
     v = np.asarray(cov, dtype=float)
     eta = exog @ b
     g = link.pdf(eta)
     jac = exog * g[:, None]
     delta = _result(link.cdf(eta), jac, v, pd.Index(index), list(params.index), "analytic")
-    se_eta = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", exog, v, exog), 0.0, None))
+    delta = delta.with_inference(inference)
+    # one variance check (and at most one warning) for both scales: Var(mu) = g^2 Var(eta)
+    se_eta = inference.std_errors(exog, v, list(delta.estimate.index), what="prediction")
+    delta._se = np.where(g > 0, g * se_eta, 0.0)
     return PredictionResults(delta=delta, linpred=eta, se_linpred=se_eta, _cdf=link.cdf)

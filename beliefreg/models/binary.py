@@ -177,8 +177,8 @@ class BinaryModel(DesignModel):
         return np.linalg.solve(gram, rhs) / g0
 
     def fit(self, cov_type: str | None = None, cov_kwds: Mapping[str, Any] | None = None, *,
-            hessian: HessianKind = "observed", start_params: Any = None, maxiter: int = 100,
-            tol: float = 1e-10):
+            hessian: HessianKind = "observed", use_t: bool = False, start_params: Any = None,
+            maxiter: int = 100, tol: float = 1e-10):
         """Estimate by (quasi-)maximum likelihood.
 
         Parameters
@@ -197,6 +197,13 @@ class BinaryModel(DesignModel):
             observed one is what statsmodels and Stata's ``fracreg`` use; the expected
             information is what R's ``sandwich`` on a ``glm`` and Papke and Wooldridge (1996)
             use. They coincide for the logit link.
+        use_t : bool
+            Report t statistics with G - 1 degrees of freedom (clustered; the smaller G for
+            two-way) or n - k (otherwise), and F statistics for joint tests, instead of z and
+            chi-squared: in ``summary``, ``conf_int``, ``t_test``/``wald_test``, ``compare``
+            tables and every delta-method quantity (``nlcom``, ``margins``,
+            ``get_prediction``). Recommended with a cluster covariance and few clusters (say,
+            fewer than 50); with very few (under about 20), prefer ``boottest``.
         start_params : array_like, optional
         maxiter : int
         tol : float
@@ -210,12 +217,12 @@ class BinaryModel(DesignModel):
         from ..results import BinaryResults
 
         with single_blas_thread():
-            return self._fit(BinaryResults, cov_type, cov_kwds, hessian=hessian,
+            return self._fit(BinaryResults, cov_type, cov_kwds, hessian=hessian, use_t=use_t,
                              start_params=start_params, maxiter=maxiter, tol=tol)
 
     def _fit(self, results_class: Any, cov_type: str | None,
-             cov_kwds: Mapping[str, Any] | None, *, hessian: HessianKind, start_params: Any,
-             maxiter: int, tol: float):
+             cov_kwds: Mapping[str, Any] | None, *, hessian: HessianKind, use_t: bool,
+             start_params: Any, maxiter: int, tol: float):
         if hessian not in ("observed", "expected"):
             raise ValueError(f"hessian must be 'observed' or 'expected', got {hessian!r}")
         cov_type = self.default_cov_type if cov_type is None else cov_type
@@ -231,7 +238,7 @@ class BinaryModel(DesignModel):
         bread = inverse_information(info)
         cov = estimator.compute(bread, self._scores(fitted.params, fitted.eta))
         return results_class(self, fitted, cov, estimator=estimator, hessian=hessian,
-                             cov_kwds=cov_kwds)
+                             cov_kwds=cov_kwds, use_t=use_t)
 
 
 class FractionalLogit(BinaryModel):

@@ -463,7 +463,8 @@ class ConditionalLogit(DesignModel):
 
     @with_single_blas_thread
     def fit(self, cov_type: str | None = None, cov_kwds: Mapping[str, Any] | None = None, *,
-            start_params: Any = None, maxiter: int = 100, tol: float = 1e-10):
+            use_t: bool = False, start_params: Any = None, maxiter: int = 100,
+            tol: float = 1e-10):
         """Estimate by (quasi-)maximum likelihood (Newton's method).
 
         Parameters
@@ -474,6 +475,13 @@ class ConditionalLogit(DesignModel):
             For ``'cluster'``: ``{'groups': g}``, one or two column names or arrays aligned with
             the long rows; each cluster must contain whole situations (e.g. the persona).
             ``'fix': True`` clips the negative eigenvalues of a two-way cluster covariance.
+        use_t : bool
+            Report t statistics with G - 1 degrees of freedom (clustered; the smaller G for
+            two-way) or n - k (otherwise), and F statistics for joint tests, instead of z and
+            chi-squared: in ``summary``, ``conf_int``, ``t_test``/``wald_test``, ``compare``
+            tables and every delta-method quantity (``nlcom``, ``margins``,
+            ``get_prediction``). Recommended with a cluster covariance and few clusters (say,
+            fewer than 50); with very few (under about 20), prefer ``boottest``.
         start_params : array_like, optional
         maxiter : int
         tol : float
@@ -506,4 +514,5 @@ class ConditionalLogit(DesignModel):
                                 info=newton.info)
         cov = estimator.compute(bread_from_information(newton.info),
                                 DenseScores(self.score_obs(newton.params)))
-        return ConditionalResults(self, fitted, cov, estimator=estimator, cov_kwds=cov_kwds)
+        return ConditionalResults(self, fitted, cov, estimator=estimator, cov_kwds=cov_kwds,
+                                  use_t=use_t)

@@ -57,6 +57,11 @@ class ConditionalResults(ShareModelResults):
         return pd.Series(self.model.endog, index=self.model.design.row_labels) \
             .sub(self.fittedvalues).rename("resid")
 
+    def _score_hooks(self):
+        """The score bootstrap works on one score per choice situation."""
+        model = self.model
+        return model._evaluate, model.score_obs, model._w
+
     def fitted_shares(self) -> pd.DataFrame:
         """Fitted shares as a (situations x alternatives) table."""
         return pd.DataFrame(self.model._probabilities(self.params.to_numpy()),

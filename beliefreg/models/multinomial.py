@@ -505,7 +505,8 @@ class MultinomialFractionalLogit(DesignModel):
 
     @with_single_blas_thread
     def fit(self, cov_type: str | None = None, cov_kwds: Mapping[str, Any] | None = None, *,
-            start_params: Any = None, maxiter: int = 100, tol: float = 1e-10):
+            use_t: bool = False, start_params: Any = None, maxiter: int = 100,
+            tol: float = 1e-10):
         """Estimate by quasi-maximum likelihood (Newton's method).
 
         Parameters
@@ -517,6 +518,13 @@ class MultinomialFractionalLogit(DesignModel):
             For ``'cluster'``: ``{'groups': g}``, a column name, two column names (two-way), or
             an array aligned with the data or with the rows used. ``'fix': True`` clips the
             negative eigenvalues of a two-way cluster covariance (R's ``vcovCL(fix = TRUE)``).
+        use_t : bool
+            Report t statistics with G - 1 degrees of freedom (clustered; the smaller G for
+            two-way) or n - k (otherwise), and F statistics for joint tests, instead of z and
+            chi-squared: in ``summary``, ``conf_int``, ``t_test``/``wald_test``, ``compare``
+            tables and every delta-method quantity (``nlcom``, ``margins``,
+            ``get_prediction``). Recommended with a cluster covariance and few clusters (say,
+            fewer than 50); with very few (under about 20), prefer ``boottest``.
         start_params : array_like, optional
         maxiter : int
         tol : float
@@ -548,4 +556,5 @@ class MultinomialFractionalLogit(DesignModel):
                                 info=newton.info)
         bread = bread_from_information(newton.info)
         cov = estimator.compute(bread, scores)
-        return MultinomialResults(self, fitted, cov, estimator=estimator, cov_kwds=cov_kwds)
+        return MultinomialResults(self, fitted, cov, estimator=estimator, cov_kwds=cov_kwds,
+                                  use_t=use_t)

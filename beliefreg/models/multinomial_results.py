@@ -35,8 +35,9 @@ class ShareModelResults(LikelihoodResults):
     """
 
     def __init__(self, model: Any, fitted: Any, cov: np.ndarray, *, estimator: Covariance,
-                 cov_kwds: dict[str, Any]) -> None:
-        super().__init__(model, fitted.params, cov, estimator=estimator, cov_kwds=cov_kwds)
+                 cov_kwds: dict[str, Any], use_t: bool = False) -> None:
+        super().__init__(model, fitted.params, cov, estimator=estimator, cov_kwds=cov_kwds,
+                         use_t=use_t)
         self.quasi_llf = fitted.qllf
         self.converged = fitted.converged
         self.n_iter = fitted.n_iter
@@ -58,7 +59,7 @@ class ShareModelResults(LikelihoodResults):
         return self.nobs - len(self.params)
 
     def _summary_notes(self) -> list[str]:
-        notes = []
+        notes = self._inference_notes()
         if self.n_boundary:
             notes.append(f"Warning: {self.n_boundary} observations have fitted shares "
                          "numerically 0 (separation); standard errors of the separating terms "

@@ -222,8 +222,14 @@ def coefficient_ratio(results: Any, numerators: Sequence[str], denominators: Seq
         x = np.asarray(b)
         return -x[num_idx] / x[den_idx]
 
-    return delta_method(ratio, params, results.cov_params(), names=list(names),
-                        method="complex")
+    return _stamp(results, delta_method(ratio, params, results.cov_params(), names=list(names),
+                                        method="complex"))
+
+
+def _stamp(results: Any, delta: DeltaResult) -> DeltaResult:
+    """The results' reference distribution (t with ``use_t``) and variance rule."""
+    stamp = getattr(results, "_stamp", None)
+    return stamp(delta) if stamp is not None else delta
 
 
 # ---------------------------------------------------------------------------------- multinomial
@@ -247,8 +253,8 @@ class MultinomialEffects:
 
     def _delta(self, func: Callable[[Any], Any], names: pd.Index) -> DeltaResult:
         res = self.results
-        return delta_method(lambda b: func(b.to_numpy()), res.params, res.cov_params(),
-                            names=names, method="complex")
+        return _stamp(res, delta_method(lambda b: func(b.to_numpy()), res.params,
+                                        res.cov_params(), names=names, method="complex"))
 
     def prediction(self, *, average: bool) -> DeltaResult:
         def func(b: Any) -> Any:
@@ -352,8 +358,8 @@ class ConditionalEffects:
 
     def _delta(self, func: Callable[[Any], Any], names: pd.Index) -> DeltaResult:
         res = self.results
-        return delta_method(lambda b: func(b.to_numpy()), res.params, res.cov_params(),
-                            names=names, method="complex")
+        return _stamp(res, delta_method(lambda b: func(b.to_numpy()), res.params,
+                                        res.cov_params(), names=names, method="complex"))
 
     def _probs(self, b: Any) -> Any:
         return softmax_complex(self.z @ b)

@@ -20,9 +20,11 @@ from .errors import (
     QuotaExceededError,
     RequestFailed,
     SimulationError,
+    SimulationInterrupted,
+    StoreError,
     StudyError,
 )
-from .panel import panel_columns
+from .panel import panel_columns, recommended_rows
 from .pipeline import estimate, simulate
 from .pricing import CostEstimate, Price
 from .runner import RetryPolicy
@@ -43,8 +45,11 @@ __all__ = [
     "CostEstimate",
     "Price",
     "panel_columns",
+    "recommended_rows",
     "SimulationError",
     "StudyError",
+    "StoreError",
+    "SimulationInterrupted",
     "BackendError",
     "LogprobsUnsupportedError",
     "QuotaExceededError",

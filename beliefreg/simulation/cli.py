@@ -1,10 +1,13 @@
 """``beliefreg simulate STUDY.toml``: run a study and write the panel.
 
 Options come from the command line, then from the study file's ``[simulate]`` table, then from
-the defaults of :func:`beliefreg.simulate`. Exit status: 0 when every request succeeded, 3 when
-some failed after retries (their rows are written with ``error`` set), 4 when the provider's
-quota ran out (the rows obtained are written; run again to finish), 1 for other errors, 130 on
-Ctrl-C (everything received is in the store).
+the defaults of :func:`beliefreg.simulate`; every option is checked before the first request.
+Exit status: 0 when every request succeeded; 3 when some failed after retries (their rows are
+written with ``error`` set) or when no row has a belief; 4 when the provider's quota ran out
+(at the probe or later; the rows obtained are written; run again to finish); 5 when the store
+could not take the answers (they are written to an emergency file and to ``--out``); 1 for
+other errors; 130 on SIGINT or SIGTERM (the requests in flight are awaited and stored; a second
+signal aborts).
 """
 
 from __future__ import annotations
@@ -45,7 +48,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--timeout", type=float, help="seconds per request (openai)")
     p.add_argument("--threads", type=int, help="CPU threads (local)")
     p.add_argument("--budget", type=float, help="refuse to start above this estimated USD cost")
-    p.add_argument("--fresh", action="store_true", help="force new draws")
+    p.add_argument("--fresh", action="store_true",
+                   help="start a new draw (its number is printed; resume it with --draw N)")
+    p.add_argument("--draw", type=int, help="run, resume or read draw N (default: the newest)")
     p.add_argument("--dry-run", dest="dry_run", action="store_true",
                    help="print the request count and cost estimate, send nothing")
     p.add_argument("--yes", "-y", action="store_true",
@@ -70,6 +75,28 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
             and args.out is None:
         opts["out"] = args.study.parent / opts["out"]
     return opts
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an ``--out`` that could not be written, before anything is sent."""
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise SystemExit(f"beliefreg simulate: --out must end in .parquet or .csv, got {out} "
+                         "(nothing was sent)")
+    if suffix != ".csv":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise SystemExit("beliefreg simulate: writing Parquet needs pyarrow (pip install "
+                             "'beliefreg[report]') or use a .csv path (nothing was sent)") from None
+    if out.is_dir():
+        raise SystemExit(f"beliefreg simulate: --out {out} is a directory (nothing was sent)")
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise SystemExit(f"beliefreg simulate: --out {out}: {parent} is not a directory "
+                         "(nothing was sent)")
 
 
 def _write(panel: Any, out: Path) -> None:
@@ -105,13 +132,29 @@ def _summary(panel: Any, alternatives: list[str]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the ``simulate`` subcommand."""
-    from .errors import BudgetExceededError, QuotaExceededError, SimulationError
-    from .pipeline import estimate, simulate
+    from .errors import (
+        BudgetExceededError,
+        QuotaExceededError,
+        SimulationError,
+        SimulationInterrupted,
+        StoreError,
+    )
+    from .panel import recommended_rows
+    from .pipeline import _check_run_options, estimate, simulate
     from .study import load_study
 
     try:
         study = load_study(args.study)
         opts = _options(args)
+        _check_run_options(opts.get("concurrency"), opts.get("max_retries", 6),
+                           opts.get("budget"))
+        if opts.get("threads") is not None and (not isinstance(opts["threads"], int)
+                                                or opts["threads"] < 1):
+            raise SimulationError(f"threads must be a positive integer, got {opts['threads']!r}")
+        if opts.get("timeout") is not None and not float(opts["timeout"]) > 0:
+            raise SimulationError(f"timeout must be positive, got {opts['timeout']!r}")
+        if opts.get("out") is not None:
+            _check_out(Path(opts["out"]))
     except (SimulationError, OSError) as exc:
         print(f"beliefreg simulate: {exc}", file=sys.stderr)
         return 1
@@ -124,9 +167,12 @@ def run(args: argparse.Namespace) -> int:
     elif opts.get("threads") is not None:
         backend_options["n_threads"] = opts["threads"]
     store: Any = None if args.no_store else opts.get("store")
-    common: dict[str, Any] = dict(model=opts.get("model"), fresh=args.fresh, **backend_options)
+    common: dict[str, Any] = dict(model=opts.get("model"), fresh=args.fresh,
+                                  draw=args.draw, **backend_options)
     if store is not None or args.no_store:
         common["store"] = store
+    status = 0
+    panel = None
     try:
         est = estimate(study, backend, **common)
         if args.dry_run:
@@ -148,11 +194,19 @@ def run(args: argparse.Namespace) -> int:
                                  progress=args.progress,
                                  max_retries=opts.get("max_retries", 6),
                                  budget_usd=opts.get("budget"), **common)
-                status = 0
             except QuotaExceededError as exc:
                 print(f"beliefreg simulate: {exc}", file=sys.stderr)
                 panel = exc.panel
                 status = 4
+            except StoreError as exc:
+                print(f"beliefreg simulate: StoreError: {exc}", file=sys.stderr)
+                if exc.panel is None:
+                    return 1
+                panel = exc.panel
+                status = 5
+            except SimulationInterrupted as exc:
+                panel = exc.panel
+                status = 130
         for w in caught:
             print(f"beliefreg simulate: {w.category.__name__}: {w.message}", file=sys.stderr)
     except BudgetExceededError as exc:
@@ -161,9 +215,16 @@ def run(args: argparse.Namespace) -> int:
     except SimulationError as exc:
         print(f"beliefreg simulate: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    if panel is None:
+        return status or 1
     if status == 0 and panel["error"].notna().any():
         status = 3
-    if opts.get("out") is not None and panel is not None:
+    if status == 0 and len(panel) and not recommended_rows(panel).any():
+        flags = panel["belief_flags"].fillna("").replace("", "none").value_counts()
+        print(f"beliefreg simulate: no row has a usable belief (flags: "
+              f"{dict(flags.items())}; see belief_reason)", file=sys.stderr)
+        status = 3
+    if opts.get("out") is not None:
         _write(panel, Path(opts["out"]))
         print(f"wrote {len(panel)} rows to {opts['out']}", file=sys.stderr)
     print(_summary(panel, study.alternatives))

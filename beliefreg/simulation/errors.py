@@ -18,6 +18,13 @@ QuotaExceededError
     received so far is in the store and in ``err.panel``.
 BudgetExceededError
     The estimated cost of the requests still to send exceeds ``budget_usd``; nothing was sent.
+StoreError
+    The response store cannot be opened, read or written (disk full, read-only, not a
+    database, damaged, another schema); the message names the file and the cause. Answers
+    received but not stored are in ``err.emergency_path`` and ``err.panel``.
+SimulationInterrupted
+    SIGINT or SIGTERM stopped the study (a :class:`KeyboardInterrupt`); the requests in flight
+    were awaited and stored; ``err.panel`` holds the rows obtained.
 
 Errors of one request (retried, then stored as an error row)
 -------------------------------------------------------------
@@ -48,6 +55,8 @@ __all__ = [
     "QuotaExceededError",
     "BudgetExceededError",
     "RequestFailed",
+    "StoreError",
+    "SimulationInterrupted",
     "BeliefSamplingWarning",
     "FailedRequestsWarning",
     "DuplicateRequestWarning",
@@ -98,6 +107,55 @@ class BudgetExceededError(SimulationError):
     def __init__(self, message: str, *, estimate: Any = None) -> None:
         super().__init__(message)
         self.estimate = estimate
+
+
+class StoreError(SimulationError, OSError):
+    """The response store cannot be opened, read or written.
+
+    Attributes
+    ----------
+    path : pathlib.Path or None
+        The store file.
+    emergency_path : pathlib.Path or None
+        Where the answers that the store could not take were written (JSON lines; load them
+        back with :meth:`beliefreg.simulation.Store.import_file`).
+    panel : pandas.DataFrame or None
+        The rows obtained, including the answers that could not be stored.
+    """
+
+    def __init__(self, message: str, *, path: Any = None, emergency_path: Any = None,
+                 panel: Any = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.emergency_path = emergency_path
+        self.panel = panel
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class SimulationInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped a study; what was in flight was awaited and stored.
+
+    Attributes
+    ----------
+    signal_name : str
+        ``"SIGINT"`` or ``"SIGTERM"``.
+    panel : pandas.DataFrame or None
+        The rows obtained so far (stored).
+    n_pending : int
+        Requests not sent; running the study again (same draw) sends exactly these.
+    aborted : bool
+        A second signal aborted the wait: the requests then in flight were lost.
+    """
+
+    def __init__(self, message: str, *, signal_name: str = "SIGINT", panel: Any = None,
+                 n_pending: int = 0, aborted: bool = False) -> None:
+        super().__init__(message)
+        self.signal_name = signal_name
+        self.panel = panel
+        self.n_pending = n_pending
+        self.aborted = aborted
 
 
 class RequestFailed(Exception):

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .store import Record
     from .study import Study
 
-__all__ = ["build_panel", "panel_columns", "META_COLUMNS"]
+__all__ = ["build_panel", "panel_columns", "recommended_rows", "META_COLUMNS"]
 
 #: Columns after the design variables, in order (``belief_<alt>`` are inserted after
 #: ``choice_valid``).
@@ -30,7 +30,7 @@ META_COLUMNS = (
     # belief_<alt> ...
     "covered_mass", "missing_mass", "pivot_index", "pivot_token", "pivot_method",
     "belief_method", "belief_flags", "belief_reason", "choice_order", "raw_text",
-    "input_tokens", "output_tokens", "cost_usd", "error", "cache_hit", "request_key",
+    "finish_reason", "input_tokens", "output_tokens", "cost_usd", "error", "cache_hit", "request_key",
 )
 
 
@@ -40,6 +40,45 @@ def panel_columns(study: Study) -> list[str]:
     i = META_COLUMNS.index("choice_valid") + 1
     beliefs = [f"belief_{a}" for a in study.alternatives]
     return design + list(META_COLUMNS[:i]) + beliefs + list(META_COLUMNS[i:])
+
+
+def recommended_rows(panel: pd.DataFrame) -> pd.Series:
+    """The rows to estimate on: the recommended filter of a simulation panel.
+
+    A row is kept when its request succeeded (``error`` is missing), every ``belief_<alt>`` is
+    a number, the sampled answer is one of the alternatives (``choice_valid``), and the
+    alternatives carry at least :data:`beliefreg.belief.LOW_MASS_THRESHOLD` (0.5) of the
+    probability at the pivot (``belief_flags`` has no ``low_mass``). The last two drop
+    refusals and off-task answers: a refusal whose first token lists "Yes" far down its top-k
+    list would otherwise count as a belief of 1.0.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        A panel from :func:`beliefreg.simulate` (the columns used must be present).
+
+    Returns
+    -------
+    pandas.Series of bool
+        Aligned with ``panel``: True for the rows to keep.
+
+    Examples
+    --------
+    >>> ok = panel[recommended_rows(panel)]  # doctest: +SKIP
+    """
+    beliefs = [c for c in panel.columns if c.startswith("belief_")
+               and c not in ("belief_method", "belief_flags", "belief_reason")]
+    if not beliefs:
+        raise ValueError("the panel has no belief_<alternative> column")
+    keep = panel[beliefs].notna().all(axis=1)
+    if "error" in panel:
+        keep &= panel["error"].isna()
+    keep &= panel["choice_valid"].astype(bool) if "choice_valid" in panel \
+        else panel["choice"].notna()
+    if "belief_flags" in panel:
+        flags = panel["belief_flags"].fillna("").astype(str)
+        keep &= ~flags.str.split(",").map(lambda f: "low_mass" in f)
+    return keep.astype(bool)
 
 
 def _outcome(backend: Backend, record: Record, study: Study) -> Outcome:
@@ -106,6 +145,7 @@ def build_panel(study: Study, items: Sequence[Item], keys: Sequence[str],
             "belief_reason": out.belief_reason,
             "choice_order": "|".join(item.choice_order),
             "raw_text": out.raw_text,
+            "finish_reason": out.extra.get("finish_reason"),
             "input_tokens": rec.input_tokens,
             "output_tokens": rec.output_tokens,
             "cost_usd": math.nan if rec.cost_usd is None else float(rec.cost_usd),
@@ -129,7 +169,7 @@ def build_panel(study: Study, items: Sequence[Item], keys: Sequence[str],
     df["choice_valid"] = df["choice_valid"].astype(bool)
     df["cache_hit"] = df["cache_hit"].astype(bool)
     for col in ("choice", "model", "backend", "pivot_token", "pivot_method", "belief_method",
-                "belief_flags", "belief_reason", "choice_order", "raw_text", "error",
+                "belief_flags", "belief_reason", "choice_order", "raw_text", "finish_reason", "error",
                 "request_key"):
         df[col] = df[col].astype(object).where(df[col].notna(), None)
     return df.reset_index(drop=True)

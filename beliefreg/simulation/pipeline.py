@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import signal
 import sys
 import threading
 import warnings
@@ -25,14 +26,16 @@ from .errors import (
     DuplicateRequestWarning,
     FailedRequestsWarning,
     QuotaExceededError,
+    SimulationInterrupted,
+    StoreError,
     StudyError,
 )
 from .keys import stable_hash
 from .panel import build_panel
 from .pricing import CostEstimate, estimate_tokens
 from .progress import Progress
-from .runner import RetryPolicy, RunReport, Task, run_tasks
-from .store import Store
+from .runner import RetryPolicy, RunControl, RunReport, Task, run_tasks
+from .store import Record, Store, _now, new_owner
 from .study import Study
 
 __all__ = ["simulate", "estimate", "default_store_path", "plan"]
@@ -90,8 +93,15 @@ def plan(study: Study, backend: Backend, model: str, *, draw: int = 0) -> Plan:
 
 
 def _choose_draw(study: Study, backend: Backend, model: str, store: Store,
-                 fresh: bool) -> Plan:
-    """The latest draw with stored rows (or 0); with ``fresh``, the next unused draw."""
+                 fresh: bool, draw: int | None = None) -> Plan:
+    """Draw ``draw`` when given; else the latest draw with stored rows (or 0); with ``fresh``,
+    the draw after the latest one with stored rows."""
+    if draw is not None:
+        return plan(study, backend, model, draw=draw)
+    if fresh and store.path is None:
+        raise StudyError(
+            "fresh=True needs a store: without one nothing records which draws were used, so "
+            "'fresh' cannot pick a new one. Pass draw=N (--draw N) to choose the draw yourself")
     current = plan(study, backend, model, draw=0)
     if store.count_present(current.keys) == 0:
         return current
@@ -149,16 +159,26 @@ def _estimate(study: Study, backend: Backend, model: str, the_plan: Plan,
                         paid=bool(backend.paid))
 
 
+def _check_draw(draw: Any, fresh: bool) -> None:
+    if draw is None:
+        return
+    if isinstance(draw, bool) or not isinstance(draw, int) or draw < 0:
+        raise StudyError(f"draw must be a non-negative integer, got {draw!r}")
+    if fresh:
+        raise StudyError("give either fresh=True (a new draw) or draw=N (that draw), not both")
+
+
 def _prepare(study: Study, backend: str | Backend, model: str | None, store: Any, fresh: bool,
-             backend_options: dict[str, Any]) -> tuple[Backend, str, Store, bool, Plan,
-                                                      dict[str, Any], list[int], set[str]]:
+             backend_options: dict[str, Any], draw: int | None = None
+             ) -> tuple[Backend, str, Store, bool, Plan, dict[str, Any], list[int], set[str]]:
     if not isinstance(study, Study):
         raise TypeError(f"study must be a beliefreg.Study, got {type(study).__name__}")
+    _check_draw(draw, fresh)
     be = get_backend(backend, **backend_options)
     model_name = be.resolve_model(model or study.model)
     st, owned = _open_store(store)
     try:
-        the_plan = _choose_draw(study, be, model_name, st, fresh)
+        the_plan = _choose_draw(study, be, model_name, st, fresh, draw)
         records = st.get_many(the_plan.keys)
     except BaseException:
         if owned:
@@ -175,7 +195,7 @@ def _prepare(study: Study, backend: str | Backend, model: str | None, store: Any
 
 
 def estimate(study: Study, backend: str | Backend = "local", *, model: str | None = None,
-             store: Any = DEFAULT_STORE, fresh: bool = False,
+             store: Any = DEFAULT_STORE, fresh: bool = False, draw: int | None = None,
              **backend_options: Any) -> CostEstimate:
     """What :func:`simulate` would send and roughly cost, without sending anything.
 
@@ -186,13 +206,65 @@ def estimate(study: Study, backend: str | Backend = "local", *, model: str | Non
     CostEstimate
     """
     be, model_name, st, owned, the_plan, records, pending, cached = _prepare(
-        study, backend, model, store, fresh, backend_options)
+        study, backend, model, store, fresh, backend_options, draw)
     try:
         n_cached = len(set(the_plan.keys) & cached)
         return _estimate(study, be, model_name, the_plan, n_cached, pending)
     finally:
         if owned:
             st.close()
+
+
+def _check_run_options(concurrency: Any, max_retries: Any, budget_usd: Any) -> None:
+    """Refuse bad run options before anything is planned or sent, naming the field."""
+    if concurrency is not None and (isinstance(concurrency, bool)
+                                    or not isinstance(concurrency, int) or concurrency < 1):
+        raise StudyError(f"concurrency must be a positive integer, got {concurrency!r}")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise StudyError(f"max_retries must be a non-negative integer, got {max_retries!r}")
+    if budget_usd is not None and not (isinstance(budget_usd, (int, float))
+                                       and not isinstance(budget_usd, bool)
+                                       and budget_usd >= 0 and math.isfinite(budget_usd)):
+        raise StudyError(f"budget_usd must be a non-negative number, got {budget_usd!r}")
+
+
+def _resume_hint(the_plan: Plan) -> str:
+    if the_plan.draw:
+        return (f"run the same study again with draw={the_plan.draw} (--draw {the_plan.draw}) "
+                "to resume")
+    return "run the same study again to resume"
+
+
+def _install_signal_handlers(control: RunControl) -> list[tuple[int, Any]]:
+    """SIGINT and SIGTERM -> ``control`` (main thread only); returns what to restore."""
+    if threading.current_thread() is not threading.main_thread():
+        return []
+    loop = asyncio.get_running_loop()
+    installed: list[tuple[int, Any]] = []
+
+    def on_signal(signum: int) -> None:
+        name = signal.Signals(signum).name
+        if control.request_stop(name) > 1:
+            print(f"beliefreg: {name} again: aborting; the requests in flight are lost",
+                  file=sys.stderr, flush=True)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous = signal.getsignal(sig)
+            loop.add_signal_handler(sig, on_signal, sig)
+        except (NotImplementedError, RuntimeError, ValueError, OSError):  # pragma: no cover
+            continue
+        installed.append((sig, previous))
+    return installed
+
+
+def _restore_signal_handlers(installed: list[tuple[int, Any]]) -> None:
+    if not installed:
+        return
+    loop = asyncio.get_running_loop()
+    for sig, previous in installed:
+        loop.remove_signal_handler(sig)
+        signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
 
 
 def simulate(
@@ -203,10 +275,12 @@ def simulate(
     store: str | Path | Store | None = DEFAULT_STORE,
     concurrency: int | None = None,
     fresh: bool = False,
+    draw: int | None = None,
     progress: bool = True,
     max_retries: int = 6,
     budget_usd: float | None = None,
     retry: RetryPolicy | None = None,
+    drain_s: float = 30.0,
     **backend_options: Any,
 ) -> pd.DataFrame:
     """Run a choice study on an LLM and return the choice/belief panel.
@@ -224,22 +298,32 @@ def simulate(
         Overrides ``study.model``. For ``"local"`` a path to a GGUF file.
     store : path, Store or None
         The SQLite store. Default ``$BELIEFREG_STORE`` or ``~/.cache/beliefreg/store.sqlite``.
-        ``None`` keeps responses in memory only (nothing survives a crash).
+        ``None`` keeps responses in memory only (nothing survives a crash). Several processes
+        may share one store: requests are claimed before they are sent, so each is sent once.
     concurrency : int, optional
-        Requests in flight (default 8 for ``"openai"``; the local backend runs one at a time).
+        Requests in flight, a positive integer (default 8 for ``"openai"``; the local backend
+        runs one at a time).
     fresh : bool
-        Force new draws: every request is sent again under a new draw index (new seeds);
-        earlier draws stay in the store. Later calls without ``fresh`` use the newest draw.
+        Start a new draw: the draw after the newest one in the store (new seeds, every request
+        sent again); earlier draws stay in the store. Its number is printed, and ``draw=N``
+        resumes it. Needs a store.
+    draw : int, optional
+        Run (or resume, or read) draw ``N`` exactly. Default: the newest draw in the store, 0
+        when there is none.
     progress : bool
         Show a progress bar (done, cached, failed, running cost) and, before a paid run, the
         request count and cost estimate.
     max_retries : int
-        Retries per request after the first attempt.
+        Retries per request after the first attempt (only for errors that can pass: timeouts,
+        connection errors, HTTP 429 and 5xx, malformed bodies).
     budget_usd : float, optional
         Refuse to start (:class:`~beliefreg.simulation.BudgetExceededError`) when the estimated
         cost of the requests to send exceeds this.
     retry : RetryPolicy, optional
         Backoff settings (``max_retries`` is taken from here when given).
+    drain_s : float
+        After SIGINT or SIGTERM, seconds to wait for the requests in flight (they are stored);
+        a second signal aborts the wait.
     **backend_options
         Passed to the backend when ``backend`` is a name: ``base_url``, ``api``
         (``"chat"``/``"responses"``), ``timeout``, ``prices`` for ``"openai"``; ``n_threads``
@@ -255,6 +339,8 @@ def simulate(
 
     Raises
     ------
+    StudyError
+        A bad option or design (raised before anything is sent; the message names the field).
     QuotaExceededError
         The provider's quota ran out; ``err.panel`` holds the rows obtained, the store all of
         them; running again sends only the rest.
@@ -264,6 +350,12 @@ def simulate(
         The model does not return log-probabilities.
     BackendError
         The backend cannot run (missing package, authentication failed, model not found).
+    StoreError
+        The store cannot be opened or cannot take the answers (disk full, read-only, damaged);
+        answers received but not stored are in ``err.emergency_path`` and ``err.panel``.
+    SimulationInterrupted
+        SIGINT or SIGTERM (a ``KeyboardInterrupt``): sending stopped, the requests in flight
+        were awaited (at most ``drain_s``) and stored; ``err.panel`` holds the rows obtained.
 
     Warns
     -----
@@ -283,6 +375,7 @@ def simulate(
     >>> panel = simulate(study, store=None, progress=False)  # doctest: +SKIP
     >>> panel[["price", "run", "choice", "belief_yes"]]  # doctest: +SKIP
     """
+    _check_run_options(concurrency, retry.max_retries if retry else max_retries, budget_usd)
     if study.temperature != 1 or study.top_p < 1:
         warnings.warn(
             f"temperature={study.temperature:g}, top_p={study.top_p:g}: log-probabilities are "
@@ -291,7 +384,13 @@ def simulate(
             BeliefSamplingWarning, stacklevel=2)
     policy = retry or RetryPolicy(max_retries=max_retries)
     be, model_name, st, owned, the_plan, records, pending, cached = _prepare(
-        study, backend, model, store, fresh, backend_options)
+        study, backend, model, store, fresh, backend_options, draw)
+    n_keys = len(set(the_plan.keys))
+
+    def panel_of(recs: dict[str, Record], hits: set[str]) -> pd.DataFrame:
+        return build_panel(study, the_plan.items, the_plan.keys, recs, backend=be,
+                           model=model_name, cached=hits)
+
     try:
         if len(set(the_plan.keys)) < len(the_plan.keys):
             warnings.warn(
@@ -300,6 +399,11 @@ def simulate(
                 DuplicateRequestWarning, stacklevel=2)
         n_cached = len(set(the_plan.keys) & cached)
         report = RunReport()
+        if pending and st.read_only:
+            raise StoreError(
+                f"store {st.path}: {len(pending)} requests still to send, but the store is "
+                f"read-only ({st.read_only_reason}): their answers could not be kept. Nothing "
+                "was sent; use a writable --store", path=st.path)
         if pending:
             est = _estimate(study, be, model_name, the_plan, n_cached, pending)
             if be.paid:
@@ -312,46 +416,105 @@ def simulate(
                     raise BudgetExceededError(
                         f"estimated cost ${est.cost_usd:,.4f} exceeds budget_usd="
                         f"{budget_usd:g}; nothing was sent", estimate=est)
+            if the_plan.draw and progress:
+                print(f"beliefreg: draw {the_plan.draw} (resume it with draw="
+                      f"{the_plan.draw}, --draw {the_plan.draw})", file=sys.stderr)
             limit = int(concurrency or be.default_concurrency)
             if be.max_concurrency is not None:
                 limit = min(limit, be.max_concurrency)
             tasks = [Task(key=the_plan.keys[i], payload=the_plan.payloads[i],
                           run=the_plan.items[i].run, draw=the_plan.draw) for i in pending]
-            bar = Progress(len(set(the_plan.keys)), n_cached, enabled=progress,
-                           desc=f"{be.name}/{model_name}")
+            bar = Progress(n_keys, n_cached, enabled=progress, desc=f"{be.name}/{model_name}")
+            owner = new_owner()
+            since = _now()
+
+            def on_stop(rep: RunReport) -> None:
+                print(f"beliefreg: {rep.signal_name or 'interrupt'} received: sending stopped; "
+                      f"waiting up to {drain_s:g} s for the {rep.in_flight} requests in flight "
+                      "(signal again to abort)", file=sys.stderr, flush=True)
 
             async def go() -> RunReport:
+                control = RunControl()
+                installed = _install_signal_handlers(control)
                 try:
-                    await be.open(model_name, study, st)
+                    opening = asyncio.ensure_future(be.open(model_name, study, st))
+                    aborting = asyncio.ensure_future(control.abort.wait())
+                    await asyncio.wait({opening, aborting}, return_when=asyncio.FIRST_COMPLETED)
+                    aborting.cancel()
+                    if not opening.done():
+                        opening.cancel()
+                        await asyncio.gather(opening, return_exceptions=True)
+                        rep = RunReport(n_tasks=len(tasks), stopped="interrupted",
+                                        signal_name=control.signal_name, aborted=True)
+                        return rep
+                    opening.result()
                     return await run_tasks(tasks, backend=be, model=model_name, store=st,
-                                           concurrency=limit, policy=policy, progress=bar)
+                                           concurrency=limit, policy=policy, progress=bar,
+                                           control=control, owner=owner, since=since,
+                                           drain_s=drain_s, on_stop=on_stop)
                 finally:
-                    await be.close()
+                    try:
+                        await be.close()
+                    finally:
+                        _restore_signal_handlers(installed)
 
             try:
                 report = _run_coroutine(go())
-            except KeyboardInterrupt:
+            except QuotaExceededError as exc:  # at the probe: nothing was sent
+                bar.close()
+                raise QuotaExceededError(
+                    f"{exc}; nothing was sent ({len(pending)} requests pending). "
+                    f"{_resume_hint(the_plan).capitalize()} once the quota allows.",
+                    panel=panel_of(records, cached), n_pending=len(pending)) from None
+            except KeyboardInterrupt:  # no handler could be installed (not the main thread)
                 bar.close()
                 where = st.path or "memory"
                 print(f"beliefreg: interrupted; responses received so far are stored in "
-                      f"{where}: run the same study again to resume", file=sys.stderr)
+                      f"{where}: {_resume_hint(the_plan)}", file=sys.stderr)
                 raise
             bar.close()
-            records = st.get_many(the_plan.keys)
+            try:
+                records = st.get_many(the_plan.keys)
+            except StoreError:
+                pass  # keep what was read before, plus what this run received
+            for rec in report.unsaved:
+                if rec.key not in records or not records[rec.key].ok:
+                    records[rec.key] = rec
+            cached = {k for k, r in records.items() if r.ok and k not in report.sent_keys}
         elif progress:  # everything is in the store: say so
-            Progress(len(set(the_plan.keys)), n_cached, enabled=True,
-                     desc=f"{be.name}/{model_name}").close()
-        panel = build_panel(study, the_plan.items, the_plan.keys, records, backend=be,
-                            model=model_name, cached=cached)
+            Progress(n_keys, n_cached, enabled=True, desc=f"{be.name}/{model_name}").close()
+        panel = panel_of(records, cached)
     finally:
         if owned:
             st.close()
     n_err = int(panel["error"].notna().sum())
+    hint = _resume_hint(the_plan)
+    if report.stopped == "store":
+        err = report.store_error
+        kept = len(report.unsaved)
+        where = (f"written to {report.emergency_path} (load with "
+                 f"Store({str(st.path)!r}).import_file(...))" if report.emergency_path
+                 else "kept in err.panel only")
+        raise StoreError(
+            f"{err}. Sending stopped; {kept} answers the store could not take are {where} and "
+            f"in the panel; {report.n_not_sent} requests were not sent. Free the disk (or fix "
+            f"the store) and {hint}.", path=st.path, emergency_path=report.emergency_path,
+            panel=panel)
+    if report.stopped == "interrupted":
+        lost = " (aborted: the requests then in flight were lost)" if report.aborted else ""
+        where = st.path or "memory"
+        message = (f"beliefreg: interrupted by {report.signal_name or 'a signal'}; "
+                   f"{report.n_ok + report.n_failed} responses of this run are stored in "
+                   f"{where}{lost}, {report.n_not_sent} requests not sent: {hint}")
+        print(message, file=sys.stderr, flush=True)
+        raise SimulationInterrupted(message, signal_name=report.signal_name or "SIGINT",
+                                    panel=panel, n_pending=report.n_not_sent,
+                                    aborted=report.aborted)
     if report.stopped == "quota":
         raise QuotaExceededError(
             f"{be.name}/{model_name}: {report.stop_error.message if report.stop_error else ''}; "
             f"stopped with {len(panel)} of {len(the_plan.keys)} requests done "
-            f"({report.n_not_sent} not sent). The store keeps them: run the study again to "
+            f"({report.n_not_sent} not sent). The store keeps them: {hint} and "
             "send the rest.", panel=panel, n_pending=report.n_not_sent)
     if report.stopped == "fatal":
         raise BackendError(

@@ -32,6 +32,7 @@ class Progress:
         self.cached = cached
         self.ok = 0
         self.failed = 0
+        self.elsewhere = 0
         self.cost = 0.0
         self.cost_known = True
         self.enabled = enabled
@@ -48,15 +49,25 @@ class Progress:
 
     def _postfix(self) -> dict[str, str]:
         cost = f"${self.cost:,.4f}" if self.cost_known else "n/a"
-        return {"done": str(self.ok), "cached": str(self.cached), "failed": str(self.failed),
-                "cost": cost}
+        out = {"done": str(self.ok), "cached": str(self.cached), "failed": str(self.failed),
+               "cost": cost}
+        if self.elsewhere:
+            out["other process"] = str(self.elsewhere)
+        return out
 
     def _refresh(self) -> None:
         if self._bar is not None:
             self._bar.set_postfix(self._postfix(), refresh=False)
 
-    def update(self, *, ok: bool, cost: float | None) -> None:
-        """Count one finished request (``ok=False``: stored as an error)."""
+    def update(self, *, ok: bool, cost: float | None, elsewhere: bool = False) -> None:
+        """Count one finished request (``ok=False``: stored as an error; ``elsewhere``:
+        answered by another process on the same store)."""
+        if elsewhere:
+            self.elsewhere += 1
+            if self._bar is not None:
+                self._refresh()
+                self._bar.update(1)
+            return
         if ok:
             self.ok += 1
         else:

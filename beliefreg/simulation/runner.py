@@ -9,8 +9,20 @@ Policy
   without log-probabilities) is sent again after an exponential backoff,
   ``min(max_delay, base_delay * 2**attempt)`` with +-25% jitter, and never sooner than the
   server's ``Retry-After``.
+* Only what can succeed on retry is retried: timeouts, connection errors, HTTP 5xx, 429 and
+  malformed bodies. An answer without usable log-probabilities (a content filter, a refusal,
+  empty content) is an answer: backends return it, it is stored once and the panel says why it
+  has no belief.
 * A request that still fails after ``max_retries`` retries, or fails with a non-retryable error
   (a 400 for this request), is stored as an error row with its message.
+* Before a request is sent it is claimed in the store (:meth:`Store.claim`, a lease renewed
+  while the run lasts), so several processes on one store split the work and send each request
+  once; keys another process holds are awaited until answered or their lease expires.
+* A stop request (:class:`RunControl`: SIGINT/SIGTERM) stops sending; the requests in flight
+  are awaited for at most ``drain_s`` seconds and stored; a second request aborts the wait.
+* When the store cannot take an answer (disk full, I/O error), nothing new is sent, the answers
+  in flight are awaited, and every answer the store did not take is kept in memory
+  (``RunReport.unsaved``) and written to an emergency file (``RunReport.emergency_path``).
 * A quota error or a fatal error (authentication, unknown model) stops the run: nothing new is
   sent, the requests in flight are finished and stored, and the report says why it stopped.
 * Every answer is written to the store (and committed) as soon as it arrives.
@@ -21,19 +33,20 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import RequestFailed
-from .store import Record
+from .errors import RequestFailed, StoreError
+from .store import DEFAULT_LEASE_S, Record, new_owner, write_emergency_file
 
 if TYPE_CHECKING:
     from .backends.base import Backend
     from .progress import Progress
     from .store import Store
 
-__all__ = ["Task", "RetryPolicy", "RunReport", "AdaptiveLimiter", "run_tasks"]
+__all__ = ["Task", "RetryPolicy", "RunReport", "RunControl", "AdaptiveLimiter", "run_tasks"]
 
 
 @dataclass(frozen=True)
@@ -86,8 +99,20 @@ class RunReport:
     n_rate_limited: int = 0
     cost_usd: float = 0.0
     stopped: str | None = None
-    """``"quota"`` or ``"fatal"`` when the run stopped early, else None."""
+    """``"quota"``, ``"fatal"``, ``"interrupted"`` or ``"store"`` when the run stopped early."""
     stop_error: RequestFailed | None = None
+    store_error: StoreError | None = None
+    signal_name: str | None = None
+    aborted: bool = False
+    """The wait for the requests in flight was cut short (second signal or ``drain_s``)."""
+    n_done_elsewhere: int = 0
+    """Requests answered by another process on the same store during this run."""
+    sent_keys: set[str] = field(default_factory=set)
+    """Keys whose outcome this run stored (or kept in memory)."""
+    unsaved: list[Record] = field(default_factory=list)
+    """Answers the store could not take (also in ``emergency_path``)."""
+    emergency_path: Any = None
+    in_flight: int = 0
     errors: dict[str, str] = field(default_factory=dict)
     """Store key -> error message of the requests stored as errors."""
     elapsed_s: float = 0.0
@@ -95,7 +120,34 @@ class RunReport:
     @property
     def n_not_sent(self) -> int:
         """Requests neither answered nor stored as errors (left for a resume)."""
-        return self.n_tasks - self.n_ok - self.n_failed
+        return self.n_tasks - self.n_ok - self.n_failed - self.n_done_elsewhere
+
+
+class RunControl:
+    """Stop requests from outside the runner (signal handlers), in the runner's event loop.
+
+    The first :meth:`request_stop` stops sending (the requests in flight are awaited); the
+    second aborts the wait.
+    """
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+        self.abort = asyncio.Event()
+        self.reason: str | None = None
+        self.signal_name: str | None = None
+        self.n_requests = 0
+
+    def request_stop(self, signal_name: str) -> int:
+        """Record one stop request; returns how many were made so far (1 or more)."""
+        self.n_requests += 1
+        if self.n_requests == 1:
+            self.signal_name = signal_name
+            if self.reason is None:
+                self.reason = "interrupted"
+            self.stop.set()
+        else:
+            self.abort.set()
+        return self.n_requests
 
 
 class AdaptiveLimiter:
@@ -159,22 +211,105 @@ async def run_tasks(
     concurrency: int,
     policy: RetryPolicy,
     progress: Progress,
+    control: RunControl | None = None,
+    owner: str | None = None,
+    lease_s: float = DEFAULT_LEASE_S,
+    since: str | None = None,
+    drain_s: float = 30.0,
+    on_stop: Callable[[RunReport], None] | None = None,
 ) -> RunReport:
-    """Send ``tasks`` through ``backend`` and store every outcome; see the module docstring."""
+    """Send ``tasks`` through ``backend`` and store every outcome; see the module docstring.
+
+    Parameters
+    ----------
+    control : RunControl, optional
+        Receives stop requests (signals); a new one is made when omitted.
+    owner : str, optional
+        Claim owner id (default :func:`~beliefreg.simulation.store.new_owner`).
+    lease_s : float
+        Claim lease in seconds; renewed every third of it while the run lasts.
+    since : str, optional
+        Start of the caller's run (ISO time): rows written after it by another process are
+        final (see :meth:`Store.claim`).
+    drain_s : float
+        After a stop request, seconds to wait for the requests in flight.
+    on_stop : callable, optional
+        Called once with the report when an interrupt stops the run (to print a message).
+    """
     report = RunReport(n_tasks=len(tasks))
-    queue: asyncio.Queue[Task] = asyncio.Queue()
-    for t in tasks:
-        queue.put_nowait(t)
+    control = control or RunControl()
+    owner = owner or new_owner()
+    pending: deque[Task] = deque(tasks)
+    claimed: deque[Task] = deque()
+    deferred: dict[str, Task] = {}
+    by_key = {t.key: t for t in tasks}
+    claim_lock = asyncio.Lock()
     limiter = AdaptiveLimiter(concurrency)
-    stop = asyncio.Event()
+    stop = control.stop
     price = backend.price(model)
     started = time.monotonic()
+    batch = max(8, 2 * int(concurrency))
+    poll = max(0.05, min(1.0, lease_s / 8))
 
     async def sleep_unless_stopped(seconds: float) -> None:
         try:
             await asyncio.wait_for(stop.wait(), timeout=seconds)
         except asyncio.TimeoutError:
             pass
+
+    def stop_for_store(exc: StoreError) -> None:
+        if report.store_error is None:
+            report.store_error = exc
+        if report.stopped is None:
+            report.stopped = "store"
+            control.reason = "store"
+        stop.set()
+
+    def save(record: Record) -> None:
+        report.sent_keys.add(record.key)
+        if report.store_error is not None:
+            report.unsaved.append(record)
+            return
+        try:
+            store.put(record)
+        except StoreError as exc:
+            report.unsaved.append(record)
+            stop_for_store(exc)
+
+    def take(keys: list[str]) -> None:
+        result = store.claim(keys, owner, lease_s=lease_s, since=since)
+        for k in result.mine:
+            deferred.pop(k, None)
+            claimed.append(by_key[k])
+        for k in result.busy:
+            deferred[k] = by_key[k]
+        for k in result.done:  # answered by another process: never asked again
+            deferred.pop(k, None)
+            report.n_done_elsewhere += 1
+            progress.update(ok=True, cost=None, elsewhere=True)
+
+    async def next_task() -> Task | None:
+        async with claim_lock:
+            while not stop.is_set():
+                if claimed:
+                    return claimed.popleft()
+                try:
+                    if pending:
+                        keys = []
+                        while pending and len(keys) < batch:
+                            keys.append(pending.popleft().key)
+                        take(keys)
+                        continue
+                    if deferred:
+                        await sleep_unless_stopped(poll)
+                        if not stop.is_set():
+                            take(list(deferred))
+                        continue
+                except StoreError as exc:
+                    stop_for_store(exc)
+                    return None
+                return None
+            return None
 
     async def process(task: Task) -> None:
         attempts = 0
@@ -187,6 +322,7 @@ async def run_tasks(
             attempts += 1
             failure: RequestFailed | None = None
             reply = None
+            report.in_flight += 1
             try:
                 reply = await backend.send(task.payload, model)
             except RequestFailed as exc:
@@ -194,16 +330,16 @@ async def run_tasks(
             except Exception as exc:  # a bug or an unexpected client error: keep the run going
                 failure = RequestFailed(f"{type(exc).__name__}: {exc}", retryable=False)
             finally:
+                report.in_flight -= 1
                 await limiter.release()
             if failure is None:
                 assert reply is not None
                 cost = None if price is None else price.cost(reply.input_tokens,
                                                              reply.output_tokens)
-                store.put(_record(task, backend, model, response=reply.response, status="ok",
-                                  error=None, attempts=attempts,
-                                  input_tokens=reply.input_tokens,
-                                  output_tokens=reply.output_tokens, cost=cost,
-                                  elapsed=time.monotonic() - t0))
+                save(_record(task, backend, model, response=reply.response, status="ok",
+                             error=None, attempts=attempts, input_tokens=reply.input_tokens,
+                             output_tokens=reply.output_tokens, cost=cost,
+                             elapsed=time.monotonic() - t0))
                 report.n_ok += 1
                 if cost is not None and cost == cost:
                     report.cost_usd += cost
@@ -211,9 +347,10 @@ async def run_tasks(
                 progress.update(ok=True, cost=cost)
                 return
             if failure.quota or failure.fatal:
-                if not stop.is_set():
+                if report.stopped is None:
                     report.stopped = "quota" if failure.quota else "fatal"
                     report.stop_error = failure
+                    control.reason = report.stopped
                     stop.set()
                 return
             if failure.rate_limited:
@@ -222,9 +359,9 @@ async def run_tasks(
                 message = failure.message
                 if failure.retryable:
                     message = f"{message} (gave up after {attempts} attempts)"
-                store.put(_record(task, backend, model, response=None, status="error",
-                                  error=message, attempts=attempts, input_tokens=None,
-                                  output_tokens=None, cost=None, elapsed=time.monotonic() - t0))
+                save(_record(task, backend, model, response=None, status="error",
+                             error=message, attempts=attempts, input_tokens=None,
+                             output_tokens=None, cost=None, elapsed=time.monotonic() - t0))
                 report.n_failed += 1
                 report.errors[task.key] = message
                 progress.update(ok=False, cost=None)
@@ -237,15 +374,63 @@ async def run_tasks(
 
     async def worker() -> None:
         while not stop.is_set():
-            try:
-                task = queue.get_nowait()
-            except asyncio.QueueEmpty:
+            task = await next_task()
+            if task is None:
                 return
             await process(task)
 
+    async def heartbeat() -> None:
+        while True:
+            await asyncio.sleep(lease_s / 3)
+            try:
+                store.renew(owner, lease_s=lease_s)
+            except StoreError:  # the claims then expire: another process may take them over
+                pass
+
     n_workers = max(1, min(int(concurrency), len(tasks)))
+    workers = [asyncio.create_task(worker()) for _ in range(n_workers)]
+    beat = asyncio.create_task(heartbeat())
+    everything = asyncio.gather(*workers)
+    stop_wait = asyncio.create_task(stop.wait())
+    abort_wait = asyncio.create_task(control.abort.wait())
     try:
-        await asyncio.gather(*(worker() for _ in range(n_workers)))
+        await asyncio.wait({everything, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        if not everything.done():
+            if control.reason == "interrupted" and report.stopped is None:
+                report.stopped = "interrupted"
+            report.signal_name = control.signal_name
+            if report.stopped == "interrupted" and on_stop is not None:
+                on_stop(report)
+            bound = drain_s if report.stopped == "interrupted" else None
+            await asyncio.wait({everything, abort_wait}, timeout=bound,
+                               return_when=asyncio.FIRST_COMPLETED)
+            if not everything.done():
+                report.aborted = True
+                for w in workers:
+                    w.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+        else:
+            everything.result()
+        if report.stopped is None and control.reason == "interrupted":
+            report.stopped = "interrupted"  # the signal came as the last request finished
+            report.signal_name = control.signal_name
     finally:
+        for t in (beat, stop_wait, abort_wait):
+            t.cancel()
+        await asyncio.gather(beat, stop_wait, abort_wait, return_exceptions=True)
+        if not everything.done():  # cancelled from outside
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        try:
+            store.release(owner)
+        except StoreError:
+            pass
+        if report.unsaved:
+            try:
+                report.emergency_path = write_emergency_file(report.unsaved, store.path)
+            except StoreError as exc:  # pragma: no cover - nowhere to write at all
+                report.emergency_path = None
+                report.store_error = report.store_error or exc
         report.elapsed_s = time.monotonic() - started
     return report

@@ -1,17 +1,42 @@
-"""The response store: a SQLite file written as responses arrive.
+"""The response store: a SQLite file written as responses arrive, shared safely by processes.
 
 Each request is one row, keyed by :func:`beliefreg.simulation.keys.stable_hash` of everything that
 determines it (backend and endpoint, model, payload, run index, draw). Rows are committed one by
 one in WAL mode with ``synchronous=FULL``, so a crash, a SIGKILL or Ctrl-C loses at most the
 requests in flight. A request that failed after retries is stored with ``status='error'`` and its
 message; running the study again sends it again. API keys never enter a row: payloads are built
-without credentials and the client holds the key.
+without credentials, the client holds the key, and responses and messages are redacted.
+
+Several processes may run the same study on one store. Before a request is sent it is
+**claimed**: a row of ``claims`` with an owner (host, process id, a random tag) and an expiry
+(a lease, renewed while the owner runs). A key is granted to one owner at a time; a claim whose
+lease expired, or whose owner is a dead process on this host, is taken over. Storing the
+response deletes the claim in the same transaction. So N processes split the work and together
+send each request once.
+
+The API that the runner uses (small on purpose; other write paths build on it)
+------------------------------------------------------------------------------
+* :meth:`Store.claim` ``(keys, owner, lease_s, since)`` -> :class:`Claims` (``mine``, ``busy``,
+  ``done``), one transaction;
+* :meth:`Store.renew` ``(owner, lease_s)`` and :meth:`Store.release` ``(owner)``;
+* :meth:`Store.put` ``(record)`` and :meth:`Store.put_many` ``(records)``: write and commit,
+  dropping the claims of those keys; an ``ok`` row is never replaced (the first answer wins);
+* :meth:`Store.get_many`, :meth:`Store.count_present`, iteration, ``len``;
+* :meth:`Store.import_file`: load the JSON-lines emergency file written when the store could
+  not take answers (:func:`write_emergency_file`).
+
+Every SQLite failure surfaces as :class:`StoreError`, whose message names the file and the cause
+(disk full, read-only, not a database, damaged, older schema). A store that cannot be written
+(read-only directory or file system) is opened read-only: it can be read, and a study whose
+rows are all present is served from it.
 
 Table ``responses``
     ``key`` (primary key), ``backend``, ``model``, ``run``, ``draw``, ``request`` (canonical JSON
     payload), ``response`` (JSON, NULL for errors), ``status`` (``ok`` | ``error``), ``error``,
     ``attempts``, ``input_tokens``, ``output_tokens``, ``cost_usd``, ``created_at`` (UTC ISO
     8601), ``elapsed_s``.
+Table ``claims`` (schema 2)
+    ``key`` (primary key), ``owner``, ``expires_at`` (Unix seconds), ``claimed_at``.
 Table ``probes``
     Whether an endpoint/model/API returned log-probabilities when probed.
 """
@@ -20,18 +45,24 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
+import socket
 import sqlite3
 import threading
+import time
+import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Store", "Record", "SCHEMA_VERSION"]
+from .errors import StoreError
 
-SCHEMA_VERSION = 1
+__all__ = ["Store", "Record", "Claims", "SCHEMA_VERSION", "new_owner", "write_emergency_file"]
 
-_SCHEMA = """
+SCHEMA_VERSION = 2
+
+_TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -62,10 +93,19 @@ CREATE TABLE IF NOT EXISTS probes (
     created_at TEXT NOT NULL,
     PRIMARY KEY (endpoint, model, api)
 );
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    claimed_at TEXT NOT NULL
+);
 """
 
 _COLUMNS = ("key", "backend", "model", "run", "draw", "request", "response", "status", "error",
             "attempts", "input_tokens", "output_tokens", "cost_usd", "created_at", "elapsed_s")
+
+#: Default lease of a claim, seconds; the runner renews it every third of that.
+DEFAULT_LEASE_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -93,8 +133,104 @@ class Record:
         return self.status == "ok"
 
 
+@dataclass
+class Claims:
+    """The outcome of :meth:`Store.claim`, keys in the order asked.
+
+    Attributes
+    ----------
+    mine : list of str
+        Granted to the caller: send them.
+    busy : list of str
+        Held by another live owner: ask again later (they are done, or the lease expires).
+    done : list of str
+        Already answered (an ``ok`` row, or any row written since ``since``): do not send.
+    """
+
+    mine: list[str] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def new_owner() -> str:
+    """A claim owner id: ``host:pid:random`` (the host and pid let a dead owner be detected)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_dead(owner: str) -> bool:
+    """True when ``owner`` is a process of this host that no longer runs."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:  # a zombie (killed, not yet reaped) runs no more
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def _cause(exc: BaseException) -> str:
+    """A plain explanation of an SQLite or OS error."""
+    text = str(exc) or type(exc).__name__
+    low = text.lower()
+    if "disk is full" in low or "no space" in low:
+        return f"the disk is full ({text})"
+    if "readonly" in low or "read-only" in low or "read only" in low:
+        return f"it is read-only ({text})"
+    if "file is not a database" in low:
+        return f"it is not a SQLite database ({text})"
+    if "malformed" in low or "disk image" in low:
+        return f"the file is damaged or truncated ({text})"
+    if "unable to open" in low:
+        return f"it cannot be opened ({text})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return text
+
+
+def write_emergency_file(records: Iterable[Record], near: Path | None) -> Path:
+    """Write ``records`` as JSON lines next to ``near`` (else the working or temp directory).
+
+    Used when the store cannot take answers that were paid for; :meth:`Store.import_file`
+    loads the file back. Returns the path written.
+    """
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    name = f"{near.name if near else 'beliefreg'}.emergency-{stamp}-{os.getpid()}.jsonl"
+    import tempfile
+
+    candidates = ([near.parent] if near is not None else []) + [Path.cwd(),
+                                                                 Path(tempfile.gettempdir())]
+    lines = "".join(json.dumps(asdict(r), separators=(",", ":")) + "\n" for r in records)
+    last: OSError | None = None
+    for folder in candidates:
+        path = folder / name
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(lines)
+                fh.flush()
+                os.fsync(fh.fileno())
+            return path
+        except OSError as exc:
+            last = exc
+            try:
+                path.unlink()
+            except OSError:
+                pass
+    raise StoreError(f"could not write the emergency file anywhere ({last})")
 
 
 class Store:
@@ -105,6 +241,15 @@ class Store:
     path : str or Path or None
         The database file (created with its directory if missing). ``None`` or ``":memory:"``
         keeps the rows in memory only, for one call.
+    read_only : bool, optional
+        Open for reading only. Default: read-write, falling back to read-only when the file or
+        its directory cannot be written (``store.read_only`` tells which).
+
+    Raises
+    ------
+    StoreError
+        The file cannot be opened or created, is not a SQLite database, is damaged, or was
+        written by another schema version. The message names the file and the cause.
 
     Examples
     --------
@@ -113,33 +258,119 @@ class Store:
     {}
     """
 
-    def __init__(self, path: str | Path | None) -> None:
+    def __init__(self, path: str | Path | None, *, read_only: bool | None = None) -> None:
         self.path = None if path in (None, ":memory:") else Path(path)
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = bool(read_only)
+        self.read_only_reason: str | None = "opened read-only" if read_only else None
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(
-            ":memory:" if self.path is None else str(self.path),
-            timeout=30.0,
-            isolation_level=None,  # explicit transactions
-            check_same_thread=False,
-        )
-        self._conn.execute("PRAGMA busy_timeout = 30000")
-        if self.path is not None:
-            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":  # pragma: no cover - e.g. network file systems
-                raise OSError(f"cannot use WAL mode for {self.path} (got {mode!r})")
-            self._conn.execute("PRAGMA synchronous = FULL")
+        if self.path is None:
+            self._conn = self._connect(":memory:")
+            self._init_schema()
+            return
+        if self.path.is_dir():
+            raise StoreError(f"store {self.path}: it is a directory, not a file", path=self.path)
+        if not self.read_only:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"store {self.path}: cannot create its directory: "
+                                 f"{_cause(exc)}", path=self.path) from None
+        if not self.read_only:
+            try:
+                self._conn = self._connect(str(self.path))
+                mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":  # pragma: no cover - network file systems
+                    raise StoreError(f"store {self.path}: cannot use WAL mode (got {mode!r})",
+                                     path=self.path)
+                self._conn.execute("PRAGMA synchronous = FULL")
+                self._init_schema()
+                return
+            except sqlite3.Error as exc:
+                conn = getattr(self, "_conn", None)
+                if conn is not None:
+                    conn.close()
+                low = str(exc).lower()
+                if not ("readonly" in low or "unable to open" in low or "read-only" in low
+                        or "disk i/o" in low) or not self.path.exists():
+                    raise self._error("cannot open", exc) from None
+                self.read_only = True
+                self.read_only_reason = _cause(exc)
+        self._open_read_only()
+
+    # -- opening -------------------------------------------------------------------------------
+    @staticmethod
+    def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
+        conn = sqlite3.connect(target, timeout=30.0, isolation_level=None,
+                               check_same_thread=False, uri=uri)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        return conn
+
+    def _open_read_only(self) -> None:
+        assert self.path is not None
+        if not self.path.exists():
+            raise StoreError(f"store {self.path}: does not exist and cannot be created",
+                             path=self.path)
+        quoted = self.path.resolve().as_posix().replace("?", "%3f").replace("#", "%23")
+        errors = []
+        for flags in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                self._conn = self._connect(f"file:{quoted}?{flags}", uri=True)
+                self._check_schema(write=False)
+                return
+            except sqlite3.Error as exc:
+                errors.append(exc)
+                self._conn.close()
+            except StoreError:
+                self._conn.close()
+                raise
+        raise self._error("cannot read", errors[-1])
+
+    def _error(self, action: str, exc: BaseException) -> StoreError:
+        where = self.path if self.path is not None else ":memory:"
+        return StoreError(f"store {where}: {action}: {_cause(exc)}", path=self.path)
+
+    def _init_schema(self) -> None:
         with self._lock:
-            self._conn.executescript(_SCHEMA)
-            row = self._conn.execute(
-                "SELECT value FROM meta WHERE name='schema_version'").fetchone()
-            if row is None:
-                self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                                   (str(SCHEMA_VERSION),))
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise OSError(f"{self.path}: store schema version {row[0]}, "
-                              f"this beliefreg reads version {SCHEMA_VERSION}")
+            self._check_schema(write=True)
+
+    def _check_schema(self, *, write: bool) -> None:
+        conn = self._conn
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        version: int | None = None
+        if "meta" in tables:
+            row = conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
+            version = None if row is None else int(row[0])
+        if "responses" in tables:
+            cols = tuple(r[1] for r in conn.execute("PRAGMA table_info(responses)"))
+            if version is None or set(cols) != set(_COLUMNS):
+                raise StoreError(
+                    f"store {self.path}: not a beliefreg store of a known schema (table "
+                    f"'responses' has columns {list(cols)}, schema version {version}); use "
+                    "another --store path", path=self.path)
+        if version is not None and version > SCHEMA_VERSION:
+            raise StoreError(f"store {self.path}: store schema version {version}, this "
+                             f"beliefreg reads versions up to {SCHEMA_VERSION}: upgrade "
+                             "beliefreg or use another store", path=self.path)
+        if version is not None and version < 1:
+            raise StoreError(f"store {self.path}: unknown store schema version {version}",
+                             path=self.path)
+        if not write:
+            return
+        if version == SCHEMA_VERSION and "claims" in tables:
+            return
+        # create, or migrate version 1 (no claims table) to 2: only tables are added
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for stmt in _TABLES.split(";"):
+                if stmt.strip():
+                    conn.execute(stmt)
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                         (str(SCHEMA_VERSION),))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     # -- reading -------------------------------------------------------------------------------
     def _record(self, row: tuple[Any, ...]) -> Record:
@@ -148,47 +379,74 @@ class Store:
         data["response"] = None if data["response"] is None else json.loads(data["response"])
         return Record(**data)
 
+    def _read(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise self._error("cannot read", exc) from None
+
     def get_many(self, keys: Iterable[str]) -> dict[str, Record]:
         """The stored records among ``keys`` (absent keys are left out)."""
         keys = list(dict.fromkeys(keys))
         out: dict[str, Record] = {}
         cols = ", ".join(_COLUMNS)
-        with self._lock:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start:start + 500]
-                marks = ",".join("?" * len(chunk))
-                for row in self._conn.execute(
-                        f"SELECT {cols} FROM responses WHERE key IN ({marks})", chunk):
-                    rec = self._record(row)
-                    out[rec.key] = rec
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._read(f"SELECT {cols} FROM responses WHERE key IN ({marks})", chunk):
+                rec = self._record(row)
+                out[rec.key] = rec
         return out
 
     def count_present(self, keys: Iterable[str]) -> int:
         """How many of ``keys`` have a stored row (ok or error)."""
         keys = list(dict.fromkeys(keys))
         n = 0
-        with self._lock:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start:start + 500]
-                marks = ",".join("?" * len(chunk))
-                n += self._conn.execute(
-                    f"SELECT COUNT(*) FROM responses WHERE key IN ({marks})", chunk).fetchone()[0]
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            n += self._read(f"SELECT COUNT(*) FROM responses WHERE key IN ({marks})",
+                            chunk)[0][0]
         return n
 
     def __iter__(self) -> Iterator[Record]:
         cols = ", ".join(_COLUMNS)
-        with self._lock:
-            rows = self._conn.execute(f"SELECT {cols} FROM responses ORDER BY rowid").fetchall()
-        for row in rows:
+        for row in self._read(f"SELECT {cols} FROM responses ORDER BY rowid"):
             yield self._record(row)
 
     def __len__(self) -> int:
-        with self._lock:
-            return self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        return self._read("SELECT COUNT(*) FROM responses")[0][0]
 
     # -- writing -------------------------------------------------------------------------------
-    def put(self, record: Record) -> None:
-        """Write (or overwrite) one record and commit at once."""
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"store {self.path}: cannot write: it is read-only "
+                             f"({self.read_only_reason})", path=self.path)
+
+    def _transaction(self, action: str, body: Any) -> Any:
+        """Run ``body(conn)`` in one immediate transaction; SQLite errors become StoreError."""
+        self._check_writable()
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    out = body(conn)
+                    conn.execute("COMMIT")
+                    return out
+                except BaseException:
+                    if conn.in_transaction:  # a failed COMMIT may already have rolled back
+                        try:
+                            conn.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            pass
+                    raise
+            except sqlite3.Error as exc:
+                raise self._error(action, exc) from None
+
+    @staticmethod
+    def _values(record: Record) -> list[Any]:
         values = [getattr(record, c) for c in _COLUMNS]
         values[_COLUMNS.index("request")] = json.dumps(record.request, sort_keys=True,
                                                        separators=(",", ":"))
@@ -197,35 +455,125 @@ class Store:
                                                             separators=(",", ":"))
         if not record.created_at:
             values[_COLUMNS.index("created_at")] = _now()
-        marks = ",".join("?" * len(_COLUMNS))
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute(
-                    f"INSERT OR REPLACE INTO responses ({', '.join(_COLUMNS)}) VALUES ({marks})",
-                    values,
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        return values
+
+    def put_many(self, records: Iterable[Record]) -> None:
+        """Write records in one transaction and commit; drop their claims.
+
+        An ``ok`` row already stored is kept (the first answer wins); an ``error`` row is
+        replaced by any later record.
+
+        Raises
+        ------
+        StoreError
+            The store cannot take them (disk full, read-only, I/O error); nothing was written.
+        """
+        rows = [self._values(r) for r in records]
+        if not rows:
+            return
+        cols = ", ".join(_COLUMNS)
+        update = ", ".join(f"{c}=excluded.{c}" for c in _COLUMNS if c != "key")
+        sql = (f"INSERT INTO responses ({cols}) VALUES ({','.join('?' * len(_COLUMNS))}) "
+               f"ON CONFLICT(key) DO UPDATE SET {update} WHERE responses.status != 'ok'")
+
+        def body(conn: sqlite3.Connection) -> None:
+            conn.executemany(sql, rows)
+            conn.executemany("DELETE FROM claims WHERE key=?", [(r[0],) for r in rows])
+
+        self._transaction("cannot store answers", body)
+
+    def put(self, record: Record) -> None:
+        """Write one record and commit at once (see :meth:`put_many`)."""
+        self.put_many([record])
+
+    def import_file(self, path: str | Path) -> int:
+        """Store the records of an emergency file (JSON lines); returns how many were read."""
+        records = []
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    records.append(Record(**json.loads(line)))
+        self.put_many(records)
+        return len(records)
+
+    # -- claims --------------------------------------------------------------------------------
+    def claim(self, keys: Iterable[str], owner: str, *, lease_s: float = DEFAULT_LEASE_S,
+              since: str | None = None) -> Claims:
+        """Claim ``keys`` for ``owner`` for ``lease_s`` seconds, in one transaction.
+
+        A key is granted when it has no ``ok`` row, no row written at or after ``since`` (an
+        ISO time, the start of the caller's run: a row written meanwhile by another process is
+        final for this run), and no claim of another owner that is still valid (not expired,
+        owner not a dead process of this host). A read-only or in-memory store grants every
+        key that is not done.
+        """
+        keys = list(dict.fromkeys(keys))
+        out = Claims()
+        if not keys:
+            return out
+        if self.read_only:
+            self._check_writable()
+        now = time.time()
+
+        def body(conn: sqlite3.Connection) -> Claims:
+            dead: dict[str, bool] = {}
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = {k: (s, c) for k, s, c in conn.execute(
+                    f"SELECT key, status, created_at FROM responses WHERE key IN ({marks})",
+                    chunk)}
+                held = {k: (o, e) for k, o, e in conn.execute(
+                    f"SELECT key, owner, expires_at FROM claims WHERE key IN ({marks})", chunk)}
+                grant = []
+                for k in chunk:
+                    row = rows.get(k)
+                    if row is not None and (row[0] == "ok" or (since and row[1] >= since)):
+                        out.done.append(k)
+                        continue
+                    h = held.get(k)
+                    if h is not None and h[0] != owner and h[1] > now:
+                        if h[0] not in dead:
+                            dead[h[0]] = _owner_dead(h[0])
+                        if not dead[h[0]]:
+                            out.busy.append(k)
+                            continue
+                    out.mine.append(k)
+                    grant.append((k, owner, now + lease_s, _now()))
+                conn.executemany("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?)", grant)
+            return out
+
+        return self._transaction("cannot claim requests", body)
+
+    def renew(self, owner: str, *, lease_s: float = DEFAULT_LEASE_S) -> None:
+        """Extend every claim of ``owner`` to ``lease_s`` seconds from now."""
+        self._transaction("cannot renew claims", lambda conn: conn.execute(
+            "UPDATE claims SET expires_at=? WHERE owner=?", (time.time() + lease_s, owner)))
+
+    def release(self, owner: str) -> None:
+        """Drop every claim of ``owner`` (what it did not send can be claimed at once)."""
+        self._transaction("cannot release claims", lambda conn: conn.execute(
+            "DELETE FROM claims WHERE owner=?", (owner,)))
 
     # -- probes --------------------------------------------------------------------------------
     def get_probe(self, endpoint: str, model: str, api: str) -> tuple[bool, str | None] | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT ok, detail FROM probes WHERE endpoint=? AND model=? AND api=?",
-                (endpoint, model, api)).fetchone()
-        return None if row is None else (bool(row[0]), row[1])
+        rows = self._read("SELECT ok, detail FROM probes WHERE endpoint=? AND model=? AND api=?",
+                          (endpoint, model, api))
+        return None if not rows else (bool(rows[0][0]), rows[0][1])
 
     def put_probe(self, endpoint: str, model: str, api: str, ok: bool, detail: str | None) -> None:
-        with self._lock:
-            self._conn.execute("INSERT OR REPLACE INTO probes VALUES (?, ?, ?, ?, ?, ?)",
-                               (endpoint, model, api, int(ok), detail, _now()))
+        if self.read_only:
+            return  # a cache only: nothing is lost
+        self._transaction("cannot store the probe", lambda conn: conn.execute(
+            "INSERT OR REPLACE INTO probes VALUES (?, ?, ?, ?, ?, ?)",
+            (endpoint, model, api, int(ok), detail, _now())))
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            try:
+                self._conn.close()
+            except sqlite3.Error:  # pragma: no cover
+                pass
 
     def __enter__(self) -> Store:
         return self

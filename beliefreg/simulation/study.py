@@ -200,6 +200,7 @@ class Study:
         from .design import condition_table
 
         table = condition_table(self.conditions)
+        _refuse_missing(table, sampled)
         object.__setattr__(self, "_table", table)
         variables = set(table.columns) | set(sampled)
         clash = set(table.columns) & set(sampled)
@@ -250,6 +251,24 @@ class Study:
 
 
 _STUDY_KEYS = {f.name for f in fields(Study) if f.init}
+
+
+def _refuse_missing(table: pd.DataFrame, sampled: Mapping[str, list[Any]]) -> None:
+    """A missing design value would reach the prompt as "None" or "nan" (and turn a column of
+    integers into floats): refuse it, naming the variable and the conditions."""
+    for name in table.columns:
+        missing = table[name].isna().to_numpy()
+        if missing.any():
+            rows = [int(i) for i in missing.nonzero()[0]]
+            shown = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
+            raise StudyError(
+                f"condition variable {name!r} is missing (None/NaN) in {len(rows)} condition(s) "
+                f"(rows {shown}): the prompt would read 'None'. Fill or drop those conditions")
+    for name, values in sampled.items():
+        bad = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
+        if bad:
+            raise StudyError(f"sampled variable {name!r} has missing values (None/NaN) at "
+                             f"positions {bad[:10]}")
 
 
 def load_study(path: str | Path) -> Study:

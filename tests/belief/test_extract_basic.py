@@ -77,7 +77,7 @@ def test_choice_not_alternative_keeps_beliefs():
     r = extract([entry("Sure", math.log(0.5), top)], YN)
     assert r.belief == pytest.approx({"yes": 0.75, "no": 0.25})
     assert r.choice is None
-    assert r.flags == (Flag.CHOICE_NOT_ALTERNATIVE,)
+    assert r.flags == (Flag.LOW_MASS, Flag.CHOICE_NOT_ALTERNATIVE)  # 0.4 on Yes/No < 0.5
     assert r.scored
 
 

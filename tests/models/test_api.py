@@ -101,6 +101,11 @@ def test_summary_col_accepts_results(res):
     other = br.FractionalProbit.from_formula("prate01 ~ mrate + np.log(totemp)", res.model.data).fit()
     table = summary_col([res, other], stars=True).as_text()
     assert "mrate" in table and "np.log(totemp)" in table
+    # issue 12 item 9: "R-squared Adj. nan" -- the row now has the adjusted squared correlation
+    assert "nan" not in table
+    r2, n, k = res.rsquared, res.nobs, len(res.params)
+    assert res.rsquared_adj == pytest.approx(1 - (1 - r2) * (n - 1) / (n - k))
+    assert f"{res.rsquared_adj:.4f}" in table
 
 
 def test_llf_only_for_binary_outcomes(res, k401):

@@ -17,7 +17,18 @@ many times that same request (same messages and seed) has been seen:
 ``bad400``      HTTP 400 (not retryable) while ``state["healthy"]`` is False;
 ``quota``       HTTP 429 ``insufficient_quota`` while ``state["quota"]`` is True;
 ``slow``        answers after ``slow_seconds`` (to observe concurrency);
-``burst429``    HTTP 429 (``Retry-After: 0.3``) for the first ``burst`` requests of this case.
+``burst429``    HTTP 429 (``Retry-After: 0.3``) for the first ``burst`` requests of this case;
+``filtered``    a content-filtered answer: ``finish_reason="content_filter"``, no text, no
+                log-probabilities;
+``empty``       an empty answer: ``content=""`` and an empty log-probability list;
+``refusal``     a refusal "I can't help with that." whose first-token list has " Yes" far down
+                (log-probability -9) and no " No": a naive belief_yes of 1.0;
+``echokey``     an answer whose text echoes the request's ``Authorization`` header;
+``echokey400``  HTTP 400 whose message echoes the ``Authorization`` header.
+
+Requests without a ``case=`` tag (the start-up probe) answer normally, unless
+``state["probe"]`` is ``"400"`` (a 400 about something else than log-probabilities),
+``"quota"`` (HTTP 429 ``insufficient_quota``) or ``"echo401"`` (a 401 echoing the key).
 
 Global switches in ``state``: ``refuse_logprobs`` (HTTP 400 to any request asking for
 log-probabilities, as reasoning models answer), ``auth_fail`` (HTTP 401), ``drop_logprobs``
@@ -57,7 +68,8 @@ class FaultServer:
         self.slow_seconds = slow_seconds
         self.burst = burst
         self.state: dict[str, Any] = {"healthy": False, "quota": False, "refuse_logprobs": False,
-                                      "auth_fail": False, "drop_logprobs": False}
+                                      "auth_fail": False, "drop_logprobs": False,
+                                      "probe": None}
         self.log: list[dict[str, Any]] = []
         self.attempts: dict[str, int] = {}
         self.case_counts: dict[str, int] = {}
@@ -118,6 +130,15 @@ class FaultServer:
     @staticmethod
     def _error(message: str, etype: str, code: str | None = None) -> dict[str, Any]:
         return {"error": {"message": message, "type": etype, "param": None, "code": code}}
+
+    @staticmethod
+    def _chat(body: dict[str, Any], text: str | None, logprobs: Any,
+              finish: str = "stop") -> dict[str, Any]:
+        return {"id": "chatcmpl-test", "object": "chat.completion", "created": 1700000000,
+                "model": body.get("model"),
+                "choices": [{"index": 0, "finish_reason": finish, "logprobs": logprobs,
+                             "message": {"role": "assistant", "content": text}}],
+                "usage": {"prompt_tokens": 40, "completion_tokens": 2, "total_tokens": 42}}
 
     def _answer(self, path: str, body: dict[str, Any], with_logprobs: bool) -> dict[str, Any]:
         seed = body.get("seed")
@@ -205,6 +226,42 @@ class FaultServer:
             return self._json(handler, 400, self._error("This model's maximum context length "
                                                         "is exceeded", "invalid_request_error",
                                                         "context_length_exceeded"))
+        auth = handler.headers.get("Authorization") or ""
+        if case == "untagged" and st["probe"] == "400":
+            return self._json(handler, 400, self._error(
+                "Invalid value for 'max_tokens': must be at least 16.", "invalid_request_error",
+                "integer_below_min_value"))
+        if case == "untagged" and st["probe"] == "quota":
+            return self._json(handler, 429, self._error(
+                "You exceeded your current quota, please check your plan and billing details.",
+                "insufficient_quota", "insufficient_quota"))
+        if case == "untagged" and st["probe"] == "echo401":
+            return self._json(handler, 401, self._error(
+                f"Incorrect API key provided: {auth}", "invalid_request_error",
+                "invalid_api_key"))
+        if case == "filtered":
+            return self._json(handler, 200, self._chat(body, None, None, "content_filter"))
+        if case == "empty":
+            return self._json(handler, 200, self._chat(body, "", {"content": []}))
+        if case == "refusal":
+            first = {"token": "I", "logprob": -0.01, "bytes": [73], "top_logprobs": [
+                {"token": "I", "logprob": -0.01, "bytes": [73]},
+                {"token": "Sorry", "logprob": -5.0, "bytes": list(b"Sorry")},
+                {"token": " Yes", "logprob": -9.0, "bytes": list(b" Yes")}]}
+            rest = {"token": " can't", "logprob": -0.1, "bytes": list(b" can't"),
+                    "top_logprobs": [{"token": " can't", "logprob": -0.1,
+                                      "bytes": list(b" can't")}]}
+            return self._json(handler, 200, self._chat(
+                body, "I can't help with that.", {"content": [first, rest]}))
+        if case == "echokey":
+            answer = self._answer(path, body, with_lp)
+            answer["choices"][0]["message"]["content"] += f" (debug: Authorization={auth})"
+            answer["system_fingerprint"] = auth
+            return self._json(handler, 200, answer)
+        if case == "echokey400":
+            return self._json(handler, 400, self._error(
+                f"Bad request from client with header Authorization: {auth}",
+                "invalid_request_error"))
         if case == "quota" and st["quota"]:
             return self._json(handler, 429, self._error(
                 "You exceeded your current quota, please check your plan and billing details.",

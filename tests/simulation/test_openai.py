@@ -52,7 +52,7 @@ def test_retries_error_rows_and_resume(fault_server, tmp_path):
     cases = ["ok", "flaky500", "ratelimit", "timeout", "badjson", "nologprobs", "bad400"]
     study = _study(cases)
     store = tmp_path / "s.sqlite"
-    with pytest.warns(FailedRequestsWarning, match="2 of 7 requests failed"):
+    with pytest.warns(FailedRequestsWarning, match="1 of 7 requests failed"):
         panel = simulate(study, _backend(fault_server), store=store, retry=FAST,
                          concurrency=4, progress=False)
     assert list(panel.columns) == panel_columns(study)
@@ -64,8 +64,11 @@ def test_retries_error_rows_and_resume(fault_server, tmp_path):
     assert (by.loc[ok, "belief_method"] == "top_logprobs").all()
     assert (by.loc[ok, "input_tokens"] == 40).all() and (by.loc[ok, "output_tokens"] == 2).all()
     assert by.loc[ok, "cost_usd"].isna().all()  # no price known for a local server
-    assert "no token log-probabilities" in by.loc["nologprobs", "error"]
-    assert "gave up after 4 attempts" in by.loc["nologprobs", "error"]
+    # an answer without log-probabilities is an answer: kept once, not retried, explained
+    nolp = by.loc["nologprobs"]
+    assert nolp["error"] is None and nolp["belief_flags"] == "no_logprobs"
+    assert nolp["finish_reason"] == "stop" and nolp["raw_text"] in (" Yes.", " No.")
+    assert "kept and not sent again" in nolp["belief_reason"]
     assert "HTTP 400" in by.loc["bad400", "error"] and "context length" in by.loc["bad400", "error"]
     for case in ("nologprobs", "bad400"):
         assert np.isnan(by.loc[case, ["belief_yes", "belief_no"]].astype(float)).all()
@@ -73,7 +76,7 @@ def test_retries_error_rows_and_resume(fault_server, tmp_path):
     # what the server saw
     attempts = {c: len(_requests(fault_server, c)) for c in cases}
     assert attempts == {"ok": 1, "flaky500": 3, "ratelimit": 2, "timeout": 2, "badjson": 2,
-                        "nologprobs": 4, "bad400": 1}
+                        "nologprobs": 1, "bad400": 1}
     first, second = _requests(fault_server, "ratelimit")
     assert second["t"] - first["t"] >= 0.95  # Retry-After: 1 honoured
     with Store(store) as st:
@@ -81,17 +84,16 @@ def test_retries_error_rows_and_resume(fault_server, tmp_path):
     assert recs["case=flaky500"].attempts == 3 and recs["case=flaky500"].ok
     assert recs["case=bad400"].status == "error" and recs["case=bad400"].attempts == 1
 
-    # resume once the server is healthy: only the two failed requests are sent again
+    # resume once the server is healthy: only the failed request is sent again
     fault_server.state["healthy"] = True
     n_before = len(fault_server.log)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         again = simulate(study, _backend(fault_server), store=store, retry=FAST, progress=False)
     new = fault_server.log[n_before:]
-    assert sorted(r["case"] for r in new if r["path"].endswith("completions")) == \
-        ["bad400", "nologprobs"]
+    assert sorted(r["case"] for r in new if r["path"].endswith("completions")) == ["bad400"]
     assert again["error"].isna().all()
-    assert again.set_index("case")["cache_hit"].to_dict() == {c: c in ok for c in cases}
+    assert again.set_index("case")["cache_hit"].to_dict() == {c: c != "bad400" for c in cases}
     pd.testing.assert_frame_equal(
         again.set_index("case").loc[ok].drop(columns="cache_hit"),
         panel.set_index("case").loc[ok].drop(columns="cache_hit"))

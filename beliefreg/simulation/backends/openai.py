@@ -6,7 +6,12 @@ official ``openai`` client.
   log-probabilities only with ``include=["message.output_text.logprobs"]``.
 * ``base_url`` points the client at any compatible server.
 * The API key comes from ``api_key=`` or the environment (``OPENAI_API_KEY``). It is held by
-  the client only: payloads, store rows and log messages never contain it.
+  the client only: payloads never contain it, and responses and error messages are redacted
+  (the key, ``Authorization`` values, ``sk-...`` keys) before they are stored or printed, in
+  case a server echoes them.
+* An answer without usable log-probabilities (a content filter, a refusal, empty content) is
+  not retried: it is returned and stored once, and the panel says why it has no belief
+  (``belief_flags``, ``belief_reason``, ``finish_reason``, ``raw_text``).
 * Before the first request of a run the backend probes the model with a one-token request and
   raises :class:`~beliefreg.simulation.LogprobsUnsupportedError` when the model refuses
   log-probabilities (reasoning models answer HTTP 400) or returns none. The probe's outcome is
@@ -21,13 +26,21 @@ import email.utils
 import json
 import os
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ...belief import extract
-from ..errors import BackendError, LogprobsUnsupportedError, RequestFailed, StudyError
+from ..errors import (
+    BackendError,
+    LogprobsUnsupportedError,
+    QuotaExceededError,
+    RequestFailed,
+    StudyError,
+)
 from ..keys import derive_seed
 from ..layout import chat_messages
 from ..pricing import OPENAI_PRICES, Price, price_for
+from ..redact import Redactor
 from .base import Backend, Outcome, Reply, outcome_from_result
 
 if TYPE_CHECKING:
@@ -142,6 +155,7 @@ class OpenAIBackend(Backend):
         self.max_tokens_param = max_tokens_param or (
             "max_completion_tokens" if self.is_openai else "max_tokens")
         self._client: Any = None
+        self._redactor = Redactor([api_key or os.environ.get("OPENAI_API_KEY")])
 
     # -- identity and payloads -----------------------------------------------------------------
     def resolve_model(self, model: str | None) -> str:
@@ -193,6 +207,7 @@ class OpenAIBackend(Backend):
             raise BackendError("the openai backend needs the openai client: "
                                "pip install 'beliefreg[openai]'") from None
         key = self._api_key or os.environ.get("OPENAI_API_KEY")
+        self._redactor = Redactor([key])
         if not key:
             if self.is_openai:
                 raise BackendError("no API key: set OPENAI_API_KEY or pass api_key=")
@@ -225,25 +240,32 @@ class OpenAIBackend(Backend):
                        "include": ["message.output_text.logprobs"],
                        "top_logprobs": self.top_logprobs, "store": False}
         last: RequestFailed | None = None
+        where = f"{model} at {self.base_url}"
         for attempt in range(4):
             try:
-                reply = await self.send(payload, model, check_logprobs=False)
+                reply = await self.send(payload, model)
             except RequestFailed as exc:
                 last = exc
-                if exc.fatal or exc.quota:
-                    raise (LogprobsUnsupportedError if _mentions_logprobs(exc.message)
-                           else BackendError)(
-                        f"{model} at {self.base_url}: {exc.message}") from None
-                if not exc.retryable:
-                    if _mentions_logprobs(exc.message) or "400" in exc.message:
-                        store.put_probe(self.base_url, model, self.api, False, exc.message)
-                        raise LogprobsUnsupportedError(
-                            f"{model} at {self.base_url} refused a request for "
-                            f"log-probabilities: {exc.message}. Reasoning models (o-series, "
-                            "GPT-5 with reasoning) do not return them; use gpt-4o or gpt-4.1."
-                        ) from None
-                    raise BackendError(f"probing {model} at {self.base_url} failed: "
+                if exc.quota:
+                    raise QuotaExceededError(
+                        f"{where}: the start-up probe was refused: {exc.message}") from None
+                if exc.fatal:
+                    raise BackendError(f"{where}: the start-up probe was refused: "
                                        f"{exc.message}") from None
+                if not exc.retryable:
+                    if _mentions_logprobs(exc.message):
+                        store.put_probe(self.base_url, model, self.api, False, exc.message)
+                        hint = ("Reasoning models (o-series, GPT-5 with reasoning) do not return "
+                                "them; gpt-4o and gpt-4.1 do." if self.is_openai else
+                                "This server does not return them for this API"
+                                + (" (try api='chat')." if self.api == "responses" else "."))
+                        raise LogprobsUnsupportedError(
+                            f"{where} refused a request for log-probabilities; the server "
+                            f"answered {exc.message}. {hint}") from None
+                    api = ("the Responses API (api='responses'; try api='chat')"
+                           if self.api == "responses" else "Chat Completions")
+                    raise BackendError(f"{where}: the start-up probe of {api} failed; the "
+                                       f"server answered {exc.message}") from None
                 import asyncio
 
                 await asyncio.sleep(min(8.0, max(exc.retry_after or 0.0, 0.5 * 2 ** attempt)))
@@ -257,8 +279,8 @@ class OpenAIBackend(Backend):
                     f"although {asked} were sent: the server or model does not support them")
             store.put_probe(self.base_url, model, self.api, True, None)
             return
-        raise BackendError(f"probing {model} at {self.base_url} failed after retries: "
-                           f"{last.message if last else 'unknown error'}")
+        raise BackendError(f"{where}: the start-up probe failed after retries; the server "
+                           f"answered {last.message if last else 'nothing'}")
 
     # -- sending -------------------------------------------------------------------------------
     @staticmethod
@@ -341,8 +363,7 @@ class OpenAIBackend(Backend):
             return RequestFailed(f"{type(exc).__name__}: {text}", retryable=True)
         return RequestFailed(f"{type(exc).__name__}: {exc}")
 
-    async def send(self, payload: dict[str, Any], model: str, *,
-                   check_logprobs: bool = True) -> Reply:
+    async def send(self, payload: dict[str, Any], model: str) -> Reply:
         if self._client is None:
             self._client = self._make_client()
         kwargs = {k: v for k, v in payload.items() if k != "api"}
@@ -356,17 +377,21 @@ class OpenAIBackend(Backend):
 
             if isinstance(exc, asyncio.CancelledError):  # pragma: no cover - py<3.8 only
                 raise
-            raise self._classify(exc) from None
+            failure = self._classify(exc)
+            failure.message = self._redactor.text(failure.message)
+            failure.args = (failure.message,)
+            raise failure from None
         if isinstance(result, str):  # some servers answer 200 with a non-JSON body
-            raise RequestFailed(f"malformed response (not JSON): {result[:200]!r}",
-                                retryable=True)
+            raise RequestFailed(self._redactor.text(
+                f"malformed response (not JSON): {result[:200]!r}"), retryable=True)
         try:
             response = result.model_dump(mode="json", exclude_none=True)
         except Exception as exc:
-            raise RequestFailed(f"malformed response: {exc}", retryable=True) from None
-        if check_logprobs and self._logprob_tokens(response) == 0:
-            raise RequestFailed("the response carries no token log-probabilities",
-                                retryable=True)
+            raise RequestFailed(self._redactor.text(f"malformed response: {exc}"),
+                                retryable=True) from None
+        # an answer without log-probabilities (content filter, refusal, empty content) is
+        # kept as it is: asking again would pay again for the same answer
+        response = self._redactor.obj(response)
         usage = response.get("usage") or {}
         n_in = usage.get("prompt_tokens", usage.get("input_tokens"))
         n_out = usage.get("completion_tokens", usage.get("output_tokens"))
@@ -375,10 +400,50 @@ class OpenAIBackend(Backend):
                      output_tokens=None if n_out is None else int(n_out))
 
     # -- reading -------------------------------------------------------------------------------
+    @staticmethod
+    def _finish_reason(response: dict[str, Any]) -> str | None:
+        """``finish_reason`` (chat) or the Responses API's status / incomplete reason."""
+        if "choices" in response:
+            choices = response.get("choices") or []
+            return (choices[0] or {}).get("finish_reason") if choices else None
+        details = response.get("incomplete_details") or {}
+        if isinstance(details, dict) and details.get("reason"):
+            return str(details["reason"])
+        for out in response.get("output") or []:
+            if isinstance(out, dict) and out.get("type") == "message":
+                for part in out.get("content") or []:
+                    if isinstance(part, dict) and part.get("type") == "refusal":
+                        return "refusal"
+        return response.get("status")
+
+    @staticmethod
+    def _refusal(response: dict[str, Any]) -> str | None:
+        if "choices" in response:
+            choices = response.get("choices") or []
+            msg = (choices[0] or {}).get("message") or {} if choices else {}
+            return msg.get("refusal")
+        for out in response.get("output") or []:
+            if isinstance(out, dict) and out.get("type") == "message":
+                for part in out.get("content") or []:
+                    if isinstance(part, dict) and part.get("type") == "refusal":
+                        return part.get("refusal")
+        return None
+
     def read(self, response: dict[str, Any], study: Study) -> Outcome:
         text = self._text(response)
+        refusal = self._refusal(response)
+        finish = self._finish_reason(response)
         pivot = study.pivot
         anchor = study.anchor if pivot == "anchor" else None
         result = extract(response, study.choices, pivot=pivot, anchor=anchor)
-        return outcome_from_result(result, raw_text=text)
+        out = outcome_from_result(result, raw_text=text if text is not None else refusal)
+        extra = dict(out.extra, finish_reason=finish)
+        if not result.scored:  # say what the answer was and why it has no belief
+            said = text if text else (f"a refusal: {refusal!r}" if refusal else "no text")
+            if text:
+                said = repr(text[:200])
+            reason = (f"{out.belief_reason}; the answer (finish_reason={finish!r}) was {said}, "
+                      "kept and not sent again")
+            return replace(out, belief_reason=reason, extra=extra)
+        return replace(out, extra=extra)
 
