@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .._blas_threads import with_single_blas_thread
+from ..exceptions import DataError
 from .datagrid import EvalFrame, VariableMap
 from .delta import DeltaResult, _result, delta_method
 
@@ -66,8 +67,13 @@ def check_binary(binary: str) -> str:
 
 def _plan(vmap: VariableMap, variables: Sequence[str], kind: str, binary: str
           ) -> list[tuple[str, str, list[Any]]]:
-    """(variable, 'derivative' | 'change', levels) for each variable."""
+    """(variable, 'derivative' | 'change', levels) for each variable.
+
+    A categorical variable with a single level has no discrete change: it is left out (and
+    :class:`~beliefreg.exceptions.DataError` is raised when it is the only variable).
+    """
     plan = []
+    single: list[tuple[str, list[Any]]] = []
     for v in variables:
         vk = vmap.kind(v)
         if vk == "continuous" or (vk == "binary" and binary == "derivative"):
@@ -79,7 +85,16 @@ def _plan(vmap: VariableMap, variables: Sequence[str], kind: str, binary: str
             raise ValueError(f"{v!r} is {vk}: its effect is a discrete change, defined for "
                              f"kind='dydx' only (an elasticity needs a continuous variable); "
                              f"use kind='dydx'{hint}")
-        plan.append((v, "change", vmap.levels(v)))
+        levels = vmap.levels(v)
+        if len(levels) < 2:
+            single.append((v, levels))
+            continue
+        plan.append((v, "change", levels))
+    if not plan:
+        v, levels = single[0]
+        raise DataError(f"{v!r} takes a single level ({levels[0]!r}) in the data the model "
+                        "was fitted on: it has no level to contrast with, so it has no "
+                        "marginal effect (its design columns are absorbed by the intercept)")
     return plan
 
 

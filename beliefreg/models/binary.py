@@ -149,9 +149,10 @@ class BinaryModel(DesignModel):
     def predict(self, params: Any, exog: Any = None, *, which: str = "mean") -> np.ndarray:
         """Predicted mean ``G(x'b)`` (``which='mean'``) or linear predictor (``'linear'``).
 
-        ``exog`` is a design matrix, or new data (a DataFrame) for a formula model.
+        ``exog`` is a design matrix, or new data (a DataFrame) for a formula model; rows with
+        missing values in the formula's variables get NaN (as statsmodels).
         """
-        x = self.exog if exog is None else build_exog(self.design, exog)
+        x = self.exog if exog is None else build_exog(self.design, exog, missing="nan")
         eta = x @ np.asarray(params, float)
         if which == "linear":
             return eta

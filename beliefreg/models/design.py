@@ -17,6 +17,7 @@ import patsy
 from .._blas_threads import single_blas_thread
 from .formula_blocks import build_formula_design
 from ..exceptions import DataError, MissingValueWarning, RankDeficientError
+from ..frames import as_pandas_frame
 
 __all__ = ["Design", "design_from_formula", "design_from_arrays", "build_exog",
            "check_full_rank", "check_finite", "gram_matrix", "describe_rows"]
@@ -48,6 +49,8 @@ class Design:
     gram : ndarray or None
         :math:`X'X` of ``exog``, computed once by the finiteness check and reused by the
         rank check and the first Newton step.
+    row_positions : ndarray of int or None
+        The positions, in ``data``, of the rows used (labels may repeat; positions do not).
     """
 
     endog: np.ndarray
@@ -61,10 +64,22 @@ class Design:
     data: pd.DataFrame | None = None
     endog_names: list[str] | None = None
     gram: np.ndarray | None = field(default=None, repr=False)
+    row_positions: np.ndarray | None = None
 
     @property
     def nobs(self) -> int:
         return int(self.exog.shape[0])
+
+    def _positions(self) -> np.ndarray:
+        if self.row_positions is not None:
+            return self.row_positions
+        return self.data.index.get_indexer(self.row_labels)
+
+    def estimation_rows(self) -> pd.DataFrame:
+        """The rows of the original data used in estimation, in order (by position)."""
+        if self.data is None:
+            raise ValueError("the model was not built from a DataFrame")
+        return self.data.iloc[self._positions()]
 
     def column(self, name: str) -> pd.Series:
         """A column of the original data, restricted to and aligned with the rows used."""
@@ -74,9 +89,7 @@ class Design:
         if name not in self.data.columns:
             raise KeyError(f"column {name!r} is not in the data; available: "
                            f"{list(self.data.columns)[:20]}")
-        if self.row_labels is self.data.index:  # no row dropped: no label lookups
-            return self.data[name]
-        return self.data.loc[self.row_labels, name]
+        return self.data[name].iloc[self._positions()]
 
     def align(self, values: Any, *, what: str) -> np.ndarray | pd.Series:
         """Resolve a column name or align an array with the rows used.
@@ -88,6 +101,12 @@ class Design:
         if isinstance(values, str):
             return self.column(values)
         if isinstance(values, pd.Series) and self.data is not None:
+            if values.index.equals(self.data.index):  # same rows (labels may repeat)
+                return values.iloc[self._positions()]
+            if not values.index.is_unique or not self.data.index.is_unique:
+                raise DataError(f"{what} is a Series whose index differs from the data's and "
+                                "labels repeat, so its rows cannot be matched by label; pass "
+                                "it with the data's index, or as an array")
             missing = self.row_labels.difference(values.index)
             if len(missing):
                 raise DataError(f"{what} is missing the estimation rows {list(missing[:5])}")
@@ -98,8 +117,7 @@ class Design:
         if len(arr) == self.nobs:
             return arr
         if self.data is not None and len(arr) == len(self.data):
-            positions = self.data.index.get_indexer(self.row_labels)
-            return arr[positions]
+            return arr[self._positions()]
         expected = f"{self.nobs} (rows used)"
         if self.data is not None and len(self.data) != self.nobs:
             expected += f" or {len(self.data)} (rows of the data)"
@@ -204,6 +222,29 @@ def _clean_weights(weights: Any, labels: pd.Index) -> np.ndarray:
     return w
 
 
+def _patsy_message(exc: Exception) -> str:
+    return str(getattr(exc, "message", exc))
+
+
+def _patsy_where(exc: Exception) -> str:
+    """' (in `brand`)': the formula text a PatsyError points at, or ''."""
+    origin = getattr(exc, "origin", None)
+    try:
+        return f" (in `{origin.code[origin.start:origin.end]}`)"
+    except (AttributeError, TypeError):
+        return ""
+
+
+def _by_position(frame: pd.DataFrame) -> pd.DataFrame:
+    """A shallow copy of ``frame`` indexed 0..n-1 (no data copied)."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return frame
+    out = frame.copy(deep=False)
+    out.index = pd.RangeIndex(len(frame))
+    return out
+
+
 def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None,
                         eval_env: Any = 0, multivariate: bool = False) -> Design:
     """Build the design from a patsy formula; rows with missing values are dropped (warned).
@@ -213,28 +254,37 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
     x'``, or a categorical ``'C(choice) ~ x'``); ``endog`` is then (n, J) and ``endog_names``
     holds the column names.
     """
-    if not isinstance(data, pd.DataFrame):
-        data = pd.DataFrame(data)
     if "~" not in formula:
         raise ValueError(f"formula {formula!r} has no '~'; write 'outcome ~ regressors'")
+    data = as_pandas_frame(data, what="data", formula=formula)
     if isinstance(eval_env, int):
         eval_env = patsy.EvalEnvironment.capture(eval_env + 1)
     # `np.log(price)` works even where the caller has not imported numpy as np
     eval_env = eval_env.with_outer_namespace({"np": np, "numpy": np})
-    # patsy in row blocks, written straight into the final arrays (formula_blocks)
-    built = build_formula_design(formula, data, eval_env)
+    # patsy sees row positions as the index (the data's labels may repeat); the design is
+    # built in row blocks straight into the final arrays (formula_blocks)
+    by_position = _by_position(data)
+    try:
+        built = build_formula_design(formula, by_position, eval_env)
+    except patsy.PatsyError as exc:
+        raise DataError(f"cannot build the design of {formula!r}{_patsy_where(exc)}: "
+                        f"{_patsy_message(exc)}") from None
     endog_names = [str(c) for c in built.lhs_info.column_names]
     if len(endog_names) != 1 and not multivariate:
-        raise DataError(f"the left-hand side of {formula!r} must be one column, got "
-                        f"{endog_names} (for shares over several alternatives use "
-                        "MultinomialFractionalLogit)")
-    labels = built.row_labels
+        shown = endog_names[:4] + (["..."] if len(endog_names) > 4 else [])
+        raise DataError(f"the left-hand side of {formula!r} must be one numeric column; patsy "
+                        f"coded it as {len(endog_names)} columns {shown}, so it holds text or "
+                        "categories (convert it to numbers; for shares over several "
+                        "alternatives use MultinomialFractionalLogit)")
+    positions = np.asarray(built.row_labels, dtype=np.intp)
+    labels = data.index[positions]
     dropped = len(data) - len(labels)
     design = Design(endog=built.endog if multivariate else built.endog[:, 0],
                     exog=built.exog, endog_name=", ".join(endog_names),
                     exog_names=[str(c) for c in built.rhs_info.column_names], weights=None,
                     row_labels=labels, formula=formula, design_info=built.rhs_info, data=data,
-                    endog_names=endog_names if multivariate else None)
+                    endog_names=endog_names if multivariate else None,
+                    row_positions=positions)
     if weights is not None:
         w = design.align(weights, what="weights")
         w_arr = np.asarray(w, dtype=float)
@@ -290,14 +340,40 @@ def design_from_arrays(endog: Any, exog: Any, *, weights: Any = None) -> Design:
                   row_labels=labels, gram=gram)
 
 
-def build_exog(design: Design, newdata: Any) -> np.ndarray:
-    """The design matrix for new data: rebuilt from the formula, or taken as given for arrays."""
+def build_exog(design: Design, newdata: Any, *, missing: str = "raise") -> np.ndarray:
+    """The design matrix for new data: rebuilt from the formula, or taken as given for arrays.
+
+    ``newdata`` for a formula model is any frame :func:`~beliefreg.frames.as_pandas_frame`
+    accepts; a pandas Categorical may hold any subset or order of the fitted levels. Rows with missing
+    values in the formula's variables raise :class:`DataError` naming them
+    (``missing='raise'``) or get NaN rows (``missing='nan'``, as statsmodels' ``predict``).
+    """
+    if missing not in ("raise", "nan"):
+        raise ValueError(f"missing must be 'raise' or 'nan', got {missing!r}")
     if design.design_info is not None:
-        if not isinstance(newdata, pd.DataFrame):
-            newdata = pd.DataFrame(newdata)
-        (x,) = patsy.build_design_matrices([design.design_info], newdata, NA_action="raise",
-                                           return_type="matrix")
-        return np.asarray(x, dtype=float)
+        frame = as_pandas_frame(newdata, what="newdata", newdata=True)
+        by_position = _by_position(frame)
+        try:
+            (x,) = patsy.build_design_matrices([design.design_info], by_position,
+                                               NA_action="drop", return_type="dataframe")
+        except patsy.PatsyError as exc:
+            raise DataError(f"cannot build the design of {design.formula!r} for newdata"
+                            f"{_patsy_where(exc)}: {_patsy_message(exc)}") from None
+        values = x.to_numpy(dtype=float)
+        if len(values) == len(frame) or not len(design.design_info.factor_infos):
+            if values.shape[0] != len(frame):  # no variables: the constant for every row
+                values = np.broadcast_to(values[:1], (len(frame), values.shape[1])).copy()
+            return values
+        kept = np.asarray(x.index, dtype=np.intp)
+        bad = np.ones(len(frame), dtype=bool)
+        bad[kept] = False
+        if missing == "raise":
+            raise DataError(f"newdata has missing values in the formula's variables in "
+                            f"{describe_rows(frame.index[bad])}; drop those rows, or use "
+                            "predict(), which gives them NaN")
+        out = np.full((len(frame), values.shape[1]), np.nan)
+        out[kept] = values
+        return out
     x = np.asarray(newdata, dtype=float)
     if x.ndim == 1:
         x = x[None, :]

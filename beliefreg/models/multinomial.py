@@ -474,7 +474,7 @@ class MultinomialFractionalLogit(DesignModel):
 
         ``exog`` is a design matrix, or new data (a DataFrame) for a formula model.
         """
-        x = self.exog if exog is None else build_exog(self.design, exog)
+        x = self.exog if exog is None else build_exog(self.design, exog, missing="nan")
         eta = x @ self._coef_matrix(params)
         if which == "linear":
             out = np.zeros((x.shape[0], len(self.alternatives)))

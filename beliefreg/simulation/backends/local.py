@@ -378,7 +378,7 @@ class LocalBackend(Backend):
                 alts, raw_text=text,
                 reason=f"pivot_out_of_range: pivot index {pivot['index']} is outside the "
                        f"{len(response.get('tokens') or [])} generated tokens"),
-                pivot_method=method, pivot_index=pivot["index"],
+                pivot_method=method, pivot_index=None,  # not a generated position
                 extra={"flags": "pivot_out_of_range"})
         resolved = _resolved_from_json(cs, response["resolved"])
         sampled = response.get("sampled") or {}
