@@ -217,29 +217,25 @@ class BinaryModel(DesignModel):
         """
         from ..results import BinaryResults
 
-        with single_blas_thread():
-            return self._fit(BinaryResults, cov_type, cov_kwds, hessian=hessian, use_t=use_t,
-                             start_params=start_params, maxiter=maxiter, tol=tol)
-
-    def _fit(self, results_class: Any, cov_type: str | None,
-             cov_kwds: Mapping[str, Any] | None, *, hessian: HessianKind, use_t: bool,
-             start_params: Any, maxiter: int, tol: float):
-        if hessian not in ("observed", "expected"):
-            raise ValueError(f"hessian must be 'observed' or 'expected', got {hessian!r}")
-        cov_type = self.default_cov_type if cov_type is None else cov_type
-        estimator, cov_kwds = resolve_covariance(self.design, cov_type, cov_kwds)
-        if start_params is None:
-            start_params = self._first_scoring_step()
-        fitted = fit_bernoulli(self.endog, self.exog, self.weights, self.link,
-                               start_params=start_params, maxiter=maxiter, tol=tol,
-                               scale=np.sqrt(np.diag(self._gram) / self.nobs))
-        info = (fitted.info if hessian == fitted.info_kind or self.link.canonical
-                else information(self.exog, hessian_weights(self.endog, fitted.eta, self.weights,
-                                                            self.link, hessian)))
-        bread = inverse_information(info)
-        cov = estimator.compute(bread, self._scores(fitted.params, fitted.eta))
-        return results_class(self, fitted, cov, estimator=estimator, hessian=hessian,
-                             cov_kwds=cov_kwds, use_t=use_t)
+        with single_blas_thread():  # no extra frame: warnings keep their stacklevel
+            if hessian not in ("observed", "expected"):
+                raise ValueError(f"hessian must be 'observed' or 'expected', got {hessian!r}")
+            cov_type = self.default_cov_type if cov_type is None else cov_type
+            estimator, cov_kwds = resolve_covariance(self.design, cov_type, cov_kwds)
+            if start_params is None:
+                start_params = self._first_scoring_step()
+            fitted = fit_bernoulli(self.endog, self.exog, self.weights, self.link,
+                                   start_params=start_params, maxiter=maxiter, tol=tol,
+                                   scale=np.sqrt(np.diag(self._gram) / self.nobs))
+            if hessian == fitted.info_kind or self.link.canonical:
+                info = fitted.info
+            else:
+                info = information(self.exog, hessian_weights(self.endog, fitted.eta,
+                                                              self.weights, self.link, hessian))
+            bread = inverse_information(info)
+            cov = estimator.compute(bread, self._scores(fitted.params, fitted.eta))
+            return BinaryResults(self, fitted, cov, estimator=estimator, hessian=hessian,
+                                 cov_kwds=cov_kwds, use_t=use_t)
 
 
 class FractionalLogit(BinaryModel):

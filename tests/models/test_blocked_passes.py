@@ -167,3 +167,23 @@ def test_missing_rows_are_dropped_in_every_block(frame):
         design = design_from_formula("y ~ C(brand) + price", frame)
     assert design.nobs == len(frame) - 3
     assert frame.index[5] not in design.row_labels
+
+
+def test_warnings_inside_the_single_thread_fit_point_at_the_caller():
+    """The BLAS limit is a with block, not a wrapper: warnings keep pointing at user code."""
+    import warnings
+
+    x = np.column_stack([np.ones(40), np.linspace(-1, 1, 40)])
+    y = (x[:, 1] > 0).astype(float)  # perfect separation
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        br.Logit(y, x).fit()
+    assert caught and all(w.filename == __file__ for w in caught
+                          if issubclass(w.category, br.SeparationWarning))
+    shares = np.random.default_rng(0).dirichlet(np.ones(3), size=60)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        br.MultinomialFractionalLogit(shares, np.column_stack([np.ones(60),
+                                                               np.arange(60.0)])).fit(maxiter=1)
+    conv = [w for w in caught if issubclass(w.category, br.ConvergenceWarning)]
+    assert conv and all(w.filename == __file__ for w in conv)
