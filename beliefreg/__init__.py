@@ -21,6 +21,8 @@ from .results import BinaryResults
 from .tables import compare
 from . import efficiency  # belief vs choice: runs_needed, compare_measures, SyntheticRespondent
 from .simulation import Study, simulate
+from . import calibration  # PPI++ and DSL: calibrate LLM predictions to a human sample
+from .calibration import calibrate
 
 __version__ = "0.1.0.dev0"
 
@@ -40,6 +42,8 @@ __all__ = [
     "Study",
     "simulate",
     "efficiency",
+    "calibration",
+    "calibrate",
     "DeltaResult",
     "NonSmoothFunctionError",
     "UnknownVariableError",

@@ -12,7 +12,13 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-__all__ = ["main", "build_parser", "SUBCOMMANDS"]
+__all__ = ["main", "build_parser", "SUBCOMMANDS", "DEMOS"]
+
+#: Further studies of ``beliefreg demo NAME [options]``: NAME -> ``"module:main"``, where
+#: ``main(argv) -> int`` parses the rest of the command line itself.
+DEMOS: dict[str, str] = {
+    "calibration": "beliefreg.calibration.demo:main",
+}
 
 #: Registration functions of the subcommands, in help order.
 SUBCOMMANDS: list[str] = [
@@ -40,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) >= 2 and argv[0] == "demo" and argv[1] in DEMOS:
+        module, _, func = DEMOS[argv[1]].partition(":")
+        try:
+            return int(getattr(importlib.import_module(module), func)(argv[2:]) or 0)
+        except KeyboardInterrupt:
+            return 130
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:

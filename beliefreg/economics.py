@@ -286,8 +286,24 @@ def wtp(results: Any, attribute: str, price: str, *, at_price: float | None = No
         raise LogPriceWTPError(_log_price_message(params, attribute, price, terms))
     p0 = float(at_price)
     bp = b[pcols.cols]
-    f0 = pcols([p0])[0][0, 0]
-    w = _solve_wtp(pcols, bp, b[ia], f0, p0, price)
+    with np.errstate(all="ignore"):
+        f0 = pcols([p0])[0][0, 0]
+    if not np.isfinite(f0 @ bp):
+        raise LogPriceWTPError(f"the formula's price terms {[t.name for t in terms]} are not "
+                               f"defined at {price!r} = {p0:g}: pass a reference price inside "
+                               "their domain")
+    if _is_log_price(terms, price):
+        # eta_p(p) = b_log * log(p): w = p0 (exp(-b_a / b_log) - 1), exact for any size
+        if bp[0] == 0.0:
+            raise LogPriceWTPError(f"demand does not respond to {price!r} (its coefficient "
+                                   "is 0)")
+        with np.errstate(over="ignore"):
+            w = p0 * np.expm1(-b[ia] / bp[0])
+        if not np.isfinite(w):
+            raise LogPriceWTPError(f"the willingness to pay at {price!r} = {p0:g} overflows: "
+                                   f"exp({-b[ia] / bp[0]:.4g}) is not finite")
+    else:
+        w = _solve_wtp(pcols, bp, b[ia], f0, p0, price)
     f1, slope_cols, _ = pcols([p0 + w])
     f1, slope_cols = f1[:, 0], slope_cols[:, 0]
     slope = float(slope_cols[0] @ bp)  # d eta_p / d p at p0 + w
@@ -300,20 +316,68 @@ def wtp(results: Any, attribute: str, price: str, *, at_price: float | None = No
                    "analytic")
 
 
+_LOG_CODES = ("np.log({})", "numpy.log({})", "log({})")
+
+
+def _is_log_price(terms: Sequence[Any], price: str) -> bool:
+    """Whether the price enters through exactly one term, ``np.log(price)`` (closed form)."""
+    if len(terms) != 1 or len(terms[0].columns) != 1:
+        return False
+    code = terms[0].name.replace(" ", "")
+    return any(code == c.format(name) for c in _LOG_CODES
+               for name in (price, f"Q('{price}')", f'Q("{price}")'))
+
+
+def _domain_edge(excess_at: Any, w_ok: float, w_bad: float) -> np.ndarray:
+    """Trial changes approaching the edge of the index's domain from inside.
+
+    ``w_ok`` gives a finite index and ``w_bad`` does not (e.g. a price at or below 0 under
+    ``np.log``). The edge is located by bisection; the returned points approach it
+    geometrically (distance halving 60 times), so a root between the last finite grid point
+    and the edge, however close to the edge, is bracketed.
+    """
+    lo, hi = w_ok, w_bad
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        with np.errstate(all="ignore"):
+            finite = np.isfinite(excess_at(np.array([mid]))[0])
+        lo, hi = (mid, hi) if finite else (lo, mid)
+    return lo + (w_ok - lo) * 2.0 ** -np.arange(1, 61)
+
+
 def _solve_wtp(pcols: _PriceColumns, bp: np.ndarray, b_attr: float, f0: np.ndarray,
                p0: float, price: str) -> float:
-    """The price change w closest to 0 with eta_p(p0 + w) - eta_p(p0) = -b_attr."""
+    """The price change w closest to 0 with eta_p(p0 + w) - eta_p(p0) = -b_attr.
+
+    Trial changes double from 1% of the price in each direction; where the index stops
+    being finite (the edge of its domain, such as price 0 under a log), the trials approach
+    that edge geometrically (:func:`_domain_edge`), so a root near the edge is not missed.
+    """
     if b_attr == 0.0:
         return 0.0
     scale = abs(p0) if p0 != 0 else pcols.scale
+
+    def excess_at(ws: np.ndarray) -> np.ndarray:
+        return (pcols(p0 + ws)[0][:, 0] - f0) @ bp + b_attr
+
     steps = 0.01 * scale * 2.0 ** np.arange(60)
     best = None
     for direction in (1.0, -1.0):
         ws = np.concatenate([[0.0], direction * steps])
         with np.errstate(all="ignore"):
-            excess = (pcols(p0 + ws)[0][:, 0] - f0) @ bp + b_attr
+            excess = excess_at(ws)
         finite = np.isfinite(excess)
         stop = int(np.argmin(finite)) if not finite.all() else len(ws)
+        if stop < len(ws) and stop > 0:
+            edge = _domain_edge(excess_at, ws[stop - 1], ws[stop])
+            with np.errstate(all="ignore"):
+                edge_excess = excess_at(edge)
+            keep = np.isfinite(edge_excess)
+            ws = np.concatenate([ws[:stop], edge[keep]])
+            excess = np.concatenate([excess[:stop], edge_excess[keep]])
+            stop = len(ws)
         change = np.flatnonzero(np.sign(excess[1:stop]) != np.sign(excess[:stop - 1]))
         if len(change):
             i = int(change[0])
@@ -322,7 +386,8 @@ def _solve_wtp(pcols: _PriceColumns, bp: np.ndarray, b_attr: float, f0: np.ndarr
                 best = cand
     if best is None:
         raise LogPriceWTPError(f"no price change from {p0:g} offsets the attribute: the "
-                               f"index never returns to its level as {price!r} varies")
+                               f"index does not return to its level as {price!r} varies "
+                               "within the range where the formula is defined")
     a, c, fa, fc = best
     lo, hi, f_lo, f_hi = (a, c, fa, fc) if a < c else (c, a, fc, fa)
 

@@ -15,6 +15,15 @@ from beliefreg.belief.result import BeliefResult, Flag, nan_result, result_from_
 __all__ = ["extract", "belief_at"]
 
 
+def _is_sampled(entry: TokenLogprob, position: TokenLogprob) -> bool:
+    """Whether a listed entry is the sampled token of its position (by id, else by text)."""
+    if position.token is None and position.id is None:
+        return False
+    if entry.id is not None and position.id is not None:
+        return entry.id == position.id
+    return entry.text is not None and entry.text == position.text
+
+
 def _known_tokens(position: TokenLogprob) -> tuple[dict[Any, TokenLogprob], float | None]:
     """Distinct tokens with a known probability at a position, and the top-k floor.
 
@@ -24,14 +33,24 @@ def _known_tokens(position: TokenLogprob) -> tuple[dict[Any, TokenLogprob], floa
     """
     known: dict[Any, TokenLogprob] = {}
     floor: float | None = None
+    others: list[float] = []  # listed probabilities of tokens other than the sampled one
     for t in position.top_logprobs:
         if not t.known:
             continue
         p = t.prob
         floor = p if floor is None else min(floor, p)
+        if not _is_sampled(t, position):
+            others.append(p)
         key = t.identity
         if key not in known or known[key].logprob < t.logprob:
             known[key] = t
+    if others:
+        # vLLM builds its list as the sampled token plus the top-k: when the sampled token is
+        # not among the top-k it is listed too, below the k-th. The bound on an unlisted token
+        # is the k-th entry of the true top-k, the smallest listed entry *other than the
+        # sampled token* (when the sampled token is itself in the top-k, this is the (k-1)-th
+        # or k-th entry, still a valid bound whatever the provider).
+        floor = min(others)
     if position.known and position.token is not None:
         if position.id is not None and any(t.id == position.id for t in position.top_logprobs):
             return known, floor  # listed under its id (llama.cpp, whatever text it emitted)
@@ -164,7 +183,8 @@ def extract(
     ``belief = raw / covered_mass`` with ``covered_mass = sum(raw)``.
 
     An alternative none of whose variants is listed gets ``raw = 0`` and an ``upper_bound``
-    (each unlisted token is at most the smallest listed probability, and all unlisted tokens
+    (each unlisted token is at most the smallest listed probability other than the sampled
+    token's, since vLLM appends the sampled token below its top-k; all unlisted tokens
     together at most one minus the listed total); the row is flagged ``truncated``. OpenAI's
     ``-9999`` placeholder log-probability is treated as unlisted, never as an exact zero; a
     ``-inf`` log-probability is an exact zero.
@@ -224,7 +244,7 @@ def extract(
             f"pivot index {loc.index} is outside the {len(tokens)} generated tokens",
             pivot_method=loc.method,
             source="top_logprobs",
-            pivot_index=loc.index,
+            pivot_index=None,  # not a generated position (the index is in the reason)
             payload_format=fmt,
         )
     return belief_at(

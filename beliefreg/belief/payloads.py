@@ -26,13 +26,14 @@ Recognised shapes (``payload_format`` in results)
     message, or one ``output_text`` part.
 ``"llamacpp_native"``
     llama.cpp server ``/completion`` with ``n_probs > 0``: ``completion_probabilities`` with
-    ``logprob``/``top_logprobs`` (each entry also has the token ``id``), or the pre-2025 shape
-    ``{content, probs: [{tok_str, prob}]}``.
+    ``logprob``/``top_logprobs`` (each entry also has the token ``id``).
 ``"llamacpp_native_post_sampling"``
     The same with ``post_sampling_probs: true``: probabilities ``prob``/``top_probs`` taken
-    *after* the sampler chain (top-k, top-p, min-p, temperature). They describe the
-    distribution actually sampled from, not the model's; with ``top_k=0, top_p=1, min_p=0,
-    temperature=1`` the two coincide (checked on a real server).
+    *after* the sampler chain (top-k, top-p, min-p, temperature); also the pre-2025 shape
+    ``{content, probs: [{tok_str, prob}]}``, whose ``probs`` were always taken after the
+    sampler chain. They describe the distribution actually sampled from, not the model's;
+    with ``top_k=0, top_p=1, min_p=0, temperature=1`` the two coincide (checked on a real
+    server for the newer shape).
 ``"ollama"``
     Ollama ``/api/generate`` and ``/api/chat`` (from v0.12.11): a top-level ``logprobs`` list
     of ``{token, logprob, bytes?, top_logprobs: [{token, logprob, bytes?}]}`` next to
@@ -439,6 +440,11 @@ def _from_chunks(chunks: Sequence[Any]) -> tuple[list[TokenLogprob], str]:
     return out, f"stream:{fmt}"
 
 
+def _is_pre2025_llamacpp(entry: Any) -> bool:
+    """The pre-2025 llama.cpp entry ``{content, probs: [{tok_str, prob}]}``."""
+    return _has(entry, "probs") and not _has(entry, "logprob") and not _has(entry, "top_logprobs")
+
+
 def token_logprobs(payload: Any) -> tuple[list[TokenLogprob], str]:
     """Read the generated tokens and their top-k log-probabilities from a payload.
 
@@ -493,8 +499,13 @@ def token_logprobs(payload: Any) -> tuple[list[TokenLogprob], str]:
                 Flag.NO_LOGPROBS, "completion_probabilities is null", "llamacpp_native"
             )
         fmt = "llamacpp_native"
-        if isinstance(cp, Sequence) and cp and _has(cp[0], "top_probs"):
-            fmt = "llamacpp_native_post_sampling"  # probabilities after the sampler chain
+        if isinstance(cp, Sequence) and cp and (
+            _has(cp[0], "top_probs") or _is_pre2025_llamacpp(cp[0])
+        ):
+            # probabilities after the sampler chain: the newer ``post_sampling_probs`` shape,
+            # and the pre-2025 ``probs`` shape, which always reported them (temperature and
+            # truncation applied)
+            fmt = "llamacpp_native_post_sampling"
         return _entries(cp, fmt)
 
     choices = _field(payload, "choices")

@@ -26,6 +26,7 @@ import pandas as pd
 import patsy
 
 from ..exceptions import BeliefregError, DataError
+from ..frames import as_pandas_frame, is_dataframe_like
 
 __all__ = ["VariableMap", "EvalFrame", "evaluation_frame", "VariableKind", "AtSpec",
            "UnknownVariableError"]
@@ -43,13 +44,46 @@ class UnknownVariableError(BeliefregError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+def _quoted_name(node: ast.AST) -> str | None:
+    """The column named by patsy's quoting ``Q('unit price')``, or None."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Q"
+            and len(node.args) == 1 and not node.keywords
+            and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+        return node.args[0].value
+    return None
+
+
 def _names_in_code(code: str) -> set[str]:
-    """Names (identifiers) used by a patsy factor's Python code, e.g. 'np.log(price)'."""
+    """Names used by a patsy factor's Python code, e.g. 'np.log(price)'.
+
+    Identifiers, and the column names quoted with patsy's ``Q('unit price')`` (for columns
+    whose names are not identifiers: spaces, Python keywords).
+    """
     try:
         tree = ast.parse(code, mode="eval")
     except SyntaxError:  # pragma: no cover - patsy accepted it, so it parses
         return set()
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        quoted = _quoted_name(node)
+        if quoted is not None:
+            names.add(quoted)
+    return names
+
+
+def _bare_variable(code: str, columns: set[str]) -> str | None:
+    """The column a factor is exactly (``price`` or ``Q('unit price')``), or None."""
+    code = code.strip()
+    if code in columns:
+        return code
+    try:
+        tree = ast.parse(code, mode="eval")
+    except SyntaxError:  # pragma: no cover
+        return None
+    quoted = _quoted_name(tree.body)
+    return quoted if quoted in columns else None
 
 
 @dataclass
@@ -111,15 +145,17 @@ class VariableMap:
                     if len(fvars) == 1:
                         (v,) = fvars
                         self._categories.setdefault(v, tuple(finfo.categories))
-                elif factor.code.strip() in columns and finfo.num_columns == 1:
-                    linear.add(factor.code.strip())
+                elif _bare_variable(factor.code, columns) is not None \
+                        and finfo.num_columns == 1:
+                    linear.add(_bare_variable(factor.code, columns))
             # linear only if the variable appears in exactly one factor of the term
             linear = {v for v in linear if sum(v in fv for fv in factor_vars) == 1}
             for v in sorted(variables):
                 if v not in used:
                     used.append(v)
-            bare = (term.factors[0].code.strip() if len(term.factors) == 1
-                    and len(linear) == 1 and term.factors[0].code.strip() in linear else None)
+            first = (_bare_variable(term.factors[0].code, columns)
+                     if len(term.factors) == 1 else None)
+            bare = first if len(linear) == 1 and first in linear else None
             terms.append(_Term(np.arange(sl.start, sl.stop), variables, linear, categorical,
                                term.name(), bare))
         self._terms = terms
@@ -216,11 +252,7 @@ class VariableMap:
         """The raw variables at the estimation rows (for arrays: the design columns)."""
         if not hasattr(self, "_est_data"):
             if self.formula:
-                data = self.design.data
-                if not data.index.is_unique:
-                    raise DataError("the data's index has duplicate labels; post-estimation "
-                                    "needs unique row labels (use data.reset_index(drop=True))")
-                self._est_data = data.loc[self.design.row_labels, self.variables]
+                self._est_data = self.design.estimation_rows()[self.variables]
             else:
                 # a view of the design (no copy: it is read, never written)
                 self._est_data = pd.DataFrame(self.design.exog, columns=self.exog_names,
@@ -229,9 +261,13 @@ class VariableMap:
 
     def check_newdata(self, newdata: Any, *, what: str = "newdata") -> pd.DataFrame:
         """A DataFrame with every variable the design needs (clear error otherwise)."""
-        if not isinstance(newdata, pd.DataFrame):
+        if is_dataframe_like(newdata) and self.formula:
+            newdata = as_pandas_frame(newdata, what=what, newdata=True)
+        elif not isinstance(newdata, pd.DataFrame):
             if isinstance(newdata, Mapping):
                 newdata = pd.DataFrame({k: np.atleast_1d(v) for k, v in newdata.items()})
+                if self.formula:
+                    newdata = as_pandas_frame(newdata, what=what, newdata=True)
             elif not self.formula:
                 arr = np.atleast_2d(np.asarray(newdata, dtype=float))
                 if arr.shape[1] != len(self.exog_names):
@@ -246,9 +282,11 @@ class VariableMap:
         if missing:
             raise DataError(f"{what} is missing column(s) {missing} used by the model "
                             f"({self.design.formula or 'design columns'})")
-        bad = newdata[needed].isna().any(axis=1)
+        bad = newdata[needed].isna().any(axis=1).to_numpy()
         if bad.any():
-            raise DataError(f"{what} has missing values in rows {list(newdata.index[bad][:5])}")
+            cols = [v for v in needed if newdata[v].isna().any()]
+            raise DataError(f"{what} has missing values in rows {list(newdata.index[bad][:5])}"
+                            f" (column(s) {cols})")
         return newdata
 
     def build(self, data: pd.DataFrame) -> np.ndarray:

@@ -178,13 +178,28 @@ class DeltaResult:
         if c.shape[1] != len(self.estimate):
             raise ValueError(f"contrast weights have {c.shape[1]} columns, there are "
                              f"{len(self.estimate)} estimates")
-        index = pd.Index(names if names is not None else [f"c{i}" for i in range(c.shape[0])])
+        index = as_index(names if names is not None else [f"c{i}" for i in range(c.shape[0])])
         jac = c @ self.jacobian.to_numpy()
         return DeltaResult(
             estimate=pd.Series(c @ self.estimate.to_numpy(), index=index, name="estimate"),
             jacobian=pd.DataFrame(jac, index=index, columns=self.jacobian.columns),
             param_cov=self.param_cov, jacobian_method=self.jacobian_method,
             inference=self.inference)
+
+
+def as_index(labels: Any) -> pd.Index:
+    """Row labels as a pandas Index, a MultiIndex kept as one.
+
+    ``pd.Index(multi_index)`` flattens it to an Index of tuples under pandas 3 (so
+    ``.loc[('houseval', 'social')]`` fails); an Index is used as it is, and a list of tuples
+    becomes a MultiIndex under every pandas version.
+    """
+    if isinstance(labels, pd.Index):
+        return labels
+    labels = list(labels)
+    if labels and all(isinstance(x, tuple) for x in labels):
+        return pd.MultiIndex.from_tuples(labels)
+    return pd.Index(labels)
 
 
 def _normal_quantile(alpha: float) -> float:
@@ -322,7 +337,7 @@ def _as_vector(raw: Any, *, what: str) -> np.ndarray:
 def _output_index(raw: Any, value: np.ndarray, names: Any, expr_name: str | None) -> pd.Index:
     m = len(value)
     if names is not None:
-        idx = pd.Index([names]) if isinstance(names, str) else pd.Index(names)
+        idx = pd.Index([names]) if isinstance(names, str) else as_index(names)
         if len(idx) != m:
             raise ValueError(f"{len(idx)} names given for {m} outputs")
         return idx

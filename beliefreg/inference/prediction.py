@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .delta import DeltaResult, _result
+from .delta import DeltaResult, _result, as_index
 from .wald import NORMAL, WaldInference
 
 __all__ = ["PredictionResults", "index_predictions", "BandScale"]
@@ -92,7 +92,7 @@ def index_predictions(link: Any, params: pd.Series, cov: Any, exog: np.ndarray,
     eta = exog @ b
     g = link.pdf(eta)
     jac = exog * g[:, None]
-    delta = _result(link.cdf(eta), jac, v, pd.Index(index), list(params.index), "analytic")
+    delta = _result(link.cdf(eta), jac, v, as_index(index), list(params.index), "analytic")
     delta = delta.with_inference(inference)
     # one variance check (and at most one warning) for both scales: Var(mu) = g^2 Var(eta)
     se_eta = inference.std_errors(exog, v, list(delta.estimate.index), what="prediction")

@@ -22,6 +22,12 @@ of choice situations (groups), not the number of long-format rows, and clusters 
 whole situations. Only attributes that vary across the alternatives of a situation are
 identified: terms constant within every situation (the intercept, a persona's income) are
 dropped (with an :class:`~beliefreg.exceptions.AbsorbedTermWarning`, except the intercept).
+
+**Unbalanced choice sets.** A situation may offer any subset :math:`A_g` of the alternatives
+(a brand out of stock, a shelf with three of the four brands): the sums over *j* above run
+over :math:`A_g` only, as in R's ``survival::clogit`` and ``mlogit`` and Stata's ``cmclogit``.
+Predictions, margins and elasticities at new data accept such situations too (a
+counterfactual choice set with an alternative removed).
 """
 
 from __future__ import annotations
@@ -34,9 +40,12 @@ import numpy as np
 import pandas as pd
 import patsy
 
-from ..exceptions import AbsorbedTermWarning, DataError, RankDeficientError, SeparationWarning
+from .._blas_threads import single_blas_thread
+from ..exceptions import (AbsorbedTermWarning, DataError, MissingValueWarning,
+                          RankDeficientError, SeparationWarning)
 from ..inference.covariance import DenseScores
 from ._base import DesignModel, bread_from_information, newton_concave, resolve_covariance
+from ..frames import as_pandas_frame, is_dataframe_like
 from .design import (Design, build_exog, check_full_rank, describe_rows, design_from_arrays,
                      design_from_formula)
 from .multinomial import MultinomialFit
@@ -47,8 +56,11 @@ _BLOCK_ROWS = 8192
 _SEPARATION_EPS = 1e-10
 
 
-def _softmax_rows(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise softmax of a (G, J) array and its log-sum-exp."""
+def _softmax_rows(eta: np.ndarray, available: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise softmax of a (G, J) array over the offered cells, and its log-sum-exp."""
+    if available is not None and not available.all():
+        eta = np.where(available, eta, -np.inf)
     c = eta.max(axis=1, keepdims=True)
     e = np.exp(eta - c)
     den = e.sum(axis=1, keepdims=True)
@@ -67,15 +79,17 @@ def softmax_within_groups(eta: np.ndarray, codes: np.ndarray, n_groups: int) -> 
 class ChoiceStructure:
     """How long-format rows map to a (situations x alternatives) grid.
 
-    ``order`` sorts the rows used by situation, then alternative, so that
-    ``values[order].reshape(n_groups, n_alternatives)`` is the grid.
+    Situations may offer different subsets of the alternatives (unbalanced choice sets, as
+    R's ``mlogit`` and Stata's ``cmclogit`` allow): ``available[g, j]`` says whether
+    situation *g* offers alternative *j*; the cells of alternatives not offered are padding
+    (zero attributes, zero outcome, zero probability).
     """
 
     group_labels: pd.Index
     alternatives: list[Any]
     group_codes: np.ndarray
     alt_codes: np.ndarray
-    order: np.ndarray
+    available: np.ndarray
 
     @property
     def n_groups(self) -> int:
@@ -85,16 +99,26 @@ class ChoiceStructure:
     def n_alternatives(self) -> int:
         return len(self.alternatives)
 
-    def grid(self, values: np.ndarray) -> np.ndarray:
-        """Rows (n,) or (n, k) as (G, J) or (G, J, k), situations and alternatives sorted."""
-        v = np.asarray(values)[self.order]
-        return v.reshape((self.n_groups, self.n_alternatives) + v.shape[1:])
+    @property
+    def balanced(self) -> bool:
+        """Whether every situation offers every alternative."""
+        return bool(self.available.all())
+
+    def grid(self, values: np.ndarray, fill: Any = 0) -> np.ndarray:
+        """Rows (n,) or (n, k) as (G, J) or (G, J, k); cells not offered hold ``fill``."""
+        v = np.asarray(values)
+        out = np.full((self.n_groups, self.n_alternatives) + v.shape[1:], fill,
+                      dtype=np.result_type(v.dtype, np.asarray(fill).dtype))
+        out[self.group_codes, self.alt_codes] = v
+        return out
 
     def to_rows(self, grid: np.ndarray) -> np.ndarray:
         """The inverse of :meth:`grid` for a (G, J) array: back to the rows' order."""
-        out = np.empty(grid.size)
-        out[self.order] = grid.reshape(-1)
-        return out
+        return np.asarray(grid)[self.group_codes, self.alt_codes]
+
+    def first_offered(self) -> np.ndarray:
+        """For each situation, the position of the first alternative it offers, (G,)."""
+        return np.argmax(self.available, axis=1)
 
 
 def _py(value: Any) -> Any:
@@ -117,7 +141,7 @@ def _factorize(values: Any, what: str, labels: pd.Index) -> tuple[np.ndarray, pd
 
 
 def choice_structure(design: Design, groups: Any, alternatives: Any) -> ChoiceStructure:
-    """Check that every situation has every alternative exactly once; build the grid map."""
+    """Check that every situation offers each of its alternatives once; build the grid map."""
     return grid_structure(design.align(groups, what="groups"),
                           design.align(alternatives, what="alternatives"), design.row_labels)
 
@@ -127,7 +151,8 @@ def grid_structure(groups: Any, alternatives: Any, labels: pd.Index,
     """The grid map of long rows with situation ids ``groups`` and ``alternatives``.
 
     ``levels`` fixes the alternatives (and their order), as for new data at a fitted model;
-    by default they are the sorted distinct values.
+    by default they are the sorted distinct values. A situation may offer any non-empty
+    subset of the alternatives, each at most once.
     """
     gcodes, glabels = _factorize(groups, "the group (choice situation) id", labels)
     if levels is None:
@@ -147,25 +172,28 @@ def grid_structure(groups: Any, alternatives: Any, labels: pd.Index,
         raise DataError(f"only one alternative ({_labels(alabels, range(n_a))}) in the data: a choice needs at "
                         "least two (for one share and its complement use FractionalLogit)")
     counts = np.bincount(gcodes * n_a + acodes, minlength=n_g * n_a).reshape(n_g, n_a)
-    if (counts == 0).any():
-        bad = np.flatnonzero((counts == 0).any(axis=1))
-        g0 = bad[0]
-        absent = _labels(alabels, np.flatnonzero(counts[g0] == 0))
-        raise DataError(
-            f"{len(bad)} choice situation(s) lack an alternative (first: group "
-            f"{_py(glabels[g0])!r} has no row for {absent}; groups "
-            f"{_labels(glabels, bad[:5])}). Every situation needs one row per alternative "
-            f"{_labels(alabels, range(n_a))}; rows dropped for missing values can cause this")
     if (counts > 1).any():
         bad = np.flatnonzero((counts > 1).any(axis=1))
         g0 = bad[0]
         dup = _labels(alabels, np.flatnonzero(counts[g0] > 1))
         raise DataError(f"{len(bad)} choice situation(s) have an alternative twice (first: "
                         f"group {_py(glabels[g0])!r}, alternative {dup}); each situation needs "
-                        "exactly one row per alternative")
-    order = np.lexsort((acodes, gcodes))
+                        "at most one row per alternative")
     return ChoiceStructure(group_labels=glabels, alternatives=list(alabels), group_codes=gcodes,
-                           alt_codes=acodes, order=order)
+                           alt_codes=acodes, available=counts == 1)
+
+
+def masked_softmax(eta: Any, available: np.ndarray) -> Any:
+    """Row-wise softmax of (G, J) ``eta`` over the offered cells only (0 elsewhere).
+
+    Real or complex (for complex-step Jacobians): rows are shifted by the real maximum over
+    the offered cells, and the cells not offered are multiplied by 0 after ``exp``.
+    """
+    real = np.real(eta)
+    c = np.where(available, real, -np.inf).max(axis=1, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(np.where(available, eta - c, 0.0)) * available
+    return e / e.sum(axis=1, keepdims=True)
 
 
 class ConditionalLogit(DesignModel):
@@ -185,7 +213,8 @@ class ConditionalLogit(DesignModel):
     groups : array_like
         The choice-situation id of each row.
     alternatives : array_like
-        The alternative of each row. Every situation must have every alternative exactly once.
+        The alternative of each row. A situation may offer any subset of the alternatives
+        (unbalanced choice sets), each at most once.
     weights : array_like, optional
         Positive prior weights, constant within a situation.
     share_tol : float
@@ -239,7 +268,9 @@ class ConditionalLogit(DesignModel):
             treatment coding with the first level as base).
         data : pandas.DataFrame
             One row per situation x alternative. Rows with missing values are dropped with a
-            warning; a situation left without one of its alternatives is then an error.
+            warning; a situation that loses some of its rows this way is fitted as offering
+            only the alternatives left (a :class:`~beliefreg.exceptions.MissingValueWarning`
+            names such situations).
         groups, alternatives : str or array_like
             Column names (or arrays aligned with ``data``) of the situation id and alternative.
         weights : str or array_like, optional
@@ -263,9 +294,12 @@ class ConditionalLogit(DesignModel):
         self.alternative_col = alternatives if isinstance(alternatives, str) else None
         self.structure = choice_structure(design, groups, alternatives)
         st = self.structure
+        self._warn_partly_dropped(groups)
         names = list(design.exog_names)
-        z_all = st.grid(design.exog)  # (G, J, k_all)
-        constant = ~(z_all != z_all[:, :1, :]).any(axis=(0, 1))
+        z_all = st.grid(design.exog)  # (G, J, k_all), zero where not offered
+        first = z_all[np.arange(st.n_groups), st.first_offered()]  # (G, k_all)
+        differs = (z_all != first[:, None, :]) & st.available[:, :, None]
+        constant = ~differs.any(axis=(0, 1))
         absorbed = [names[j] for j in np.flatnonzero(constant) if names[j] != "Intercept"]
         if absorbed:
             warnings.warn(f"terms {absorbed} are constant within every choice situation, so they "
@@ -284,6 +318,27 @@ class ConditionalLogit(DesignModel):
         self._y = self._check_outcome(st.grid(design.endog), share_tol)
         self._w = self._group_weights()
         self._check_identified()
+
+    def _warn_partly_dropped(self, groups: Any) -> None:
+        """Warn when dropping rows for missing values removed alternatives from situations
+        that keep others (they are then fitted as not offering them)."""
+        d = self.design
+        if d.data is None or d.nobs == len(d.data):
+            return
+        all_groups = (d.data[groups] if isinstance(groups, str)
+                      else pd.Series(np.asarray(groups, dtype=object)))
+        if len(all_groups) != len(d.data):
+            return
+        dropped = np.ones(len(d.data), dtype=bool)
+        dropped[d._positions()] = False
+        kept_ids = set(pd.unique(all_groups.iloc[~dropped]))
+        partly = [g for g in pd.unique(all_groups.iloc[dropped]) if g in kept_ids]
+        if partly:
+            warnings.warn(
+                f"{len(partly)} choice situation(s) lost rows to missing values but kept others "
+                f"(first groups: {[_py(g) for g in partly[:5]]}); they are fitted as offering "
+                "only the alternatives left. Drop whole situations if the missing rows were "
+                "offered", MissingValueWarning, stacklevel=4)
 
     def _check_outcome(self, y: np.ndarray, tol: float) -> np.ndarray:
         d, st = self.design, self.structure
@@ -306,16 +361,21 @@ class ConditionalLogit(DesignModel):
         w = self.design.weights
         if w is None:
             return None
-        grid = self.structure.grid(w)
-        varying = (grid != grid[:, :1]).any(axis=1)
+        st = self.structure
+        grid = st.grid(w)
+        first = grid[np.arange(st.n_groups), st.first_offered()]
+        varying = ((grid != first[:, None]) & st.available).any(axis=1)
         if varying.any():
-            groups = _labels(self.structure.group_labels, np.flatnonzero(varying)[:5])
+            groups = _labels(st.group_labels, np.flatnonzero(varying)[:5])
             raise DataError(f"weights must be constant within a choice situation; they vary in "
                             f"groups {groups}")
-        return grid[:, 0].copy()
+        return first.copy()
 
     def _check_identified(self) -> None:
-        within = self._z - self._z.mean(axis=1, keepdims=True)
+        avail = self.structure.available
+        n_offered = avail.sum(axis=1)
+        mean = self._z.sum(axis=1) / n_offered[:, None]  # padding cells hold zeros
+        within = (self._z - mean[:, None, :]) * avail[:, :, None]
         flat = within.reshape(-1, within.shape[2])
         try:
             self._gram = check_full_rank(flat, self._names)
@@ -367,6 +427,7 @@ class ConditionalLogit(DesignModel):
     def _evaluate(self, params: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """Quasi-log-likelihood, gradient and minus the Hessian, in blocks of situations."""
         z, y, w = self._z, self._y, self._w
+        avail = None if self.structure.balanced else self.structure.available
         n_g, n_a, k = z.shape
         step = max(1, _BLOCK_ROWS // n_a)
         ll, grad, info = 0.0, np.zeros(k), np.zeros((k, k))
@@ -374,8 +435,8 @@ class ConditionalLogit(DesignModel):
             rows = slice(start, start + step)
             zb, yb = z[rows], y[rows]
             eta = zb @ params
-            prob, lse = _softmax_rows(eta)
-            contrib = (yb * eta).sum(axis=1) - lse
+            prob, lse = _softmax_rows(eta, None if avail is None else avail[rows])
+            contrib = (yb * eta).sum(axis=1) - lse  # eta is finite; y is 0 where not offered
             resid = yb - prob
             wp = prob
             if w is not None:
@@ -389,7 +450,8 @@ class ConditionalLogit(DesignModel):
         return ll, grad, 0.5 * (info + info.T)
 
     def _probabilities(self, params: Any) -> np.ndarray:
-        return _softmax_rows(self._z @ np.asarray(params, float))[0]
+        return _softmax_rows(self._z @ np.asarray(params, float),
+                             None if self.structure.balanced else self.structure.available)[0]
 
     def loglike(self, params: Any) -> float:
         return self._evaluate(np.asarray(params, float))[0]
@@ -429,10 +491,7 @@ class ConditionalLogit(DesignModel):
             if self.design.design_info is not None:
                 x = x[:, self._keep]
             eta = x @ b
-            if groups is None:
-                if self.group_col is None or not isinstance(exog, pd.DataFrame):
-                    raise ValueError("pass groups= (the situation of each new row)")
-                groups = exog[self.group_col]
+            groups = self._new_groups(exog, groups)
             codes, uniques = pd.factorize(pd.Series(np.asarray(groups, dtype=object)))
             n_groups = len(uniques)
         if which == "linear":
@@ -440,6 +499,25 @@ class ConditionalLogit(DesignModel):
         if which != "mean":
             raise ValueError(f"which must be 'mean' or 'linear', got {which!r}")
         return softmax_within_groups(eta, np.asarray(codes, np.intp), n_groups)
+
+    def _new_groups(self, newdata: Any, groups: Any) -> Any:
+        """The situation ids of new long rows: ``groups`` (an array or a column name of
+        ``newdata``), by default the column named at fit."""
+        if groups is None:
+            groups = self.group_col
+            if groups is None:
+                raise ValueError("pass groups= (the situation of each new row)")
+        if isinstance(groups, str):
+            frame = as_pandas_frame(newdata, what="newdata", newdata=True) \
+                if is_dataframe_like(newdata) else None
+            if frame is None or groups not in frame.columns:
+                raise DataError(f"groups {groups!r} is not a column of newdata")
+            return frame[groups].to_numpy()
+        arr = np.asarray(groups, dtype=object)
+        if arr.ndim != 1:
+            raise DataError(f"groups must be a column name or one-dimensional, got shape "
+                            f"{arr.shape}")
+        return arr
 
     # ------------------------------------------------------------------ fitting
     def _situation_clusters(self, groups: list[pd.Series]) -> list[pd.Series]:
@@ -449,15 +527,18 @@ class ConditionalLogit(DesignModel):
         for g in groups:
             codes, _ = pd.factorize(g, use_na_sentinel=True)
             grid = st.grid(codes)
-            varying = (grid != grid[:, :1]).any(axis=1)
+            first = grid[np.arange(st.n_groups), st.first_offered()]
+            varying = ((grid != first[:, None]) & st.available).any(axis=1)
             if varying.any():
                 bad = _labels(st.group_labels, np.flatnonzero(varying)[:5])
                 raise DataError(
                     f"cluster variable {g.name!r} varies within choice situations (groups "
                     f"{bad}); the conditional logit has one score per situation, so clusters "
                     "must contain whole situations")
-            first = np.asarray(g)[st.order].reshape(st.n_groups, st.n_alternatives)[:, 0]
-            out.append(pd.Series(first, index=st.group_labels, name=g.name))
+            arr = np.asarray(g)
+            values = np.empty(st.n_groups, dtype=arr.dtype)
+            values[st.group_codes] = arr
+            out.append(pd.Series(values, index=st.group_labels, name=g.name))
         return out
 
     def fit(self, cov_type: str | None = None, cov_kwds: Mapping[str, Any] | None = None, *,
@@ -488,29 +569,32 @@ class ConditionalLogit(DesignModel):
         -------
         ConditionalResults
         """
-        from .conditional_results import ConditionalResults
+        with single_blas_thread():  # no extra frame: warnings keep their stacklevel
+            from .conditional_results import ConditionalResults
 
-        cov_type = self.default_cov_type if cov_type is None else cov_type
-        estimator, cov_kwds = resolve_covariance(self.design, cov_type, cov_kwds,
-                                                 nobs=self.nobs,
-                                                 reduce=self._situation_clusters)
-        start = (np.zeros(self.k_params) if start_params is None
-                 else np.asarray(start_params, float))
-        if start.shape != (self.k_params,):
-            raise ValueError(f"start_params must have {self.k_params} values, got {start.shape}")
-        newton = newton_concave(self._evaluate, start, maxiter=maxiter, tol=tol)
-        prob = self._probabilities(newton.params)
-        n_boundary = int(np.count_nonzero((prob < _SEPARATION_EPS).any(axis=1)))
-        if n_boundary:
-            warnings.warn(
-                f"fitted shares are numerically 0 in {n_boundary} choice situation(s): perfect "
-                "or quasi-complete separation, so the (quasi-)MLE may not exist; the affected "
-                "coefficients are not identified and their standard errors are very large",
-                SeparationWarning, stacklevel=2)
-        fitted = MultinomialFit(params=newton.params, qllf=newton.value, n_iter=newton.n_iter,
-                                converged=newton.converged, n_boundary=n_boundary,
-                                info=newton.info)
-        cov = estimator.compute(bread_from_information(newton.info),
-                                DenseScores(self.score_obs(newton.params)))
-        return ConditionalResults(self, fitted, cov, estimator=estimator, cov_kwds=cov_kwds,
-                                  use_t=use_t)
+            cov_type = self.default_cov_type if cov_type is None else cov_type
+            estimator, cov_kwds = resolve_covariance(self.design, cov_type, cov_kwds,
+                                                     nobs=self.nobs,
+                                                     reduce=self._situation_clusters)
+            start = (np.zeros(self.k_params) if start_params is None
+                     else np.asarray(start_params, float))
+            if start.shape != (self.k_params,):
+                raise ValueError(f"start_params must have {self.k_params} values, "
+                                 f"got {start.shape}")
+            newton = newton_concave(self._evaluate, start, maxiter=maxiter, tol=tol)
+            prob = self._probabilities(newton.params)
+            boundary = (prob < _SEPARATION_EPS) & self.structure.available  # offered cells only
+            n_boundary = int(np.count_nonzero(boundary.any(axis=1)))
+            if n_boundary:
+                warnings.warn(
+                    f"fitted shares are numerically 0 in {n_boundary} choice situation(s): perfect "
+                    "or quasi-complete separation, so the (quasi-)MLE may not exist; the affected "
+                    "coefficients are not identified and their standard errors are very large",
+                    SeparationWarning, stacklevel=2)
+            fitted = MultinomialFit(params=newton.params, qllf=newton.value, n_iter=newton.n_iter,
+                                    converged=newton.converged, n_boundary=n_boundary,
+                                    info=newton.info)
+            cov = estimator.compute(bread_from_information(newton.info),
+                                    DenseScores(self.score_obs(newton.params)))
+            return ConditionalResults(self, fitted, cov, estimator=estimator, cov_kwds=cov_kwds,
+                                      use_t=use_t)

@@ -7,17 +7,20 @@ data: the formula, patsy's ``DesignInfo``, the original data and the labels of t
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 import patsy
 
+from .._blas_threads import single_blas_thread
+from .formula_blocks import build_formula_design
 from ..exceptions import DataError, MissingValueWarning, RankDeficientError
+from ..frames import as_pandas_frame
 
 __all__ = ["Design", "design_from_formula", "design_from_arrays", "build_exog",
-           "check_full_rank", "describe_rows"]
+           "check_full_rank", "check_finite", "gram_matrix", "describe_rows"]
 
 
 @dataclass
@@ -43,6 +46,11 @@ class Design:
         The original data passed to ``from_formula`` (all rows).
     endog_names : list of str or None
         The outcome's column names when it is multivariate (else None).
+    gram : ndarray or None
+        :math:`X'X` of ``exog``, computed once by the finiteness check and reused by the
+        rank check and the first Newton step.
+    row_positions : ndarray of int or None
+        The positions, in ``data``, of the rows used (labels may repeat; positions do not).
     """
 
     endog: np.ndarray
@@ -55,10 +63,23 @@ class Design:
     design_info: Any = None
     data: pd.DataFrame | None = None
     endog_names: list[str] | None = None
+    gram: np.ndarray | None = field(default=None, repr=False)
+    row_positions: np.ndarray | None = None
 
     @property
     def nobs(self) -> int:
         return int(self.exog.shape[0])
+
+    def _positions(self) -> np.ndarray:
+        if self.row_positions is not None:
+            return self.row_positions
+        return self.data.index.get_indexer(self.row_labels)
+
+    def estimation_rows(self) -> pd.DataFrame:
+        """The rows of the original data used in estimation, in order (by position)."""
+        if self.data is None:
+            raise ValueError("the model was not built from a DataFrame")
+        return self.data.iloc[self._positions()]
 
     def column(self, name: str) -> pd.Series:
         """A column of the original data, restricted to and aligned with the rows used."""
@@ -68,7 +89,7 @@ class Design:
         if name not in self.data.columns:
             raise KeyError(f"column {name!r} is not in the data; available: "
                            f"{list(self.data.columns)[:20]}")
-        return self.data.loc[self.row_labels, name]
+        return self.data[name].iloc[self._positions()]
 
     def align(self, values: Any, *, what: str) -> np.ndarray | pd.Series:
         """Resolve a column name or align an array with the rows used.
@@ -80,6 +101,12 @@ class Design:
         if isinstance(values, str):
             return self.column(values)
         if isinstance(values, pd.Series) and self.data is not None:
+            if values.index.equals(self.data.index):  # same rows (labels may repeat)
+                return values.iloc[self._positions()]
+            if not values.index.is_unique or not self.data.index.is_unique:
+                raise DataError(f"{what} is a Series whose index differs from the data's and "
+                                "labels repeat, so its rows cannot be matched by label; pass "
+                                "it with the data's index, or as an array")
             missing = self.row_labels.difference(values.index)
             if len(missing):
                 raise DataError(f"{what} is missing the estimation rows {list(missing[:5])}")
@@ -90,8 +117,7 @@ class Design:
         if len(arr) == self.nobs:
             return arr
         if self.data is not None and len(arr) == len(self.data):
-            positions = self.data.index.get_indexer(self.row_labels)
-            return arr[positions]
+            return arr[self._positions()]
         expected = f"{self.nobs} (rows used)"
         if self.data is not None and len(self.data) != self.nobs:
             expected += f" or {len(self.data)} (rows of the data)"
@@ -106,24 +132,70 @@ def describe_rows(labels: Sequence[Any], n_show: int = 5) -> str:
     return f"{len(labels)} row{'s' if len(labels) != 1 else ''} (first: {head}{more})"
 
 
-def _check_finite(matrix: np.ndarray, names: list[str], labels: pd.Index) -> None:
-    bad = ~np.isfinite(matrix)
-    if bad.any():
-        cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
-        rows = labels[bad.any(axis=1)]
-        raise DataError(f"regressors {cols} are not finite in {describe_rows(rows)}")
+_SCAN_ROWS = 65536
 
 
-def check_full_rank(exog: np.ndarray, names: list[str]) -> np.ndarray:
+def _nonfinite_entries(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows with a NaN, rows with any non-finite entry, and columns with one (exact, blocked).
+
+    Reads the matrix in row blocks, so the only temporaries are one block's masks.
+    """
+    n, k = matrix.shape
+    nan_rows = np.zeros(n, dtype=bool)
+    bad_rows = np.zeros(n, dtype=bool)
+    bad_cols = np.zeros(k, dtype=bool)
+    for start in range(0, n, _SCAN_ROWS):
+        rows = slice(start, start + _SCAN_ROWS)
+        block = matrix[rows]
+        bad = ~np.isfinite(block)
+        bad_rows[rows] = bad.any(axis=1)
+        bad_cols |= bad.any(axis=0)
+        nan_rows[rows] = np.isnan(block).any(axis=1)
+    return nan_rows, bad_rows, bad_cols
+
+
+def gram_matrix(exog: np.ndarray) -> np.ndarray:
+    r""":math:`X'X` in one pass over the rows, on one BLAS thread (numpy's ``dsyrk`` path).
+
+    Every non-finite entry of column *j* makes the *j*-th diagonal entry non-finite, so the Gram
+    matrix doubles as a free check that the design is finite (:func:`check_finite`).
+    """
+    with single_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
+        return exog.T @ exog
+
+
+def check_finite(matrix: np.ndarray, names: list[str], labels: pd.Index, *,
+                 gram: np.ndarray | None = None) -> None:
+    """Raise :class:`DataError` naming the rows and columns with NaN or infinite regressors.
+
+    The exact scan runs only when the diagonal of the Gram matrix (computed if not given) is
+    not finite, which every NaN or infinity causes (and finite entries above about 1e154, for
+    which the scan then finds nothing).
+    """
+    if matrix.size == 0:
+        return
+    if gram is None:
+        gram = gram_matrix(matrix)
+    if np.isfinite(np.diagonal(gram)).all():
+        return
+    _, bad_rows, bad_cols = _nonfinite_entries(matrix)
+    if bad_rows.any():
+        cols = [names[j] for j in np.flatnonzero(bad_cols)]
+        raise DataError(f"regressors {cols} are not finite in {describe_rows(labels[bad_rows])}")
+
+
+def check_full_rank(exog: np.ndarray, names: list[str], *,
+                    gram: np.ndarray | None = None) -> np.ndarray:
     """Raise :class:`RankDeficientError` naming the collinear terms; return the Gram matrix.
 
     The columns are scaled to unit norm and the singular value decomposition gives the null
-    space; every term with a non-negligible loading on a null vector is named.
+    space; every term with a non-negligible loading on a null vector is named. ``gram``, when
+    given, is :math:`X'X` already computed (:attr:`Design.gram`), which saves a pass.
     """
     n, k = exog.shape
     if n < k:
         raise RankDeficientError(f"the design has {n} rows but {k} columns: {names}")
-    cross = exog.T @ exog
+    cross = gram_matrix(exog) if gram is None else gram
     norms = np.sqrt(np.diag(cross))
     zero = norms == 0
     if zero.any():
@@ -150,6 +222,29 @@ def _clean_weights(weights: Any, labels: pd.Index) -> np.ndarray:
     return w
 
 
+def _patsy_message(exc: Exception) -> str:
+    return str(getattr(exc, "message", exc))
+
+
+def _patsy_where(exc: Exception) -> str:
+    """' (in `brand`)': the formula text a PatsyError points at, or ''."""
+    origin = getattr(exc, "origin", None)
+    try:
+        return f" (in `{origin.code[origin.start:origin.end]}`)"
+    except (AttributeError, TypeError):
+        return ""
+
+
+def _by_position(frame: pd.DataFrame) -> pd.DataFrame:
+    """A shallow copy of ``frame`` indexed 0..n-1 (no data copied)."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return frame
+    out = frame.copy(deep=False)
+    out.index = pd.RangeIndex(len(frame))
+    return out
+
+
 def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None,
                         eval_env: Any = 0, multivariate: bool = False) -> Design:
     """Build the design from a patsy formula; rows with missing values are dropped (warned).
@@ -159,29 +254,37 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
     x'``, or a categorical ``'C(choice) ~ x'``); ``endog`` is then (n, J) and ``endog_names``
     holds the column names.
     """
-    if not isinstance(data, pd.DataFrame):
-        data = pd.DataFrame(data)
     if "~" not in formula:
         raise ValueError(f"formula {formula!r} has no '~'; write 'outcome ~ regressors'")
+    data = as_pandas_frame(data, what="data", formula=formula)
     if isinstance(eval_env, int):
         eval_env = patsy.EvalEnvironment.capture(eval_env + 1)
     # `np.log(price)` works even where the caller has not imported numpy as np
     eval_env = eval_env.with_outer_namespace({"np": np, "numpy": np})
-    y, x = patsy.dmatrices(formula, data, return_type="dataframe", NA_action="drop",
-                           eval_env=eval_env)
-    if y.shape[1] != 1 and not multivariate:
-        raise DataError(f"the left-hand side of {formula!r} must be one column, got "
-                        f"{list(y.columns)} (for shares over several alternatives use "
-                        "MultinomialFractionalLogit)")
-    labels = x.index
+    # patsy sees row positions as the index (the data's labels may repeat); the design is
+    # built in row blocks straight into the final arrays (formula_blocks)
+    by_position = _by_position(data)
+    try:
+        built = build_formula_design(formula, by_position, eval_env)
+    except patsy.PatsyError as exc:
+        raise DataError(f"cannot build the design of {formula!r}{_patsy_where(exc)}: "
+                        f"{_patsy_message(exc)}") from None
+    endog_names = [str(c) for c in built.lhs_info.column_names]
+    if len(endog_names) != 1 and not multivariate:
+        shown = endog_names[:4] + (["..."] if len(endog_names) > 4 else [])
+        raise DataError(f"the left-hand side of {formula!r} must be one numeric column; patsy "
+                        f"coded it as {len(endog_names)} columns {shown}, so it holds text or "
+                        "categories (convert it to numbers; for shares over several "
+                        "alternatives use MultinomialFractionalLogit)")
+    positions = np.asarray(built.row_labels, dtype=np.intp)
+    labels = data.index[positions]
     dropped = len(data) - len(labels)
-    endog_names = [str(c) for c in y.columns]
-    design = Design(endog=(y.to_numpy(dtype=float) if multivariate
-                           else y.iloc[:, 0].to_numpy(dtype=float)),
-                    exog=x.to_numpy(dtype=float), endog_name=", ".join(endog_names),
-                    exog_names=[str(c) for c in x.columns], weights=None, row_labels=labels,
-                    formula=formula, design_info=x.design_info, data=data,
-                    endog_names=endog_names if multivariate else None)
+    design = Design(endog=built.endog if multivariate else built.endog[:, 0],
+                    exog=built.exog, endog_name=", ".join(endog_names),
+                    exog_names=[str(c) for c in built.rhs_info.column_names], weights=None,
+                    row_labels=labels, formula=formula, design_info=built.rhs_info, data=data,
+                    endog_names=endog_names if multivariate else None,
+                    row_positions=positions)
     if weights is not None:
         w = design.align(weights, what="weights")
         w_arr = np.asarray(w, dtype=float)
@@ -191,7 +294,8 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
     if dropped:
         warnings.warn(f"{dropped} of {len(data)} rows dropped for missing values in the "
                       f"formula's variables", MissingValueWarning, stacklevel=3)
-    _check_finite(design.exog, design.exog_names, labels)
+    design.gram = gram_matrix(design.exog)
+    check_finite(design.exog, design.exog_names, labels, gram=design.gram)
     return design
 
 
@@ -218,11 +322,14 @@ def design_from_arrays(endog: Any, exog: Any, *, weights: Any = None) -> Design:
     y = np.asarray(endog, dtype=float)
     if y.ndim != 1 or len(y) != x.shape[0]:
         raise DataError(f"endog has shape {y.shape} but exog has {x.shape[0]} rows")
-    nan_rows = np.isnan(y) | np.isnan(x).any(axis=1)
+    gram = gram_matrix(x)
+    nan_rows = np.isnan(y)
+    if not np.isfinite(np.diagonal(gram)).all():  # only then scan the design (no n x k mask)
+        nan_rows = nan_rows | _nonfinite_entries(x)[0]
     if nan_rows.any():
         raise DataError(f"missing values in {describe_rows(labels[nan_rows])}; drop them or use "
                         "from_formula, which drops them with a warning")
-    _check_finite(x, names, labels)
+    check_finite(x, names, labels, gram=gram)
     w = None
     if weights is not None:
         w = np.asarray(weights, dtype=float)
@@ -230,17 +337,43 @@ def design_from_arrays(endog: Any, exog: Any, *, weights: Any = None) -> Design:
             raise DataError(f"weights have shape {w.shape}, expected {y.shape}")
         w = _clean_weights(w, labels)
     return Design(endog=y, exog=x, endog_name=endog_name, exog_names=names, weights=w,
-                  row_labels=labels)
+                  row_labels=labels, gram=gram)
 
 
-def build_exog(design: Design, newdata: Any) -> np.ndarray:
-    """The design matrix for new data: rebuilt from the formula, or taken as given for arrays."""
+def build_exog(design: Design, newdata: Any, *, missing: str = "raise") -> np.ndarray:
+    """The design matrix for new data: rebuilt from the formula, or taken as given for arrays.
+
+    ``newdata`` for a formula model is any frame :func:`~beliefreg.frames.as_pandas_frame`
+    accepts; a pandas Categorical may hold any subset or order of the fitted levels. Rows with missing
+    values in the formula's variables raise :class:`DataError` naming them
+    (``missing='raise'``) or get NaN rows (``missing='nan'``, as statsmodels' ``predict``).
+    """
+    if missing not in ("raise", "nan"):
+        raise ValueError(f"missing must be 'raise' or 'nan', got {missing!r}")
     if design.design_info is not None:
-        if not isinstance(newdata, pd.DataFrame):
-            newdata = pd.DataFrame(newdata)
-        (x,) = patsy.build_design_matrices([design.design_info], newdata, NA_action="raise",
-                                           return_type="matrix")
-        return np.asarray(x, dtype=float)
+        frame = as_pandas_frame(newdata, what="newdata", newdata=True)
+        by_position = _by_position(frame)
+        try:
+            (x,) = patsy.build_design_matrices([design.design_info], by_position,
+                                               NA_action="drop", return_type="dataframe")
+        except patsy.PatsyError as exc:
+            raise DataError(f"cannot build the design of {design.formula!r} for newdata"
+                            f"{_patsy_where(exc)}: {_patsy_message(exc)}") from None
+        values = x.to_numpy(dtype=float)
+        if len(values) == len(frame) or not len(design.design_info.factor_infos):
+            if values.shape[0] != len(frame):  # no variables: the constant for every row
+                values = np.broadcast_to(values[:1], (len(frame), values.shape[1])).copy()
+            return values
+        kept = np.asarray(x.index, dtype=np.intp)
+        bad = np.ones(len(frame), dtype=bool)
+        bad[kept] = False
+        if missing == "raise":
+            raise DataError(f"newdata has missing values in the formula's variables in "
+                            f"{describe_rows(frame.index[bad])}; drop those rows, or use "
+                            "predict(), which gives them NaN")
+        out = np.full((len(frame), values.shape[1]), np.nan)
+        out[kept] = values
+        return out
     x = np.asarray(newdata, dtype=float)
     if x.ndim == 1:
         x = x[None, :]

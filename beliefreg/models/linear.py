@@ -249,6 +249,14 @@ def share_inversion(formula: str, data: pd.DataFrame, *, groups: str, alternativ
     if outside not in structure.alternatives:
         raise ValueError(f"outside alternative {outside!r} is not among "
                          f"{structure.alternatives}")
+    alt_index = structure.alternatives.index(outside)
+    lacking = ~structure.available[:, alt_index]
+    if lacking.any():
+        first = [structure.group_labels[i] for i in np.flatnonzero(lacking)[:5]]
+        raise DataError(f"{int(lacking.sum())} situation(s) do not offer the outside "
+                        f"alternative {outside!r} (first groups "
+                        f"{[g.item() if isinstance(g, np.generic) else g for g in first]}); "
+                        "the share inversion divides by its share in every situation")
     s = data[lhs].to_numpy(dtype=float)
     bad = ~np.isfinite(s) | (s < 0) | (s > 1)
     if bad.any():
@@ -273,7 +281,6 @@ def share_inversion(formula: str, data: pd.DataFrame, *, groups: str, alternativ
         if not 0.0 < floor < 1.0:
             raise ValueError(f"floor must be in (0, 1), got {floor}")
         s = np.maximum(s, floor)
-    alt_index = structure.alternatives.index(outside)
     outside_share = structure.grid(s)[:, alt_index][structure.group_codes]
     inside = (structure.alt_codes != alt_index)
     frame = data.loc[inside].copy()

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError
+from ..frames import as_pandas_frame, is_dataframe_like
 from ..inference.delta import DeltaResult, delta_method
 from .design import Design, build_exog
 
@@ -149,7 +150,9 @@ def softmax_complex(eta: Any) -> Any:
 
 def _raw_frame(design: Design, at: Any) -> pd.DataFrame | None:
     if at is None:
-        return None if design.data is None else design.data.loc[design.row_labels]
+        return None if design.data is None else design.estimation_rows()
+    if is_dataframe_like(at):
+        at = as_pandas_frame(at, what="at", newdata=True)
     if not isinstance(at, pd.DataFrame):
         raise TypeError("at must be None (the estimation rows) or a DataFrame of rows to "
                         "evaluate at")
@@ -330,31 +333,49 @@ class MultinomialEffects:
 
 # ---------------------------------------------------------------------------------- conditional
 class ConditionalEffects:
-    """Post-estimation quantities of a fitted conditional logit on given situations."""
+    """Post-estimation quantities of a fitted conditional logit on given situations.
+
+    Situations may offer different subsets of the alternatives. Shares of alternatives not
+    offered are 0; effect matrices and diversion ratios have a row and a column for each
+    alternative that some situation offers. The averages over situations of ``dydx`` and of the (non-aggregate)
+    elasticities, cell (*m*, *l*), run over the situations that offer both *m* and *l* (a
+    cell no situation defines is NaN); predicted shares averaged over situations, aggregate
+    elasticities and diversion ratios sum over all situations, with zero shares where an
+    alternative is not offered (market quantities).
+    """
 
     def __init__(self, results: Any, at: Any = None, groups: Any = None) -> None:
         from .conditional import grid_structure
 
         model = results.model
         self.results, self.model = results, model
+        if at is not None and is_dataframe_like(at):
+            at = as_pandas_frame(at, what="at", newdata=True)
         self.frame = _raw_frame(model.design, at)
         if at is None:
             self.structure = model.structure
             self.exog = model.exog
             self.weights = model._w
         else:
-            if groups is None:
-                if model.group_col is None:
-                    raise ValueError("pass groups= (the situation of each row of at)")
-                groups = at[model.group_col]
+            group_values = model._new_groups(at, groups)
             if model.alternative_col is None:
                 raise ValueError("at= needs the model's alternatives column by name")
-            self.structure = grid_structure(groups, at[model.alternative_col], at.index,
+            self.structure = grid_structure(group_values, at[model.alternative_col], at.index,
                                             levels=model.alternatives)
             self.exog = build_exog(model.design, at)[:, model._keep]
             self.weights = None
         self.alternatives = list(self.structure.alternatives)
-        self.z = self.structure.grid(self.exog)  # (G, J, k)
+        self.available = self.structure.available
+        self.z = self.structure.grid(self.exog)  # (G, J, k), zero where not offered
+        # effects and diversion: the alternatives that some situation offers
+        self._offered = np.flatnonzero(self.available.any(axis=0))
+        self.offered_alternatives = [self.alternatives[j] for j in self._offered]
+        w = np.ones(self.structure.n_groups) if self.weights is None else self.weights
+        both = self.available[:, :, None] & self.available[:, None, :]
+        pair = w[:, None, None] * both
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self._pair_weights = pair / pair.sum(axis=0)  # (G, m, l); NaN if no situation
+        self._never_together = ~both.any(axis=0)
 
     def _delta(self, func: Callable[[Any], Any], names: pd.Index) -> DeltaResult:
         res = self.results
@@ -362,15 +383,27 @@ class ConditionalEffects:
                                         res.cov_params(), names=names, method="complex"))
 
     def _probs(self, b: Any) -> Any:
-        return softmax_complex(self.z @ b)
+        from .conditional import masked_softmax
+
+        return masked_softmax(self.z @ b, self.available)
+
+    def _pair_mean(self, values: Any) -> Any:
+        """The (m, l) average over the situations offering both m and l."""
+        return np.einsum("gml,gml->ml", self._pair_weights, values)
 
     def prediction(self, *, average: bool) -> DeltaResult:
+        avail = self.available
+
         def func(b: Any) -> Any:
             p = self._probs(b)
-            return _weighted_mean(p, self.weights) if average else p.reshape(-1)
+            return _weighted_mean(p, self.weights) if average else p[avail]
 
-        names = (pd.Index(self.alternatives, name="alternative") if average else
-                 pd.MultiIndex.from_product([self.structure.group_labels, self.alternatives]))
+        if average:
+            names = pd.Index(self.alternatives, name="alternative")
+        else:
+            g, j = np.nonzero(avail)
+            names = pd.MultiIndex.from_arrays(
+                [self.structure.group_labels[g], pd.Index(self.alternatives)[j]])
         return self._delta(func, names)
 
     def _derivative(self, variable: str) -> tuple[np.ndarray, np.ndarray]:
@@ -389,23 +422,42 @@ class ConditionalEffects:
         dp[:, idx, idx] += p * d
         return p, dp
 
+    def _restrict(self, matrix: Any) -> Any:
+        """An (m, l) matrix restricted to the alternatives some situation offers."""
+        return matrix[np.ix_(self._offered, self._offered)]
+
+    def _check_pairs(self) -> None:
+        never = self._restrict(self._never_together)
+        if never.any():
+            alts = self.offered_alternatives
+            m, l = (int(i[0]) for i in np.nonzero(never))
+            raise DataError(f"no situation offers both {alts[m]!r} and {alts[l]!r}, so the mean "
+                            "effect of one on the other over the situations offering both is "
+                            "undefined; use aggregate=True (market elasticities) or evaluate "
+                            "at situations that offer them together")
+
     def effects(self, variable: str, *, kind: str, aggregate: bool = False) -> EffectMatrix:
         d_z, v = self._derivative(variable)
         w = self.weights
+        offered = self.available
+        if kind == "dydx" or not aggregate:
+            self._check_pairs()
 
         def func(b: Any) -> Any:
             p, dp = self._dydx(b, d_z)
             if kind == "dydx":
-                out = _weighted_mean(dp, w)
+                out = self._pair_mean(dp)
             elif aggregate:
-                out = _weighted_mean(dp * v[:, None, :], w) / _weighted_mean(p, w)[:, None]
+                with np.errstate(invalid="ignore", divide="ignore"):  # never offered: dropped
+                    out = _weighted_mean(dp * v[:, None, :], w) / _weighted_mean(p, w)[:, None]
             else:
-                out = _weighted_mean(dp * v[:, None, :] / p[:, :, None], w)
-            return out.reshape(-1)  # rows: share of m; columns: variable of l
+                safe_p = np.where(offered, p, 1.0)  # cells not offered carry no weight
+                out = self._pair_mean(dp * v[:, None, :] / safe_p[:, :, None])
+            return self._restrict(out).reshape(-1)  # rows: share of m; columns: variable of l
 
-        delta = self._delta(func, _labels(self.alternatives, self.alternatives))
-        return EffectMatrix(delta, self.alternatives, self.alternatives, kind,
-                            column_name=f"{variable} of")
+        alts = self.offered_alternatives
+        delta = self._delta(func, _labels(alts, alts))
+        return EffectMatrix(delta, alts, alts, kind, column_name=f"{variable} of")
 
     def diversion(self, variable: str) -> EffectMatrix:
         d_z, _ = self._derivative(variable)
@@ -413,10 +465,10 @@ class ConditionalEffects:
 
         def func(b: Any) -> Any:
             _, dp = self._dydx(b, d_z)
-            mean = _weighted_mean(dp, w)  # (m, l)
+            mean = self._restrict(_weighted_mean(dp, w))  # (m, l)
             own = np.diagonal(mean)
             return (-mean / own[None, :]).T.reshape(-1)  # rows: from l; columns: to m
 
-        delta = self._delta(func, _labels(self.alternatives, self.alternatives))
-        return EffectMatrix(delta, self.alternatives, self.alternatives, "diversion",
-                            row_name="from", column_name="to")
+        alts = self.offered_alternatives
+        delta = self._delta(func, _labels(alts, alts))
+        return EffectMatrix(delta, alts, alts, "diversion", row_name="from", column_name="to")

@@ -282,7 +282,8 @@ EXPECTED_FORMAT = {
     "vllm_completions": "completions",
     "llamacpp_native": "llamacpp_native",
     "llamacpp_native_post_sampling": "llamacpp_native_post_sampling",
-    "llamacpp_native_legacy": "llamacpp_native",
+    # pre-2025 `probs` were taken after the sampler chain (issue 12)
+    "llamacpp_native_legacy": "llamacpp_native_post_sampling",
     "llamacpp_oai_completions": "chat_completions",
     "ollama_generate": "ollama",
     "ollama_chat": "ollama",

@@ -180,3 +180,53 @@ def test_optimal_price_errors(log_model, study):
         log_model.optimal_price("price", bounds=(30.0, 30.0))
     with pytest.raises(ValueError, match="not finite"):
         log_model.optimal_price("price", bounds=(-5.0, 50.0))
+
+
+# ------------------------------------------------------------------------------ WTP edges
+def _set(res, **values):
+    x = res.params.copy()
+    for name, v in values.items():
+        x[name.replace("__log", "np.log(price)")] = v
+    return _with_params(res, x.to_numpy())
+
+
+def test_wtp_log_price_closed_form_near_a_zero_price(log_model):
+    """Issue 12: a closed form exists (w = p0 (exp(-b_a / b_log) - 1)) but the doubling
+    search stopped where log(price) stops being defined, and refused (-7.99999 at p0 = 8)."""
+    r = -13.592  # exp(r) = 1.25e-6: the attribute is worth all but 1e-5 of the price
+    res = _set(log_model, organic=r, __log=-1.0)
+    got = res.wtp("organic", "price", at_price=8.0)
+    expected = 8.0 * np.expm1(r)
+    assert got["estimate"].iloc[0] == pytest.approx(expected, rel=1e-12)
+    assert got["estimate"].iloc[0] == pytest.approx(-7.99999, abs=1e-5)
+    closed = res.nlcom("8 * (exp(-organic / `np.log(price)`) - 1)")
+    np.testing.assert_allclose(got["std_err"].iloc[0], closed.std_err.iloc[0], rtol=1e-8)
+
+
+@pytest.mark.parametrize("p_root", [2.0, 0.1, 1e-4])
+def test_wtp_bracketing_finds_roots_near_the_edge_of_the_domain(study, p_root):
+    """No closed form (log price and a linear price term): the search must still bracket a
+    root between the last doubling step and price 0. Reference: scipy's brentq on the index."""
+    from scipy.optimize import brentq
+
+    base = br.FractionalLogit.from_formula("belief ~ np.log(price) + price + organic",
+                                           study).fit()
+    a, c, p0 = -1.0, -0.01, 8.0
+
+    def eta_p(p):
+        return a * np.log(p) + c * p
+
+    b_attr = -(eta_p(p_root) - eta_p(p0))
+    res = _set(base, organic=b_attr, __log=a, price=c)
+    got = res.wtp("organic", "price", at_price=p0)["estimate"].iloc[0]
+    ref = brentq(lambda w: eta_p(p0 + w) - eta_p(p0) + b_attr, -p0 * (1 - 1e-12), 0.0,
+                 xtol=1e-14, rtol=1e-14)
+    assert got == pytest.approx(ref, rel=1e-9, abs=1e-12)
+    assert got == pytest.approx(p_root - p0, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("p0", [0.0, -3.0])
+def test_wtp_reference_price_outside_the_domain_of_log_price(log_model, p0):
+    with pytest.raises(LogPriceWTPError, match=r"\['np.log\(price\)'\] are not defined at "
+                                               f"'price' = {p0:g}"):
+        log_model.wtp("organic", "price", at_price=p0)

@@ -113,16 +113,20 @@ def fit_cl(data, formula="belief ~ price + C(brand)", **kw):
 
 
 def test_group_missing_an_alternative_is_named(long):
+    # situations may offer subsets of the alternatives (issue 12), but a situation whose
+    # shares no longer sum to 1 after a row was removed is named
     d = long.drop(index=long.index[(long.obs == 17) & (long.brand == "luvs")])
-    with pytest.raises(DataError, match=r"1 choice situation\(s\) lack an alternative "
-                                        r"\(first: group 17 has no row for \['luvs'\]"):
+    with pytest.raises(DataError, match=r"must sum to 1 over the alternatives of each choice "
+                                        r"situation .* \(first groups: \[17\]\)"):
         fit_cl(d)
 
 
 def test_missing_values_leaving_a_group_incomplete(long):
     d = long.copy()
     d.loc[(d.obs == 5) & (d.brand == "none"), "belief"] = np.nan
-    with pytest.warns(MissingValueWarning), pytest.raises(DataError, match="group 5 has no row"):
+    with pytest.warns(MissingValueWarning, match=r"lost rows to missing values but kept "
+                                                 r"others \(first groups: \[5\]\)"), \
+            pytest.raises(DataError, match=r"first groups: \[5\]"):
         fit_cl(d)
 
 

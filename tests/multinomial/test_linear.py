@@ -88,9 +88,14 @@ def test_bad_input(long, wide):
     kw = dict(groups="obs", alternatives="brand", cov_kwds={"groups": "persona"}, floor=1e-3)
     with pytest.raises(ValueError, match="outside alternative 'nothing'"):
         br.share_inversion("belief ~ 1 + price", long, outside="nothing", **kw)
-    with pytest.raises(DataError, match="group 3 has no row"):
+    # a situation may offer a subset of the alternatives, but its shares must sum to 1
+    with pytest.raises(DataError, match=r"sum to 1 within each situation.*first groups \[3\]"):
         br.share_inversion("belief ~ 1 + price", long.drop(index=long.index[9]), outside="none",
                            **kw)
+    no_outside = long.drop(index=long.index[(long.obs == 3) & (long.brand == "none")])
+    with pytest.raises(DataError, match=r"1 situation\(s\) do not offer the outside "
+                                        r"alternative 'none' \(first groups \[3\]\)"):
+        br.share_inversion("belief ~ 1 + price", no_outside, outside="none", **kw)
     bad = long.copy()
     bad.loc[0, "belief"] += 0.2
     with pytest.raises(DataError, match=r"sum to 1 within each situation.*first groups \[1\]"):

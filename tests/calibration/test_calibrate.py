@@ -1,0 +1,313 @@
+"""beliefreg.calibrate: lambda = 0 is the human-only fit, the sandwich by hand (HC0 and
+clustered), DSL by hand, the multinomial model, the results API and the errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import beliefreg as br
+from beliefreg.exceptions import DataError, MissingValueWarning
+
+
+def _expit(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def _frames(seed=0, n=240, N=1200, fractional=False):
+    rng = np.random.default_rng(seed)
+
+    def draw(m, start):
+        person = start + rng.integers(0, m // 4, m)
+        d = pd.DataFrame({"price": rng.choice([6.0, 12.0, 24.0, 48.0], m),
+                          "income": rng.integers(1, 6, m).astype(float),
+                          "person": person})
+        z = rng.normal(size=m)
+        eta = 2.0 - 0.8 * np.log(d.price) + 0.2 * d.income + z
+        p = _expit(eta)
+        d["yes"] = p if fractional else (rng.uniform(size=m) < p).astype(float)
+        d["belief"] = _expit(0.5 * eta + 0.3 + rng.normal(0, 0.5, m))
+        d["w"] = rng.uniform(0.5, 2.0, m)
+        return d
+
+    human = draw(n, 0)
+    llm = draw(N, n // 8)          # persons overlap between the frames
+    return human, llm
+
+
+FORMULA = "yes ~ np.log(price) + income"
+
+
+@pytest.mark.parametrize("model", [br.Logit, br.FractionalLogit, br.FractionalProbit])
+@pytest.mark.parametrize("cov", ["HC0", "cluster"])
+def test_lambda_zero_is_the_human_only_fit(model, cov):
+    human, llm = _frames(fractional=model is not br.Logit)
+    kw = {"cov_type": cov, "cov_kwds": {"groups": "person"}} if cov == "cluster" else {
+        "cov_type": "HC0"}
+    res = br.calibrate(FORMULA, human, llm, prediction="belief", model=model, lam=0, **kw)
+    ref = model.from_formula(FORMULA, human).fit(hessian="expected", **kw)
+    np.testing.assert_allclose(res.params, ref.params, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(res.cov_params(), ref.cov_params(), rtol=1e-9, atol=1e-14)
+    assert res.lam == 0.0 and res.effective_nobs.round(6).eq(len(human)).all()
+
+
+def test_lambda_zero_with_weights():
+    human, llm = _frames()
+    res = br.calibrate(FORMULA, human, llm, prediction="belief", lam=0, weights="w")
+    ref = br.Logit.from_formula(FORMULA, human, weights="w").fit(cov_type="HC0")
+    np.testing.assert_allclose(res.params, ref.params, rtol=1e-12)
+    np.testing.assert_allclose(res.cov_params(), ref.cov_params(), rtol=1e-9)
+
+
+def _hand_pieces(res, human, llm, lam):
+    x = np.column_stack([np.ones(len(human)), np.log(human.price), human.income])
+    xu = np.column_stack([np.ones(len(llm)), np.log(llm.price), llm.income])
+    th = res.params.to_numpy()
+    mu, muu = _expit(x @ th), _expit(xu @ th)
+    sy = x * (human.yes.to_numpy() - mu)[:, None]
+    sf = x * (human.belief.to_numpy() - mu)[:, None]
+    su = xu * (llm.belief.to_numpy() - muu)[:, None]
+    # the derivative of the rectified estimating equation
+    bread = ((1 - lam) * x.T @ (x * (mu * (1 - mu))[:, None]) / len(x)
+             + lam * xu.T @ (xu * (muu * (1 - muu))[:, None]) / len(xu))
+    return x, xu, sy, sf, su, bread
+
+
+def test_clustered_sandwich_by_hand():
+    """The estimating equation is zero at the estimate, and the covariance is the cluster
+    sandwich written out with loops over the persons."""
+    human, llm = _frames(1)
+    lam = 0.6
+    res = br.calibrate(FORMULA, human, llm, prediction="belief", lam=lam,
+                       cov_type="cluster", cov_kwds={"groups": "person"})
+    n, N = len(human), len(llm)
+    x, xu, sy, sf, su, bread = _hand_pieces(res, human, llm, lam)
+    ee = sy.sum(0) / n - lam * sf.sum(0) / n + lam * su.sum(0) / N
+    assert np.abs(ee).max() < 1e-9
+    a = (sy - sy.mean(0)) / n - lam * (sf - sf.mean(0)) / n
+    b = lam * (su - su.mean(0)) / N
+    meat = np.zeros((3, 3))
+    persons = sorted(set(human.person) | set(llm.person))
+    for g in persons:
+        total = a[(human.person == g).to_numpy()].sum(0) + b[(llm.person == g).to_numpy()].sum(0)
+        meat += np.outer(total, total)
+    G, m, k = len(persons), n + N, 3
+    meat *= G / (G - 1) * (m - 1) / (m - k)
+    binv = np.linalg.inv(bread)
+    np.testing.assert_allclose(res.cov_params().to_numpy(), binv @ meat @ binv, rtol=1e-9)
+    assert res.n_groups == (G,)
+    # the persons in both frames matter: ignoring the overlap changes the answer
+    assert len(set(human.person) & set(llm.person)) > 10
+
+
+def test_hc0_sandwich_by_hand():
+    human, llm = _frames(2)
+    lam = 0.8
+    res = br.calibrate(FORMULA, human, llm, prediction="belief", lam=lam)
+    n, N = len(human), len(llm)
+    x, xu, sy, sf, su, bread = _hand_pieces(res, human, llm, lam)
+    a = sy - lam * sf
+    va = np.cov(a.T, ddof=0) / n
+    vu = lam ** 2 * np.cov(su.T, ddof=0) / N
+    binv = np.linalg.inv(bread)
+    np.testing.assert_allclose(res.cov_params().to_numpy(), binv @ (va + vu) @ binv, rtol=1e-9)
+
+
+def test_tuning_minimises_the_variance_at_the_lambda_one_estimate():
+    """The tuned lambda minimises the (quadratic in lambda) variance of the named coefficient,
+    computed at the lambda = 1 estimate with the pooled bread, over a grid of [0, 1]."""
+    from beliefreg.calibration.estimator import (pooled_bread, ppi_fit, ppi_meat_parts)
+    from beliefreg.models.bernoulli import inverse_information
+
+    human, llm = _frames(3)
+    res = br.calibrate(FORMULA, human, llm, prediction="belief", coord="np.log(price)")
+    assert res.coord == "np.log(price)" and 0 < res.lam < 1
+    s = res._samples
+    theta1 = ppi_fit(s, res.params.to_numpy(), lam=1.0).params
+    w = inverse_information(pooled_bread(s, theta1, 1.0, "pooled"))[1]
+    s_a, s_f, _, _ = ppi_meat_parts(s, theta1)
+    grid = np.linspace(0, 1, 2001)
+    var = [np.sum(((s_a + g * s_f) @ w) ** 2) for g in grid]
+    assert abs(grid[int(np.argmin(var))] - res.lam) < 1e-3
+    trace = br.calibrate(FORMULA, human, llm, prediction="belief")
+    assert trace.coord is None and trace.lam != res.lam
+    assert "tuned for np.log(price)" in str(res.summary())
+
+
+def test_dsl_by_hand():
+    """DSL: the design-adjusted pseudo-outcome in the logit score, solved and sandwiched."""
+    rng = np.random.default_rng(4)
+    full = _frames(4, n=1500, N=10)[0]
+    pi = np.where(full.income >= 3, 0.5, 0.15)          # known, unequal sampling probabilities
+    sampled = rng.uniform(size=len(full)) < pi
+    human = full[sampled].assign(pi=pi[sampled])
+    llm = full[~sampled].drop(columns="yes")
+    res = br.calibrate(FORMULA, human, llm, prediction="belief", method="dsl",
+                       sampling_prob="pi")
+    allr = pd.concat([human, llm])
+    x = np.column_stack([np.ones(len(allr)), np.log(allr.price), allr.income])
+    r = np.r_[np.ones(len(human)), np.zeros(len(llm))]
+    y = np.r_[human.yes, np.zeros(len(llm))]
+    f = allr.belief.to_numpy()
+    p = np.r_[human.pi, np.ones(len(llm))]
+    ytil = f + r * (y - f) / p
+    th = np.zeros(3)
+    for _ in range(50):
+        mu = _expit(x @ th)
+        th = th + np.linalg.solve(x.T @ (x * (mu * (1 - mu))[:, None]), x.T @ (ytil - mu))
+    mu = _expit(x @ th)
+    s = x * (ytil - mu)[:, None]
+    binv = np.linalg.inv(x.T @ (x * (mu * (1 - mu))[:, None]))
+    np.testing.assert_allclose(res.params.to_numpy(), th, rtol=1e-8)
+    np.testing.assert_allclose(res.cov_params().to_numpy(), binv @ s.T @ s @ binv, rtol=1e-8)
+    assert res.method == "DSL" and np.isnan(res.lam)
+    assert "DSL" in str(res.summary())
+
+
+def test_results_api_uses_the_calibrated_covariance():
+    human, llm = _frames(5)
+    res = br.calibrate(FORMULA, human, llm, prediction="belief", lam=0.7)
+    v = res.cov_params().to_numpy()
+    # nlcom: median WTP-like ratio through the delta method
+    out = res.nlcom("exp(-Intercept / `np.log(price)`)", name="m").summary_frame()
+    th = res.params.to_numpy()
+    val = np.exp(-th[0] / th[1])
+    grad = np.array([-val / th[1], val * th[0] / th[1] ** 2, 0.0])
+    np.testing.assert_allclose(out["std_err"].iloc[0], np.sqrt(grad @ v @ grad), rtol=1e-6)
+    # predictions and margins use it too (different from the human-only ones)
+    pred = res.get_prediction(pd.DataFrame({"price": [12.0], "income": [3.0]})).summary_frame()
+    xr = np.array([1.0, np.log(12.0), 3.0])
+    mu = _expit(xr @ th)
+    np.testing.assert_allclose(pred["mean_se"].iloc[0],
+                               mu * (1 - mu) * np.sqrt(xr @ v @ xr), rtol=1e-8)
+    el = res.elasticity("price")
+    el_h = res.human_only.elasticity("price")
+    assert el["std_err"].iloc[0] != el_h["std_err"].iloc[0]
+    assert {"estimate", "std_err"} <= set(res.margins("income").columns)
+    wtp = res.wtp("income", "price", at_price=12.0)
+    wtp_h = res.human_only.wtp("income", "price", at_price=12.0)
+    assert np.isfinite(wtp["std_err"]).all() and (wtp["std_err"] != wtp_h["std_err"]).all()
+    text = str(res.summary())
+    for needle in ("Lambda:", "0.7000 (fixed)", "No. human rows:", "240",
+                   "No. simulated rows:", "1200", "Effective human n:"):
+        assert needle in text, needle
+    table = str(br.compare({"human": res.human_only, "PPI++": res}))
+    assert "PPI++ sandwich" in table
+
+
+def test_multinomial():
+    rng = np.random.default_rng(6)
+
+    def draw(m):
+        d = pd.DataFrame({"x": rng.normal(size=m), "g": rng.integers(0, 60, m)})
+        z = rng.normal(size=(m, 2))
+        u = np.column_stack([np.zeros(m), 0.5 + d.x + z[:, 0], -0.3 - d.x + z[:, 1]])
+        p = np.exp(u) / np.exp(u).sum(1, keepdims=True)
+        d["choice"] = [("a", "b", "c")[rng.choice(3, p=row)] for row in p]
+        q = np.exp(0.6 * u + rng.normal(0, 0.3, (m, 3)))
+        q /= q.sum(1, keepdims=True)
+        d[["pa", "pb", "pc"]] = q
+        return d
+
+    human, llm = draw(400), draw(2000)
+    ref = br.MultinomialFractionalLogit.from_formula("C(choice) ~ x", human).fit()
+    alts = ref.alternatives
+    pred = {"a": "pa", "b": "pb", "c": "pc"}           # levels of C(choice) are accepted
+    assert alts == ["C(choice)[a]", "C(choice)[b]", "C(choice)[c]"]
+    r0 = br.calibrate("C(choice) ~ x", human, llm, prediction=pred,
+                      model=br.MultinomialFractionalLogit, lam=0)
+    np.testing.assert_allclose(r0.params, ref.params, rtol=1e-10)
+    np.testing.assert_allclose(r0.cov_params(), ref.cov_params(), rtol=1e-8)
+    res = br.calibrate("C(choice) ~ x", human, llm, prediction=pred,
+                       model=br.MultinomialFractionalLogit, cov_type="cluster",
+                       cov_kwds={"groups": "g"})
+    assert isinstance(res, br.MultinomialResults) and 0 <= res.lam <= 1
+    assert res.margins("x").shape[0] == 3
+    # the estimating equation holds at the estimate
+    from beliefreg.calibration.families import MultinomialFamily
+    s = res._samples
+    th = res.params.to_numpy()
+    fam = s.family
+    assert isinstance(fam, MultinomialFamily)
+    ee = (fam.scores(th, s.x_h, s.y_h, s.w_h).sum(0) / s.n
+          - res.lam * fam.scores(th, s.x_h, s.f_h, s.w_h).sum(0) / s.n
+          + res.lam * fam.scores(th, s.x_u, s.f_u, s.w_u).sum(0) / s.N)
+    assert np.abs(ee).max() < 1e-9
+
+
+def test_planner():
+    human, llm = _frames(7, n=400, N=4000)
+    pilot = br.calibrate(FORMULA, human, llm, prediction="belief")
+    plan = br.calibration.plan(pilot, coef="np.log(price)", target_se=0.05, price_human=2.0,
+                               price_llm=0.002)
+    assert plan.se <= 0.05 * (1 + 1e-9)
+    assert plan.cost <= plan.human_only_cost
+    assert plan.n_human < plan.human_only_n and plan.n_llm > 0
+    # brute force over lambda and n: no cheaper plan reaches the target
+    from beliefreg.calibration.planner import variance_components
+    a0, c, f, b = variance_components(pilot, "np.log(price)")
+    best = np.inf
+    for lam in np.linspace(0, 1, 201):
+        a, bb = a0 - 2 * lam * c + lam ** 2 * f, lam ** 2 * b
+        for n in range(50, plan.human_only_n + 1, 5):
+            rest = 0.05 ** 2 - a / n
+            if rest <= 0:
+                continue
+            big_n = np.ceil(bb / rest) if bb > 0 else 0
+            best = min(best, 2.0 * n + 0.002 * big_n)
+    assert plan.cost <= best * 1.01
+    # the human-only size: a0 / se^2, and the human-only SE of the pilot agrees with a0
+    assert plan.human_only_n == int(np.ceil(a0 / 0.05 ** 2))
+    se_pilot = pilot.human_only.bse["np.log(price)"]
+    assert abs(np.sqrt(a0 / len(human)) / se_pilot - 1) < 0.1
+    assert "saving" in str(plan)
+    np.testing.assert_allclose(br.calibration.effective_sample_size(pilot),
+                               pilot.effective_nobs)
+
+
+def test_errors_name_rows_and_options():
+    human, llm = _frames(8)
+    bad = human.copy()
+    bad.loc[[3, 7], "belief"] = np.nan
+    with pytest.raises(DataError, match=r"missing in the human frame.*3"):
+        br.calibrate(FORMULA, bad, llm, prediction="belief")
+    bad = human.copy()
+    bad.loc[5, "belief"] = 1.5
+    with pytest.raises(DataError, match=r"\[0, 1\].*5"):
+        br.calibrate(FORMULA, bad, llm, prediction="belief")
+    u = llm.copy()
+    u.loc[[2, 9], "belief"] = np.nan
+    with pytest.warns(MissingValueWarning, match="2 of 1200 llm rows"):
+        res = br.calibrate(FORMULA, human, u, prediction="belief")
+    assert res.n_llm == 1198
+    with pytest.raises(ValueError, match="cov_type"):
+        br.calibrate(FORMULA, human, llm, prediction="belief", cov_type="HC3")
+    with pytest.raises(ValueError, match="sampling_prob"):
+        br.calibrate(FORMULA, human, llm, prediction="belief", method="dsl")
+    with pytest.raises(ValueError, match="lam"):
+        br.calibrate(FORMULA, human, llm, prediction="belief", lam=-0.5)
+    with pytest.raises(ValueError, match="coord"):
+        br.calibrate(FORMULA, human, llm, prediction="belief", coord="nope")
+    with pytest.raises(KeyError, match="llm frame"):
+        br.calibrate(FORMULA, human, llm.drop(columns="belief"), prediction="belief")
+    with pytest.raises(ValueError, match="groups"):
+        br.calibrate(FORMULA, human, llm, prediction="belief", cov_type="cluster")
+    with pytest.raises(ValueError, match="coord"):
+        br.calibrate(FORMULA, human, llm, prediction="belief", lam=0.5, coord="income")
+    with pytest.raises(ValueError, match="method"):
+        br.calibrate(FORMULA, human, llm, prediction="belief", method="ols")
+    with pytest.raises(DataError, match="sampling_prob"):
+        br.calibrate(FORMULA, human.assign(pi=0.0), llm, prediction="belief", method="dsl",
+                     sampling_prob="pi")
+
+
+def test_polars_frames_and_repeated_index_labels():
+    pl = pytest.importorskip("polars")
+    human, llm = _frames(9)
+    ref = br.calibrate(FORMULA, human, llm, prediction="belief", lam=0.5)
+    res = br.calibrate(FORMULA, pl.from_pandas(human), pl.from_pandas(llm),
+                       prediction="belief", lam=0.5)
+    np.testing.assert_allclose(res.params, ref.params, rtol=1e-12)
+    np.testing.assert_allclose(res.cov_params(), ref.cov_params(), rtol=1e-10)
+    rep = br.calibrate(FORMULA, human.set_axis([0] * len(human)), llm.set_axis([1] * len(llm)),
+                       prediction="belief", lam=0.5)
+    np.testing.assert_allclose(rep.params, ref.params, rtol=1e-12)
