@@ -24,6 +24,7 @@ DEMOS: dict[str, str] = {
 SUBCOMMANDS: list[str] = [
     "beliefreg.demo:register",
     "beliefreg.simulation.cli:register",
+    "beliefreg.simulation.cli:register_batch",
 ]
 
 
