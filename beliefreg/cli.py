@@ -25,6 +25,7 @@ SUBCOMMANDS: list[str] = [
     "beliefreg.report.demo:register",
     "beliefreg.report:register",
     "beliefreg.simulation.cli:register",
+    "beliefreg.simulation.cli:register_batch",
 ]
 
 

@@ -1,8 +1,20 @@
-"""Benchmark: conditions per second on the local model, exact beliefs versus sampled completions.
+"""Benchmark: conditions per second on the local model, exact beliefs versus sampled completions;
+with ``--throughput``, requests per second of the paid path against a fast local server.
 
 Usage::
 
     python benchmarks/simulation.py [--threads 1] [--conditions 16] [--repeats 3]
+    python benchmarks/simulation.py --throughput [--requests 3000] [--repeats 2]
+
+``--throughput`` starts ``_fast_server.py`` (an asyncio HTTP server answering every request
+with one fixed chat completion with log-probabilities) in its own process and measures, in
+the same run and interleaved: the bare ``openai`` client (``AsyncOpenAI``, 32 requests in
+flight, nothing stored or read), ``simulate(..., "openai")`` at concurrency 32 with the store
+in memory, with the store on disk, and with the store on disk written as before (one fsync'd
+commit per answer on the event loop). Requests/s is wall time from the first request to the
+panel; the package's CPU per request is the process CPU time of ``simulate`` (planning,
+sending, storing, reading the panel through the belief extraction) less that of the bare
+client, divided by the requests. Results go to ``## Simulation throughput``.
 
 Three ways of learning a condition's choice probability on the embedded Gemma 3 270M model,
 all on the same prompts and in the same process:
@@ -72,13 +84,121 @@ def _load() -> str:
         return "n/a"
 
 
+def _throughput(args: argparse.Namespace) -> None:
+    import asyncio
+    import subprocess
+    import tempfile
+
+    import openai
+
+    from beliefreg.simulation import OpenAIBackend
+    from beliefreg.simulation import runner as runner_mod
+
+    server = subprocess.Popen([sys.executable, str(HERE / "_fast_server.py")],
+                              stdout=subprocess.PIPE, text=True)
+    port = int(server.stdout.readline())
+    url = f"http://127.0.0.1:{port}/v1"
+    n = args.requests
+    study = Study(prompt="Would you buy a pack of diapers for {price} cents? Answer {choices}.",
+                  choices={"yes": ["Yes"], "no": ["No"]},
+                  conditions={"price": list(range(n // 100))}, runs=100, examples=EXAMPLES,
+                  seed=1, model="m")
+
+    async def bare() -> None:
+        client = openai.AsyncOpenAI(base_url=url, api_key="x", max_retries=0)
+        it = iter(range(n))
+
+        async def worker() -> None:
+            for i in it:
+                await client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": f"q {i}"}], logprobs=True,
+                    top_logprobs=20, max_tokens=1, temperature=1.0, seed=i)
+
+        await asyncio.gather(*(worker() for _ in range(32)))
+        await client.close()
+
+    class CommitOnLoop:  # the writer before: one fsync'd commit per answer, on the loop
+        def __init__(self, store, **kw):
+            self.store = store
+
+        def put(self, record):
+            self.store.put(record)
+
+        def close(self):
+            pass
+
+    def run_sim(kind: str, rep: int) -> None:
+        tmp = tempfile.mkdtemp()
+        store = None if kind == "memory" else os.path.join(tmp, "s.sqlite")
+        real = runner_mod.StoreWriter
+        if kind == "disk, commit on the loop":
+            runner_mod.StoreWriter = CommitOnLoop
+        try:
+            simulate(study.replace(seed=rep), OpenAIBackend(base_url=url), store=store,
+                     concurrency=32, progress=False)
+        finally:
+            runner_mod.StoreWriter = real
+
+    kinds = ["bare openai client", "memory", "disk", "disk, commit on the loop"]
+    wall = {k: [] for k in kinds}
+    cpu = {k: [] for k in kinds}
+    load_before = _load()
+    try:
+        asyncio.run(bare())  # warm up both paths
+        run_sim("memory", 99)
+        for rep in range(args.repeats):
+            for k in kinds:
+                t, c = time.perf_counter(), time.process_time()
+                if k == kinds[0]:
+                    asyncio.run(bare())
+                else:
+                    run_sim(k, rep)
+                wall[k].append(time.perf_counter() - t)
+                cpu[k].append(time.process_time() - c)
+                print(k, f"{n / wall[k][-1]:.0f} req/s", flush=True)
+    finally:
+        server.kill()
+    load_after = _load()
+    rate = {k: n / statistics.median(wall[k]) for k in kinds}
+    cpu_req = {k: statistics.median(cpu[k]) / n * 1e3 for k in kinds}
+    own = {k: cpu_req[k] - cpu_req[kinds[0]] for k in kinds}
+    rows = [f"| {k} | {rate[k]:.0f} | {rate[k] / rate[kinds[0]]:.2f} | {cpu_req[k]:.2f} | "
+            + ("-" if k == kinds[0] else f"{own[k]:.2f}") + " |" for k in kinds]
+    section = "\n".join([
+        "## Simulation throughput",
+        "",
+        f"`python benchmarks/simulation.py --throughput --requests {n} --repeats "
+        f"{args.repeats}` on {_dt.date.today().isoformat()}: {_cpu()}, {os.cpu_count()} "
+        f"logical CPUs (shared; load average {load_before} before, {load_after} after), "
+        f"Python {platform.python_version()}, openai {openai.__version__}. A fast local "
+        "server (`benchmarks/_fast_server.py`, its own process) answers every request; "
+        f"{n} requests per measurement, 32 in flight, median of {args.repeats} interleaved "
+        "repeats. CPU is this process's CPU time per request; the package's own is that "
+        "less the bare client's.",
+        "",
+        "| client | requests/s | ratio to bare client | CPU ms/request | package CPU "
+        "ms/request |",
+        "|---|---:|---:|---:|---:|",
+        *rows,
+        "",
+    ])
+    write_section(args.out, "## Simulation throughput", section)
+    print(section)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads (default 1)")
     ap.add_argument("--conditions", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    ap.add_argument("--throughput", action="store_true",
+                    help="requests/s of the paid path against a fast local server")
+    ap.add_argument("--requests", type=int, default=3000)
     args = ap.parse_args()
+    if args.throughput:
+        _throughput(args)
+        return
 
     prices = [20 + 2 * i for i in range(args.conditions)]
     study = Study(prompt="Would you buy a pack of diapers for {price} cents? Answer {choices}.",

@@ -39,6 +39,7 @@ from typing import Any, Callable, Literal, Sequence
 import numpy as np
 import pandas as pd
 
+from .._blas_threads import single_blas_thread
 from ..exceptions import DataError
 from .datagrid import EvalFrame, VariableMap
 from .delta import DeltaResult, _result, delta_method
@@ -201,46 +202,47 @@ def index_margins(link: Any, params: pd.Series, cov: Any, vmap: VariableMap,
     DeltaResult
         One row per variable (per level for categorical ones), times groups.
     """
-    check_kind(kind)
-    check_binary(binary)
-    plan = _plan(vmap, variables, kind, binary)
-    b = params.to_numpy(dtype=float)
-    x = frame.exog
-    deriv = [(v, frame.derivative(vmap, v)) for v, how, _ in plan if how == "derivative"]
-    if deriv:
-        d_est, d_jac = _derivative_effects(link, b, frame, vmap, deriv, kind)
-    # discrete changes, in plan order after the derivatives: reorder at the end
-    change_rows = {}
-    for v, how, levels in plan:
-        if how != "change":
-            continue
-        x0 = frame.with_value(vmap, v, levels[0])
-        eta0 = x0 @ b
-        p0, g0 = link.cdf(eta0), link.pdf(eta0)
-        base_sum, base_jac = frame.group_sum(p0), frame.group_xsum(g0, x0)
-        rows_e, rows_j = [], []
-        for lev in levels[1:]:
-            x1 = frame.with_value(vmap, v, lev)
-            eta1 = x1 @ b
-            rows_e.append(frame.group_sum(link.cdf(eta1)) - base_sum)
-            rows_j.append(frame.group_xsum(link.pdf(eta1), x1) - base_jac)
-        change_rows[v] = (np.concatenate(rows_e), np.concatenate(rows_j, axis=0))
-    # assemble in the order of `plan`
-    estimates, jacobians = [], []
-    di = 0
-    for v, how, _ in plan:
-        if how == "derivative":
-            estimates.append(d_est[di])
-            jacobians.append(d_jac[di])
-            di += 1
-        else:
-            estimates.append(change_rows[v][0])
-            jacobians.append(change_rows[v][1])
-    value = np.concatenate(estimates)
-    jacobian = np.concatenate(jacobians, axis=0)
-    index = _index(_labels(plan), frame)
-    v_mat = np.asarray(cov, dtype=float)
-    return _result(value, jacobian, v_mat, index, list(params.index), "analytic")
+    with single_blas_thread():  # no extra frame: warnings keep their stacklevel
+        check_kind(kind)
+        check_binary(binary)
+        plan = _plan(vmap, variables, kind, binary)
+        b = params.to_numpy(dtype=float)
+        x = frame.exog
+        deriv = [(v, frame.derivative(vmap, v)) for v, how, _ in plan if how == "derivative"]
+        if deriv:
+            d_est, d_jac = _derivative_effects(link, b, frame, vmap, deriv, kind)
+        # discrete changes, in plan order after the derivatives: reorder at the end
+        change_rows = {}
+        for v, how, levels in plan:
+            if how != "change":
+                continue
+            x0 = frame.with_value(vmap, v, levels[0])
+            eta0 = x0 @ b
+            p0, g0 = link.cdf(eta0), link.pdf(eta0)
+            base_sum, base_jac = frame.group_sum(p0), frame.group_xsum(g0, x0)
+            rows_e, rows_j = [], []
+            for lev in levels[1:]:
+                x1 = frame.with_value(vmap, v, lev)
+                eta1 = x1 @ b
+                rows_e.append(frame.group_sum(link.cdf(eta1)) - base_sum)
+                rows_j.append(frame.group_xsum(link.pdf(eta1), x1) - base_jac)
+            change_rows[v] = (np.concatenate(rows_e), np.concatenate(rows_j, axis=0))
+        # assemble in the order of `plan`
+        estimates, jacobians = [], []
+        di = 0
+        for v, how, _ in plan:
+            if how == "derivative":
+                estimates.append(d_est[di])
+                jacobians.append(d_jac[di])
+                di += 1
+            else:
+                estimates.append(change_rows[v][0])
+                jacobians.append(change_rows[v][1])
+        value = np.concatenate(estimates)
+        jacobian = np.concatenate(jacobians, axis=0)
+        index = _index(_labels(plan), frame)
+        v_mat = np.asarray(cov, dtype=float)
+        return _result(value, jacobian, v_mat, index, list(params.index), "analytic")
 
 
 # ---------------------------------------------------------------------------------- generic
@@ -270,70 +272,71 @@ def generic_margins(predict: Callable[[np.ndarray, np.ndarray], np.ndarray], par
     DeltaResult
         Rows: variable (level) x outcome x group.
     """
-    check_kind(kind)
-    check_binary(binary)
-    plan = _plan(vmap, variables, kind, binary)
-    x = frame.exog
-    pieces: list[tuple[str, Any]] = []
-    for v, how, levels in plan:
-        if how == "derivative":
-            base = _numeric(frame.data, v)
-            scale = np.where(np.abs(base) > 0, np.abs(base), 1.0)
-            h = (base + np.finfo(float).eps ** (1 / 3) * scale) - base
-            up = frame.data.copy()
-            up[v] = base + h
-            down = frame.data.copy()
-            down[v] = base - h
-            x_up = _shift(vmap, up, x, v)
-            x_down = _shift(vmap, down, x, v)
-            pieces.append(("derivative", (x_up, x_down, h, base)))
-        else:
-            xs = [frame.with_value(vmap, v, lev) for lev in levels]
-            pieces.append(("change", xs))
-
-    def as2d(p: np.ndarray) -> np.ndarray:
-        p = np.asarray(p)
-        return p[:, None] if p.ndim == 1 else p
-
-    def func(b: np.ndarray) -> np.ndarray:
-        out = []
-        p_here = as2d(predict(b, x)) if kind != "dydx" else None
-        for how, data in pieces:
+    with single_blas_thread():  # no extra frame: warnings keep their stacklevel
+        check_kind(kind)
+        check_binary(binary)
+        plan = _plan(vmap, variables, kind, binary)
+        x = frame.exog
+        pieces: list[tuple[str, Any]] = []
+        for v, how, levels in plan:
             if how == "derivative":
-                x_up, x_down, h, val = data
-                eff = (as2d(predict(b, x_up)) - as2d(predict(b, x_down))) / (2.0 * h)[:, None]
-                if kind in ("dyex", "eyex"):
-                    eff = eff * val[:, None]
-                if kind in ("eydx", "eyex"):
-                    eff = eff / p_here
-                out.append(frame.group_sum(eff).T.reshape(-1))       # outcome-major, group
+                base = _numeric(frame.data, v)
+                scale = np.where(np.abs(base) > 0, np.abs(base), 1.0)
+                h = (base + np.finfo(float).eps ** (1 / 3) * scale) - base
+                up = frame.data.copy()
+                up[v] = base + h
+                down = frame.data.copy()
+                down[v] = base - h
+                x_up = _shift(vmap, up, x, v)
+                x_down = _shift(vmap, down, x, v)
+                pieces.append(("derivative", (x_up, x_down, h, base)))
             else:
-                preds = [as2d(predict(b, xl)) for xl in data]
-                for p1 in preds[1:]:
-                    out.append(frame.group_sum(p1 - preds[0]).T.reshape(-1))
-        return np.concatenate(out)
+                xs = [frame.with_value(vmap, v, lev) for lev in levels]
+                pieces.append(("change", xs))
 
-    n_out = as2d(predict(params.to_numpy(dtype=float), x[:1])).shape[1]
-    labels = _labels(plan)
-    if n_out == 1:
-        index = _index(labels, frame)
-    else:
-        outcomes = list(outcome_names) if outcome_names is not None else list(range(n_out))
-        if len(outcomes) != n_out:
-            raise ValueError(f"{len(outcomes)} outcome names for {n_out} prediction columns")
-        groups = frame.groups
-        tuples = []
-        for lab in labels:
-            for o in outcomes:
-                if groups is None:
-                    tuples.append((lab, o))
+        def as2d(p: np.ndarray) -> np.ndarray:
+            p = np.asarray(p)
+            return p[:, None] if p.ndim == 1 else p
+
+        def func(b: np.ndarray) -> np.ndarray:
+            out = []
+            p_here = as2d(predict(b, x)) if kind != "dydx" else None
+            for how, data in pieces:
+                if how == "derivative":
+                    x_up, x_down, h, val = data
+                    eff = (as2d(predict(b, x_up)) - as2d(predict(b, x_down))) / (2.0 * h)[:, None]
+                    if kind in ("dyex", "eyex"):
+                        eff = eff * val[:, None]
+                    if kind in ("eydx", "eyex"):
+                        eff = eff / p_here
+                    out.append(frame.group_sum(eff).T.reshape(-1))       # outcome-major, group
                 else:
-                    for gl in groups:
-                        tuples.append((lab, o) + (gl if isinstance(gl, tuple) else (gl,)))
-        names = ["term", "outcome"] + ([] if groups is None else list(groups.names))
-        index = pd.MultiIndex.from_tuples(tuples, names=names)
-    return delta_method(lambda p: func(p.to_numpy(dtype=float)), params.astype(float),
-                        np.asarray(cov, dtype=float), names=index, method="central")
+                    preds = [as2d(predict(b, xl)) for xl in data]
+                    for p1 in preds[1:]:
+                        out.append(frame.group_sum(p1 - preds[0]).T.reshape(-1))
+            return np.concatenate(out)
+
+        n_out = as2d(predict(params.to_numpy(dtype=float), x[:1])).shape[1]
+        labels = _labels(plan)
+        if n_out == 1:
+            index = _index(labels, frame)
+        else:
+            outcomes = list(outcome_names) if outcome_names is not None else list(range(n_out))
+            if len(outcomes) != n_out:
+                raise ValueError(f"{len(outcomes)} outcome names for {n_out} prediction columns")
+            groups = frame.groups
+            tuples = []
+            for lab in labels:
+                for o in outcomes:
+                    if groups is None:
+                        tuples.append((lab, o))
+                    else:
+                        for gl in groups:
+                            tuples.append((lab, o) + (gl if isinstance(gl, tuple) else (gl,)))
+            names = ["term", "outcome"] + ([] if groups is None else list(groups.names))
+            index = pd.MultiIndex.from_tuples(tuples, names=names)
+        return delta_method(lambda p: func(p.to_numpy(dtype=float)), params.astype(float),
+                            np.asarray(cov, dtype=float), names=index, method="central")
 
 
 def _shift(vmap: VariableMap, data: pd.DataFrame, x: np.ndarray, v: str) -> np.ndarray:

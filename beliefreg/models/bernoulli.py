@@ -30,6 +30,8 @@ from typing import Literal
 import numpy as np
 from scipy import linalg, optimize
 
+from .._blas_threads import single_blas_thread
+from .._passes import BLOCK_ROWS, weighted_gram
 from ..exceptions import ConvergenceWarning, SeparationWarning
 from .links import Link, score_ratio
 
@@ -37,6 +39,8 @@ __all__ = ["HessianKind", "BernoulliFit", "quasi_loglike", "score_weights", "hes
            "information", "evaluate", "fit_bernoulli", "working_weights", "inverse_information"]
 
 HessianKind = Literal["observed", "expected"]
+
+_BLOCK_ROWS = BLOCK_ROWS
 
 # A fitted probability this close to 0 or 1 signals separation.
 _SEPARATION_EPS = 1e-10
@@ -126,14 +130,12 @@ def hessian_weights(y: np.ndarray, eta: np.ndarray, w: np.ndarray | None, link: 
 
 
 def information(exog: np.ndarray, h: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
-    r""":math:`X' \mathrm{diag}(h) X`.
+    r""":math:`X' \mathrm{diag}(h) X`, in one blocked pass (no n x k temporary).
 
-    ``out`` is an optional scratch array shaped like ``exog``: reusing it across Newton
-    iterations avoids allocating (and page-faulting) an n x k temporary each time.
+    ``out`` is accepted for compatibility and ignored: the scratch is one row block
+    (:func:`beliefreg._passes.weighted_gram`).
     """
-    scaled = np.multiply(exog, h[:, None], out=out)
-    a = exog.T @ scaled
-    return 0.5 * (a + a.T)
+    return weighted_gram(exog, h)
 
 
 @dataclass
@@ -152,9 +154,6 @@ class BernoulliFit:
     n_boundary: int
     info: np.ndarray
     info_kind: HessianKind
-
-
-_BLOCK_ROWS = 8192
 
 
 def evaluate(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: Link,
@@ -179,14 +178,21 @@ def evaluate(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: Link,
     grad = np.zeros(k)
     info = np.zeros((k, k))
     scratch = np.empty((min(_BLOCK_ROWS, n), k))
-    for start in range(0, n, _BLOCK_ROWS):
-        rows = slice(start, start + _BLOCK_ROWS)
-        xb = exog[rows]
-        eb = xb @ params
-        eta[rows] = eb
-        u, h = working_weights(y[rows], eb, None if w is None else w[rows], link, kind)
-        grad += xb.T @ u
-        info += xb.T @ np.multiply(xb, h[:, None], out=scratch[:len(eb)])
+    # h >= 0 for the logit and for the expected information: then X'diag(h)X = Z'Z with
+    # Z = diag(sqrt h) X, which numpy computes with dsyrk (half the arithmetic of a product)
+    nonnegative = link.canonical or kind == "expected"
+    with single_blas_thread():
+        for start in range(0, n, _BLOCK_ROWS):
+            rows = slice(start, start + _BLOCK_ROWS)
+            xb = exog[rows]
+            eb = np.dot(xb, params, out=eta[rows])
+            u, h = working_weights(y[rows], eb, None if w is None else w[rows], link, kind)
+            grad += xb.T @ u
+            if nonnegative:
+                z = np.multiply(xb, np.sqrt(h, out=h)[:, None], out=scratch[:len(eb)])
+                info += z.T @ z
+            else:
+                info += xb.T @ np.multiply(xb, h[:, None], out=scratch[:len(eb)])
     return grad, 0.5 * (info + info.T), eta
 
 
@@ -230,6 +236,7 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
     scale = np.where(scale > 0, scale, 1.0)
     kind: HessianKind = "expected" if link.canonical else "observed"
     grad, info, eta = evaluate(y, exog, w, link, b, kind)
+    ll: float | None = None  # quasi_loglike(y, eta, w, link), computed when first needed
     converged = False
     it = 0
     for it in range(1, maxiter + 1):
@@ -242,33 +249,47 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
         decrement = float(grad @ step)
         # Newton converges quadratically: a negligible step means b is already within about
         # that step of the maximum, and grad and info are exact at b.
-        if np.max(np.abs(step) * scale / (1.0 + np.abs(b) * scale)) < tol or (
-                decrement < 1e-16 and decrement < 1e-20 * (1.0 + abs(
-                    quasi_loglike(y, eta, w, link)))):
+        if np.max(np.abs(step) * scale / (1.0 + np.abs(b) * scale)) < tol:
             converged = True
             break
+        if decrement < 1e-16:
+            if ll is None:
+                ll = quasi_loglike(y, eta, w, link)
+            if decrement < 1e-20 * (1.0 + abs(ll)):
+                converged = True
+                break
         t = 1.0
+        ll_new = None
         while True:
             b_new = b + t * step
             grad_new, info_new, eta_new = evaluate(y, exog, w, link, b_new, kind)
+            ll_new = None
             # The quasi-log-likelihood is concave in b (log G and log(1 - G) are concave for
             # the logit and the probit), so a non-negative slope at the end of the step proves
             # that the step went uphill; only otherwise are the two values compared.
             if grad_new @ step >= 0.0 or t < 1e-8:
                 break
-            ll_old = quasi_loglike(y, eta, w, link)
-            if quasi_loglike(y, eta_new, w, link) >= ll_old - 1e-12 * (1.0 + abs(ll_old)):
+            if ll is None:
+                ll = quasi_loglike(y, eta, w, link)
+            ll_new = quasi_loglike(y, eta_new, w, link)
+            if ll_new >= ll - 1e-12 * (1.0 + abs(ll)):
                 break
             t *= 0.5
-        b, grad, info, eta = b_new, grad_new, info_new, eta_new
-        if _at_boundary(eta, link).any() and decrement < _SEPARATION_TOL * (
-                abs(quasi_loglike(y, eta, w, link)) + 0.1):
+        b, grad, info, eta, ll = b_new, grad_new, info_new, eta_new, ll_new
+        if _at_boundary(eta, link).any():
+            if ll is None:
+                ll = quasi_loglike(y, eta, w, link)
+            separated = decrement < _SEPARATION_TOL * (abs(ll) + 0.1)
+        else:
+            separated = False
+        if separated:
             # Separation: the likelihood only creeps towards its supremum while coefficients
             # diverge. Stop where R's glm does (relative change below 1e-8), so the reported
             # standard errors are large and finite rather than overflowing.
             converged = True
             break
-    ll = quasi_loglike(y, eta, w, link)
+    if ll is None:
+        ll = quasi_loglike(y, eta, w, link)
     if not converged:
         warnings.warn(f"the quasi-likelihood maximisation did not converge in {it} iterations; "
                       "raise maxiter or check the design", ConvergenceWarning, stacklevel=3)

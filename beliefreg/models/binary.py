@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
+from .._blas_threads import single_blas_thread
 from ..exceptions import DataError
 from ..inference.covariance import IndexScores
 from ._base import DesignModel, resolve_covariance
@@ -99,7 +100,7 @@ class BinaryModel(DesignModel):
     def _init_design(self, design: Design) -> None:
         self.design = design
         self._check_outcome(design)
-        self._gram = check_full_rank(design.exog, design.exog_names)
+        self._gram = check_full_rank(design.exog, design.exog_names, gram=design.gram)
 
     def _check_outcome(self, design: Design) -> None:
         y = design.endog
@@ -122,8 +123,9 @@ class BinaryModel(DesignModel):
         return quasi_loglike(self.endog, self.exog @ np.asarray(params, float), self.weights,
                              self.link)
 
-    def _scores(self, params: np.ndarray) -> IndexScores:
-        eta = self.exog @ np.asarray(params, float)
+    def _scores(self, params: np.ndarray, eta: np.ndarray | None = None) -> IndexScores:
+        if eta is None:
+            eta = self.exog @ np.asarray(params, float)
         return IndexScores(self.exog, score_weights(self.endog, eta, self.weights, self.link))
 
     def score_obs(self, params: np.ndarray) -> np.ndarray:
@@ -167,7 +169,10 @@ class BinaryModel(DesignModel):
         Gram matrix kept by the rank check (one pass over the data saved).
         """
         x, w = self.exog, self.weights
-        gram = self._gram if w is None else x.T @ (x * w[:, None])
+        if w is None:
+            gram = self._gram
+        else:  # X'WX at b = 0 (h = w / 4 for the logit): one blocked pass
+            gram = information(x, w)
         rhs = x.T @ (self.endog - 0.5 if w is None else w * (self.endog - 0.5))
         g0 = float(self.link.pdf(np.zeros(1))[0])
         return np.linalg.solve(gram, rhs) / g0
@@ -212,21 +217,25 @@ class BinaryModel(DesignModel):
         """
         from ..results import BinaryResults
 
-        if hessian not in ("observed", "expected"):
-            raise ValueError(f"hessian must be 'observed' or 'expected', got {hessian!r}")
-        cov_type = self.default_cov_type if cov_type is None else cov_type
-        estimator, cov_kwds = resolve_covariance(self.design, cov_type, cov_kwds)
-        if start_params is None:
-            start_params = self._first_scoring_step()
-        fitted = fit_bernoulli(self.endog, self.exog, self.weights, self.link,
-                               start_params=start_params, maxiter=maxiter, tol=tol,
-                               scale=np.sqrt(np.diag(self._gram) / self.nobs))
-        info = (fitted.info if hessian == fitted.info_kind or self.link.canonical
-                else self.information(fitted.params, hessian=hessian))
-        bread = inverse_information(info)
-        cov = estimator.compute(bread, self._scores(fitted.params))
-        return BinaryResults(self, fitted, cov, estimator=estimator, hessian=hessian,
-                             cov_kwds=cov_kwds, use_t=use_t)
+        with single_blas_thread():  # no extra frame: warnings keep their stacklevel
+            if hessian not in ("observed", "expected"):
+                raise ValueError(f"hessian must be 'observed' or 'expected', got {hessian!r}")
+            cov_type = self.default_cov_type if cov_type is None else cov_type
+            estimator, cov_kwds = resolve_covariance(self.design, cov_type, cov_kwds)
+            if start_params is None:
+                start_params = self._first_scoring_step()
+            fitted = fit_bernoulli(self.endog, self.exog, self.weights, self.link,
+                                   start_params=start_params, maxiter=maxiter, tol=tol,
+                                   scale=np.sqrt(np.diag(self._gram) / self.nobs))
+            if hessian == fitted.info_kind or self.link.canonical:
+                info = fitted.info
+            else:
+                info = information(self.exog, hessian_weights(self.endog, fitted.eta,
+                                                              self.weights, self.link, hessian))
+            bread = inverse_information(info)
+            cov = estimator.compute(bread, self._scores(fitted.params, fitted.eta))
+            return BinaryResults(self, fitted, cov, estimator=estimator, hessian=hessian,
+                                 cov_kwds=cov_kwds, use_t=use_t)
 
 
 class FractionalLogit(BinaryModel):

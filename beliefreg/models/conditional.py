@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
+from .._blas_threads import single_blas_thread
 from ..exceptions import (AbsorbedTermWarning, DataError, MissingValueWarning,
                           RankDeficientError, SeparationWarning)
 from ..inference.covariance import DenseScores
@@ -568,30 +569,32 @@ class ConditionalLogit(DesignModel):
         -------
         ConditionalResults
         """
-        from .conditional_results import ConditionalResults
+        with single_blas_thread():  # no extra frame: warnings keep their stacklevel
+            from .conditional_results import ConditionalResults
 
-        cov_type = self.default_cov_type if cov_type is None else cov_type
-        estimator, cov_kwds = resolve_covariance(self.design, cov_type, cov_kwds,
-                                                 nobs=self.nobs,
-                                                 reduce=self._situation_clusters)
-        start = (np.zeros(self.k_params) if start_params is None
-                 else np.asarray(start_params, float))
-        if start.shape != (self.k_params,):
-            raise ValueError(f"start_params must have {self.k_params} values, got {start.shape}")
-        newton = newton_concave(self._evaluate, start, maxiter=maxiter, tol=tol)
-        prob = self._probabilities(newton.params)
-        boundary = (prob < _SEPARATION_EPS) & self.structure.available  # offered cells only
-        n_boundary = int(np.count_nonzero(boundary.any(axis=1)))
-        if n_boundary:
-            warnings.warn(
-                f"fitted shares are numerically 0 in {n_boundary} choice situation(s): perfect "
-                "or quasi-complete separation, so the (quasi-)MLE may not exist; the affected "
-                "coefficients are not identified and their standard errors are very large",
-                SeparationWarning, stacklevel=2)
-        fitted = MultinomialFit(params=newton.params, qllf=newton.value, n_iter=newton.n_iter,
-                                converged=newton.converged, n_boundary=n_boundary,
-                                info=newton.info)
-        cov = estimator.compute(bread_from_information(newton.info),
-                                DenseScores(self.score_obs(newton.params)))
-        return ConditionalResults(self, fitted, cov, estimator=estimator, cov_kwds=cov_kwds,
-                                  use_t=use_t)
+            cov_type = self.default_cov_type if cov_type is None else cov_type
+            estimator, cov_kwds = resolve_covariance(self.design, cov_type, cov_kwds,
+                                                     nobs=self.nobs,
+                                                     reduce=self._situation_clusters)
+            start = (np.zeros(self.k_params) if start_params is None
+                     else np.asarray(start_params, float))
+            if start.shape != (self.k_params,):
+                raise ValueError(f"start_params must have {self.k_params} values, "
+                                 f"got {start.shape}")
+            newton = newton_concave(self._evaluate, start, maxiter=maxiter, tol=tol)
+            prob = self._probabilities(newton.params)
+            boundary = (prob < _SEPARATION_EPS) & self.structure.available  # offered cells only
+            n_boundary = int(np.count_nonzero(boundary.any(axis=1)))
+            if n_boundary:
+                warnings.warn(
+                    f"fitted shares are numerically 0 in {n_boundary} choice situation(s): perfect "
+                    "or quasi-complete separation, so the (quasi-)MLE may not exist; the affected "
+                    "coefficients are not identified and their standard errors are very large",
+                    SeparationWarning, stacklevel=2)
+            fitted = MultinomialFit(params=newton.params, qllf=newton.value, n_iter=newton.n_iter,
+                                    converged=newton.converged, n_boundary=n_boundary,
+                                    info=newton.info)
+            cov = estimator.compute(bread_from_information(newton.info),
+                                    DenseScores(self.score_obs(newton.params)))
+            return ConditionalResults(self, fitted, cov, estimator=estimator, cov_kwds=cov_kwds,
+                                      use_t=use_t)

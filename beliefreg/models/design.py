@@ -7,18 +7,20 @@ data: the formula, patsy's ``DesignInfo``, the original data and the labels of t
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 import patsy
 
+from .._blas_threads import single_blas_thread
+from .formula_blocks import build_formula_design
 from ..exceptions import DataError, MissingValueWarning, RankDeficientError
 from ..frames import as_pandas_frame
 
 __all__ = ["Design", "design_from_formula", "design_from_arrays", "build_exog",
-           "check_full_rank", "describe_rows"]
+           "check_full_rank", "check_finite", "gram_matrix", "describe_rows"]
 
 
 @dataclass
@@ -44,6 +46,9 @@ class Design:
         The original data passed to ``from_formula`` (all rows).
     endog_names : list of str or None
         The outcome's column names when it is multivariate (else None).
+    gram : ndarray or None
+        :math:`X'X` of ``exog``, computed once by the finiteness check and reused by the
+        rank check and the first Newton step.
     row_positions : ndarray of int or None
         The positions, in ``data``, of the rows used (labels may repeat; positions do not).
     """
@@ -58,6 +63,7 @@ class Design:
     design_info: Any = None
     data: pd.DataFrame | None = None
     endog_names: list[str] | None = None
+    gram: np.ndarray | None = field(default=None, repr=False)
     row_positions: np.ndarray | None = None
 
     @property
@@ -126,24 +132,70 @@ def describe_rows(labels: Sequence[Any], n_show: int = 5) -> str:
     return f"{len(labels)} row{'s' if len(labels) != 1 else ''} (first: {head}{more})"
 
 
-def _check_finite(matrix: np.ndarray, names: list[str], labels: pd.Index) -> None:
-    bad = ~np.isfinite(matrix)
-    if bad.any():
-        cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
-        rows = labels[bad.any(axis=1)]
-        raise DataError(f"regressors {cols} are not finite in {describe_rows(rows)}")
+_SCAN_ROWS = 65536
 
 
-def check_full_rank(exog: np.ndarray, names: list[str]) -> np.ndarray:
+def _nonfinite_entries(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows with a NaN, rows with any non-finite entry, and columns with one (exact, blocked).
+
+    Reads the matrix in row blocks, so the only temporaries are one block's masks.
+    """
+    n, k = matrix.shape
+    nan_rows = np.zeros(n, dtype=bool)
+    bad_rows = np.zeros(n, dtype=bool)
+    bad_cols = np.zeros(k, dtype=bool)
+    for start in range(0, n, _SCAN_ROWS):
+        rows = slice(start, start + _SCAN_ROWS)
+        block = matrix[rows]
+        bad = ~np.isfinite(block)
+        bad_rows[rows] = bad.any(axis=1)
+        bad_cols |= bad.any(axis=0)
+        nan_rows[rows] = np.isnan(block).any(axis=1)
+    return nan_rows, bad_rows, bad_cols
+
+
+def gram_matrix(exog: np.ndarray) -> np.ndarray:
+    r""":math:`X'X` in one pass over the rows, on one BLAS thread (numpy's ``dsyrk`` path).
+
+    Every non-finite entry of column *j* makes the *j*-th diagonal entry non-finite, so the Gram
+    matrix doubles as a free check that the design is finite (:func:`check_finite`).
+    """
+    with single_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
+        return exog.T @ exog
+
+
+def check_finite(matrix: np.ndarray, names: list[str], labels: pd.Index, *,
+                 gram: np.ndarray | None = None) -> None:
+    """Raise :class:`DataError` naming the rows and columns with NaN or infinite regressors.
+
+    The exact scan runs only when the diagonal of the Gram matrix (computed if not given) is
+    not finite, which every NaN or infinity causes (and finite entries above about 1e154, for
+    which the scan then finds nothing).
+    """
+    if matrix.size == 0:
+        return
+    if gram is None:
+        gram = gram_matrix(matrix)
+    if np.isfinite(np.diagonal(gram)).all():
+        return
+    _, bad_rows, bad_cols = _nonfinite_entries(matrix)
+    if bad_rows.any():
+        cols = [names[j] for j in np.flatnonzero(bad_cols)]
+        raise DataError(f"regressors {cols} are not finite in {describe_rows(labels[bad_rows])}")
+
+
+def check_full_rank(exog: np.ndarray, names: list[str], *,
+                    gram: np.ndarray | None = None) -> np.ndarray:
     """Raise :class:`RankDeficientError` naming the collinear terms; return the Gram matrix.
 
     The columns are scaled to unit norm and the singular value decomposition gives the null
-    space; every term with a non-negligible loading on a null vector is named.
+    space; every term with a non-negligible loading on a null vector is named. ``gram``, when
+    given, is :math:`X'X` already computed (:attr:`Design.gram`), which saves a pass.
     """
     n, k = exog.shape
     if n < k:
         raise RankDeficientError(f"the design has {n} rows but {k} columns: {names}")
-    cross = exog.T @ exog
+    cross = gram_matrix(exog) if gram is None else gram
     norms = np.sqrt(np.diag(cross))
     zero = norms == 0
     if zero.any():
@@ -209,29 +261,28 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
         eval_env = patsy.EvalEnvironment.capture(eval_env + 1)
     # `np.log(price)` works even where the caller has not imported numpy as np
     eval_env = eval_env.with_outer_namespace({"np": np, "numpy": np})
-    # patsy sees row positions as the index (the data's labels may repeat)
+    # patsy sees row positions as the index (the data's labels may repeat); the design is
+    # built in row blocks straight into the final arrays (formula_blocks)
     by_position = _by_position(data)
     try:
-        y, x = patsy.dmatrices(formula, by_position, return_type="dataframe",
-                               NA_action="drop", eval_env=eval_env)
+        built = build_formula_design(formula, by_position, eval_env)
     except patsy.PatsyError as exc:
         raise DataError(f"cannot build the design of {formula!r}{_patsy_where(exc)}: "
                         f"{_patsy_message(exc)}") from None
-    if y.shape[1] != 1 and not multivariate:
-        shown = [str(c) for c in y.columns[:4]] + (["..."] if y.shape[1] > 4 else [])
+    endog_names = [str(c) for c in built.lhs_info.column_names]
+    if len(endog_names) != 1 and not multivariate:
+        shown = endog_names[:4] + (["..."] if len(endog_names) > 4 else [])
         raise DataError(f"the left-hand side of {formula!r} must be one numeric column; patsy "
-                        f"coded it as {y.shape[1]} columns {shown}, so it holds text or "
+                        f"coded it as {len(endog_names)} columns {shown}, so it holds text or "
                         "categories (convert it to numbers; for shares over several "
                         "alternatives use MultinomialFractionalLogit)")
-    positions = np.asarray(x.index, dtype=np.intp)
+    positions = np.asarray(built.row_labels, dtype=np.intp)
     labels = data.index[positions]
     dropped = len(data) - len(labels)
-    endog_names = [str(c) for c in y.columns]
-    design = Design(endog=(y.to_numpy(dtype=float) if multivariate
-                           else y.iloc[:, 0].to_numpy(dtype=float)),
-                    exog=x.to_numpy(dtype=float), endog_name=", ".join(endog_names),
-                    exog_names=[str(c) for c in x.columns], weights=None, row_labels=labels,
-                    formula=formula, design_info=x.design_info, data=data,
+    design = Design(endog=built.endog if multivariate else built.endog[:, 0],
+                    exog=built.exog, endog_name=", ".join(endog_names),
+                    exog_names=[str(c) for c in built.rhs_info.column_names], weights=None,
+                    row_labels=labels, formula=formula, design_info=built.rhs_info, data=data,
                     endog_names=endog_names if multivariate else None,
                     row_positions=positions)
     if weights is not None:
@@ -243,7 +294,8 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
     if dropped:
         warnings.warn(f"{dropped} of {len(data)} rows dropped for missing values in the "
                       f"formula's variables", MissingValueWarning, stacklevel=3)
-    _check_finite(design.exog, design.exog_names, labels)
+    design.gram = gram_matrix(design.exog)
+    check_finite(design.exog, design.exog_names, labels, gram=design.gram)
     return design
 
 
@@ -270,11 +322,14 @@ def design_from_arrays(endog: Any, exog: Any, *, weights: Any = None) -> Design:
     y = np.asarray(endog, dtype=float)
     if y.ndim != 1 or len(y) != x.shape[0]:
         raise DataError(f"endog has shape {y.shape} but exog has {x.shape[0]} rows")
-    nan_rows = np.isnan(y) | np.isnan(x).any(axis=1)
+    gram = gram_matrix(x)
+    nan_rows = np.isnan(y)
+    if not np.isfinite(np.diagonal(gram)).all():  # only then scan the design (no n x k mask)
+        nan_rows = nan_rows | _nonfinite_entries(x)[0]
     if nan_rows.any():
         raise DataError(f"missing values in {describe_rows(labels[nan_rows])}; drop them or use "
                         "from_formula, which drops them with a warning")
-    _check_finite(x, names, labels)
+    check_finite(x, names, labels, gram=gram)
     w = None
     if weights is not None:
         w = np.asarray(weights, dtype=float)
@@ -282,7 +337,7 @@ def design_from_arrays(endog: Any, exog: Any, *, weights: Any = None) -> Design:
             raise DataError(f"weights have shape {w.shape}, expected {y.shape}")
         w = _clean_weights(w, labels)
     return Design(endog=y, exog=x, endog_name=endog_name, exog_names=names, weights=w,
-                  row_labels=labels)
+                  row_labels=labels, gram=gram)
 
 
 def build_exog(design: Design, newdata: Any, *, missing: str = "raise") -> np.ndarray:

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
+from .._blas_threads import single_blas_thread
 from ..exceptions import DataError, SeparationWarning
 from ..inference.covariance import _group_indicator
 from ._base import DesignModel, bread_from_information, newton_concave, resolve_covariance
@@ -326,7 +327,7 @@ class MultinomialFractionalLogit(DesignModel):
         self._nonbase = np.array([j for j in range(len(names)) if j != self._base_index])
         self._y_nonbase = design.endog[:, self._nonbase]
         self._y_nonbase_t = np.ascontiguousarray(self._y_nonbase.T)  # (m, n) for the passes
-        self._gram = check_full_rank(design.exog, design.exog_names)
+        self._gram = check_full_rank(design.exog, design.exog_names, gram=design.gram)
 
     @property
     def _x_weighted(self) -> np.ndarray:
@@ -532,27 +533,29 @@ class MultinomialFractionalLogit(DesignModel):
         -------
         MultinomialResults
         """
-        from .multinomial_results import MultinomialResults
+        with single_blas_thread():  # no extra frame: warnings keep their stacklevel
+            from .multinomial_results import MultinomialResults
 
-        cov_type = self.default_cov_type if cov_type is None else cov_type
-        estimator, cov_kwds = resolve_covariance(self.design, cov_type, cov_kwds)
-        start = self._first_step() if start_params is None else np.asarray(start_params, float)
-        if start.shape != (self.k_params,):
-            raise ValueError(f"start_params must have {self.k_params} values, got {start.shape}")
-        newton = newton_concave(self._evaluate, start, maxiter=maxiter, tol=tol)
-        prob = self.predict(newton.params)
-        scores = self._scores(newton.params, prob)
-        n_boundary = int(np.count_nonzero((prob < _SEPARATION_EPS).any(axis=1)))
-        if n_boundary:
-            warnings.warn(
-                f"fitted shares are numerically 0 for {n_boundary} observation(s): perfect or "
-                "quasi-complete separation, so the quasi-MLE may not exist; the affected "
-                "coefficients are not identified and their standard errors are very large",
-                SeparationWarning, stacklevel=2)
-        fitted = MultinomialFit(params=newton.params, qllf=newton.value, n_iter=newton.n_iter,
-                                converged=newton.converged, n_boundary=n_boundary,
-                                info=newton.info)
-        bread = bread_from_information(newton.info)
-        cov = estimator.compute(bread, scores)
-        return MultinomialResults(self, fitted, cov, estimator=estimator, cov_kwds=cov_kwds,
-                                  use_t=use_t)
+            cov_type = self.default_cov_type if cov_type is None else cov_type
+            estimator, cov_kwds = resolve_covariance(self.design, cov_type, cov_kwds)
+            start = self._first_step() if start_params is None else np.asarray(start_params, float)
+            if start.shape != (self.k_params,):
+                raise ValueError(f"start_params must have {self.k_params} values, "
+                                 f"got {start.shape}")
+            newton = newton_concave(self._evaluate, start, maxiter=maxiter, tol=tol)
+            prob = self.predict(newton.params)
+            scores = self._scores(newton.params, prob)
+            n_boundary = int(np.count_nonzero((prob < _SEPARATION_EPS).any(axis=1)))
+            if n_boundary:
+                warnings.warn(
+                    f"fitted shares are numerically 0 for {n_boundary} observation(s): perfect or "
+                    "quasi-complete separation, so the quasi-MLE may not exist; the affected "
+                    "coefficients are not identified and their standard errors are very large",
+                    SeparationWarning, stacklevel=2)
+            fitted = MultinomialFit(params=newton.params, qllf=newton.value, n_iter=newton.n_iter,
+                                    converged=newton.converged, n_boundary=n_boundary,
+                                    info=newton.info)
+            bread = bread_from_information(newton.info)
+            cov = estimator.compute(bread, scores)
+            return MultinomialResults(self, fitted, cov, estimator=estimator, cov_kwds=cov_kwds,
+                                      use_t=use_t)

@@ -10,6 +10,7 @@ The simulator knows nothing of regressions: the panel's documented schema
 from .backends import Backend, get_backend
 from .backends.local import LocalBackend
 from .backends.openai import OpenAIBackend
+from .backends.openai_batch import OpenAIBatchBackend
 from .errors import (
     BackendError,
     BeliefSamplingWarning,
@@ -40,6 +41,7 @@ __all__ = [
     "Backend",
     "LocalBackend",
     "OpenAIBackend",
+    "OpenAIBatchBackend",
     "get_backend",
     "RetryPolicy",
     "CostEstimate",

@@ -19,10 +19,62 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "register_batch", "run_batch"]
 
 _TOML_OPTIONS = {"backend", "model", "base_url", "api", "store", "out", "concurrency",
-                 "max_retries", "timeout", "threads", "budget"}
+                 "max_retries", "timeout", "threads", "budget", "poll_interval",
+                 "max_batch_requests", "max_batch_bytes"}
+
+
+def register_batch(subparsers: Any) -> None:
+    """Add the ``batch`` subcommand (status and cancellation of Batch API jobs)."""
+    p = subparsers.add_parser(
+        "batch", help="list or cancel the OpenAI Batch API jobs recorded in a store",
+        description="Batch API jobs are recorded in the response store. `status` lists them; "
+                    "`cancel` cancels every job not yet collected (submitted batches at the "
+                    "API; a later `simulate` collects what they finished and submits the rest "
+                    "again only if run again).")
+    p.add_argument("action", choices=["status", "cancel"])
+    p.add_argument("--store", help="SQLite store (default ~/.cache/beliefreg/store.sqlite)")
+    p.set_defaults(func=run_batch)
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    """Run the ``batch`` subcommand."""
+    from .batch_runner import batch_status, cancel_jobs
+    from .errors import SimulationError
+    from .pipeline import default_store_path
+    from .store import Store
+
+    path = Path(args.store) if args.store else default_store_path()
+    if not path.exists():
+        print(f"beliefreg batch: no store at {path}", file=sys.stderr)
+        return 1
+    with Store(path) as store:
+        try:
+            if args.action == "status":
+                jobs = batch_status(store)
+                for j in jobs:
+                    print(f"job {j.id}: {j.state} ({j.remote_status or '-'}), batch "
+                          f"{j.batch_id or '-'}, {j.n_requests} requests, attempt {j.attempt}, "
+                          f"{j.n_completed} completed, {j.n_failed} failed"
+                          + (f"; {j.note}" if j.note else ""))
+                if not jobs:
+                    print("no batch jobs in this store")
+                return 0
+            done = cancel_jobs(store)
+        except (SimulationError, OSError) as exc:
+            print(f"beliefreg batch: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        except Exception as exc:  # an API error: say which
+            print(f"beliefreg batch: cancel failed: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+            return 1
+    for job, what in done:
+        print(f"job {job.id} (batch {job.batch_id or '-'}): {what}")
+    if not done:
+        print("no open batch jobs")
+    return 0
 
 
 def register(subparsers: Any) -> None:
@@ -35,7 +87,9 @@ def register(subparsers: Any) -> None:
                     "running the same command again resumes.",
     )
     p.add_argument("study", type=Path, help="the study file (TOML)")
-    p.add_argument("--backend", choices=["local", "openai"], help="default: local")
+    p.add_argument("--backend", choices=["local", "openai", "openai-batch"],
+                   help="default: local; openai-batch sends OpenAI Batch API files (half price, "
+                        "up to 24 hours; resumable, cancel with `beliefreg batch cancel`)")
     p.add_argument("--model", help="model name, or a GGUF path for the local backend")
     p.add_argument("--base-url", dest="base_url",
                    help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
@@ -48,6 +102,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--timeout", type=float, help="seconds per request (openai)")
     p.add_argument("--threads", type=int, help="CPU threads (local)")
     p.add_argument("--budget", type=float, help="refuse to start above this estimated USD cost")
+    p.add_argument("--poll-interval", dest="poll_interval", type=float,
+                   help="seconds between batch status checks (openai-batch, default 30)")
+    p.add_argument("--max-batch-requests", dest="max_batch_requests", type=int,
+                   help="requests per batch file (openai-batch, default and maximum 50000)")
+    p.add_argument("--max-batch-bytes", dest="max_batch_bytes", type=int,
+                   help="bytes per batch file (openai-batch, default and maximum 200 MB)")
     p.add_argument("--fresh", action="store_true",
                    help="start a new draw (its number is printed; resume it with --draw N)")
     p.add_argument("--draw", type=int, help="run, resume or read draw N (default: the newest)")
@@ -140,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
         StoreError,
     )
     from .panel import recommended_rows
-    from .pipeline import _check_run_options, estimate, simulate
+    from .pipeline import _check_run_options, prepare, run_prepared
     from .study import load_study
 
     try:
@@ -164,6 +224,11 @@ def run(args: argparse.Namespace) -> int:
         for name in ("base_url", "api", "timeout"):
             if opts.get(name) is not None:
                 backend_options[name] = opts[name]
+    elif backend == "openai-batch":
+        for name in ("base_url", "timeout", "poll_interval", "max_batch_requests",
+                     "max_batch_bytes"):
+            if opts.get(name) is not None:
+                backend_options[name] = opts[name]
     elif opts.get("threads") is not None:
         backend_options["n_threads"] = opts["threads"]
     store: Any = None if args.no_store else opts.get("store")
@@ -171,10 +236,12 @@ def run(args: argparse.Namespace) -> int:
                                   draw=args.draw, **backend_options)
     if store is not None or args.no_store:
         common["store"] = store
+    prepared = None
     status = 0
     panel = None
     try:
-        est = estimate(study, backend, **common)
+        prepared = prepare(study, backend, **common)  # planned once, run below
+        est = prepared.estimate
         if args.dry_run:
             print(est)
             return 0
@@ -190,10 +257,10 @@ def run(args: argparse.Namespace) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                panel = simulate(study, backend, concurrency=opts.get("concurrency"),
-                                 progress=args.progress,
-                                 max_retries=opts.get("max_retries", 6),
-                                 budget_usd=opts.get("budget"), **common)
+                panel = run_prepared(prepared, concurrency=opts.get("concurrency"),
+                                     progress=args.progress,
+                                     max_retries=opts.get("max_retries", 6),
+                                     budget_usd=opts.get("budget"))
             except QuotaExceededError as exc:
                 print(f"beliefreg simulate: {exc}", file=sys.stderr)
                 panel = exc.panel
@@ -215,6 +282,9 @@ def run(args: argparse.Namespace) -> int:
     except SimulationError as exc:
         print(f"beliefreg simulate: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if prepared is not None:
+            prepared.close()
     if panel is None:
         return status or 1
     if status == 0 and panel["error"].notna().any():

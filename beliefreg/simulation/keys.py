@@ -51,10 +51,46 @@ def plain(value: Any) -> Any:
     raise TypeError(f"value of type {type(value).__name__} has no stable key: {value!r}")
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                            allow_nan=False)
+
+
 def canonical_json(obj: Any) -> str:
-    """The canonical JSON text of ``obj`` (sorted keys, compact, UTF-8, no NaN)."""
-    return json.dumps(plain(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    """The canonical JSON text of ``obj`` (sorted keys, compact, UTF-8, no NaN).
+
+    Plain JSON data (dicts with string keys, lists, str, int, float, bool, None) is encoded
+    directly by the C encoder; anything else (numpy or pandas scalars, dates, tuples of those)
+    is first converted by :func:`plain`. Both give the same text for plain data.
+    """
+    if _is_shallow_plain(obj):
+        try:
+            return _ENCODER.encode(obj)
+        except (TypeError, ValueError):
+            pass
+    return _ENCODER.encode(plain(obj))
+
+
+def _is_shallow_plain(obj: Any) -> bool:
+    """Whether the C encoder can take ``obj`` as is: dict keys must be strings at every level
+    (the encoder would turn ``True`` or ``None`` keys into ``"true"``/``"null"`` where
+    :func:`plain` gives ``"True"``/``"None"``). Other types fail loudly in the encoder."""
+    stack = [obj]
+    while stack:
+        o = stack.pop()
+        t = type(o)
+        if t is dict:
+            for k, v in o.items():
+                if type(k) is not str:
+                    return False
+                if type(v) in (dict, list, tuple):
+                    stack.append(v)
+        elif t is list or t is tuple:
+            for v in o:
+                if type(v) in (dict, list, tuple):
+                    stack.append(v)
+        elif isinstance(o, (dict, list, tuple)):  # subclasses: let plain() decide
+            return False
+    return True
 
 
 def stable_hash(obj: Any) -> str:

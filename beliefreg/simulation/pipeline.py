@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from .backends import get_backend
 from .backends.base import Backend
-from .design import Item, expand
+from .design import Item
 from .errors import (
     BackendError,
     BeliefSamplingWarning,
@@ -30,22 +31,23 @@ from .errors import (
     StoreError,
     StudyError,
 )
-from .keys import stable_hash
 from .panel import build_panel
-from .pricing import CostEstimate, estimate_tokens
+from .planning import MAX_DRAWS, PlanScan, choose_draw, iter_chunks, iter_tasks, key_prefixes, scan
+from .pricing import CostEstimate
 from .progress import Progress
 from .runner import RetryPolicy, RunControl, RunReport, Task, run_tasks
 from .store import Record, Store, _now, new_owner
 from .study import Study
 
-__all__ = ["simulate", "estimate", "default_store_path", "plan"]
+__all__ = ["simulate", "estimate", "default_store_path", "plan", "prepare", "run_prepared",
+           "PreparedRun"]
 
 log = logging.getLogger("beliefreg.simulation")
 
 T = TypeVar("T")
 
 #: Largest number of fresh draws looked for in a store.
-_MAX_DRAWS = 10_000
+_MAX_DRAWS = MAX_DRAWS
 
 
 def default_store_path() -> Path:
@@ -84,33 +86,28 @@ def plan(study: Study, backend: Backend, model: str, *, draw: int = 0) -> Plan:
     messages or prompt, every sampling parameter and the derived seed), the run index and the
     draw.
     """
-    items = expand(study, draw=draw)
-    identity = backend.identity(model)
-    payloads = [backend.build_payload(it, study, model) for it in items]
-    keys = [stable_hash({"identity": identity, "payload": p, "run": it.run, "draw": it.draw})
-            for it, p in zip(items, payloads, strict=True)]
+    items: list[Item] = []
+    payloads: list[dict[str, Any]] = []
+    keys: list[str] = []
+    for ch in iter_chunks(study, backend, model, draw=draw, payloads=True):
+        items += ch.items
+        payloads += ch.payloads or []
+        keys += ch.keys
     return Plan(draw=draw, items=items, payloads=payloads, keys=keys)
 
 
 def _choose_draw(study: Study, backend: Backend, model: str, store: Store,
-                 fresh: bool, draw: int | None = None) -> Plan:
-    """Draw ``draw`` when given; else the latest draw with stored rows (or 0); with ``fresh``,
-    the draw after the latest one with stored rows."""
+                 fresh: bool, draw: int | None = None) -> tuple[int, bool]:
+    """(draw, whether the store may hold rows of it): ``draw`` when given; else the latest
+    draw with stored rows (or 0); with ``fresh``, the draw after the latest one with stored
+    rows (see :func:`~beliefreg.simulation.planning.choose_draw`)."""
     if draw is not None:
-        return plan(study, backend, model, draw=draw)
+        return draw, True
     if fresh and store.path is None:
         raise StudyError(
             "fresh=True needs a store: without one nothing records which draws were used, so "
             "'fresh' cannot pick a new one. Pass draw=N (--draw N) to choose the draw yourself")
-    current = plan(study, backend, model, draw=0)
-    if store.count_present(current.keys) == 0:
-        return current
-    for d in range(1, _MAX_DRAWS):
-        nxt = plan(study, backend, model, draw=d)
-        if store.count_present(nxt.keys) == 0:
-            return nxt if fresh else current
-        current = nxt
-    raise StudyError(f"more than {_MAX_DRAWS} draws of this study in the store")
+    return choose_draw(study, backend, model, store, fresh)
 
 
 def _open_store(store: Any) -> tuple[Store, bool]:
@@ -143,22 +140,67 @@ def _run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
     return box["value"]
 
 
-def _estimate(study: Study, backend: Backend, model: str, the_plan: Plan,
-              n_cached: int, pending: list[int]) -> CostEstimate:
-    n_in = 0
-    for i in pending:
-        payload = the_plan.payloads[i]
-        n_msgs = len(payload.get("messages") or payload.get("input") or [None])
-        n_in += estimate_tokens(backend.prompt_text(payload)) + 4 * n_msgs
-    n_out = study.max_tokens * len(pending)
+def _estimate(study: Study, backend: Backend, model: str, the_scan: PlanScan) -> CostEstimate:
+    n_in = the_scan.pending_input_tokens
+    n_out = study.max_tokens * len(the_scan.pending)
     price = backend.price(model)
     cost = math.nan if price is None else price.cost(n_in, n_out)
     per_request = backend.seconds_per_request(study)
-    return CostEstimate(n_requests=len(the_plan.keys), n_cached=n_cached,
-                        n_to_send=len(pending), input_tokens=n_in, output_tokens=n_out,
+    return CostEstimate(n_requests=the_scan.n_requests, n_cached=the_scan.n_cached,
+                        n_to_send=len(the_scan.pending), input_tokens=n_in, output_tokens=n_out,
                         cost_usd=cost, price=price, model=model, backend=backend.name,
                         paid=bool(backend.paid),
-                        seconds=None if per_request is None else per_request * len(pending))
+                        seconds=None if per_request is None
+                        else per_request * len(the_scan.pending))
+
+
+@dataclass
+class PreparedRun:
+    """A planned study: its backend, store, plan scan and cost estimate, ready to run.
+
+    Made by :func:`prepare` (one streaming pass over the design); :func:`run_prepared` sends
+    what is pending and returns the panel. The command line prints :attr:`estimate`, asks,
+    then runs the same plan, so a study is planned once.
+    """
+
+    study: Study
+    backend: Backend
+    model: str
+    store: Store
+    owned: bool
+    scan: PlanScan
+    estimate: CostEstimate
+
+    def close(self) -> None:
+        if self.owned:
+            self.store.close()
+            self.owned = False
+
+    def panel(self, *, unsaved: list[Record] = (), sent_keys: set[str] = frozenset(),
+              sent: bool = False) -> pd.DataFrame:
+        """The panel of the requests with a row, read chunk by chunk; ``unsaved`` records
+        (answers the store could not take) stand in for missing rows; with ``sent``, the
+        pending requests of the plan count as sent by this run (not ``cache_hit``)."""
+        sent_pfx = self.scan.sent_prefixes() if sent else np.zeros(0, dtype=np.uint64)
+        extra = {r.key: r for r in unsaved}
+        frames = []
+        for ch in iter_chunks(self.study, self.backend, self.model, draw=self.scan.draw):
+            try:
+                records = self.store.get_many(ch.keys)
+            except StoreError:
+                records = {}
+            for k in ch.keys:
+                if k in extra and (k not in records or not records[k].ok):
+                    records[k] = extra[k]
+            was_sent = np.isin(key_prefixes(ch.keys), sent_pfx)
+            cached = {k for k, s in zip(ch.keys, was_sent, strict=True)
+                      if not s and k not in sent_keys and k in records and records[k].ok
+                      and k not in extra}
+            frames.append(build_panel(self.study, ch.items, ch.keys, records,
+                                      backend=self.backend, model=self.model, cached=cached))
+        if len(frames) == 1:
+            return frames[0]
+        return pd.concat(frames, ignore_index=True)
 
 
 def _check_draw(draw: Any, fresh: bool) -> None:
@@ -170,9 +212,14 @@ def _check_draw(draw: Any, fresh: bool) -> None:
         raise StudyError("give either fresh=True (a new draw) or draw=N (that draw), not both")
 
 
-def _prepare(study: Study, backend: str | Backend, model: str | None, store: Any, fresh: bool,
-             backend_options: dict[str, Any], draw: int | None = None
-             ) -> tuple[Backend, str, Store, bool, Plan, dict[str, Any], list[int], set[str]]:
+def prepare(study: Study, backend: str | Backend = "local", *, model: str | None = None,
+            store: Any = DEFAULT_STORE, fresh: bool = False, draw: int | None = None,
+            **backend_options: Any) -> PreparedRun:
+    """Plan ``study`` (one streaming pass, see :mod:`.planning`) and estimate its cost.
+
+    Parameters are those of :func:`simulate`. Pass the result to :func:`run_prepared`, or
+    :meth:`PreparedRun.close` it, to release the store it opened.
+    """
     if not isinstance(study, Study):
         raise TypeError(f"study must be a beliefreg.Study, got {type(study).__name__}")
     _check_draw(draw, fresh)
@@ -180,20 +227,14 @@ def _prepare(study: Study, backend: str | Backend, model: str | None, store: Any
     model_name = be.resolve_model(model or study.model)
     st, owned = _open_store(store)
     try:
-        the_plan = _choose_draw(study, be, model_name, st, fresh, draw)
-        records = st.get_many(the_plan.keys)
+        the_draw, look_up = _choose_draw(study, be, model_name, st, fresh, draw)
+        the_scan = scan(study, be, model_name, st, draw=the_draw, look_up=look_up)
     except BaseException:
         if owned:
             st.close()
         raise
-    cached = {k for k, r in records.items() if r.ok}
-    pending: list[int] = []
-    seen: set[str] = set()
-    for i, k in enumerate(the_plan.keys):
-        if k not in cached and k not in seen:
-            pending.append(i)
-            seen.add(k)
-    return be, model_name, st, owned, the_plan, records, pending, cached
+    return PreparedRun(study=study, backend=be, model=model_name, store=st, owned=owned,
+                       scan=the_scan, estimate=_estimate(study, be, model_name, the_scan))
 
 
 def estimate(study: Study, backend: str | Backend = "local", *, model: str | None = None,
@@ -207,14 +248,10 @@ def estimate(study: Study, backend: str | Backend = "local", *, model: str | Non
     -------
     CostEstimate
     """
-    be, model_name, st, owned, the_plan, records, pending, cached = _prepare(
-        study, backend, model, store, fresh, backend_options, draw)
-    try:
-        n_cached = len(set(the_plan.keys) & cached)
-        return _estimate(study, be, model_name, the_plan, n_cached, pending)
-    finally:
-        if owned:
-            st.close()
+    prepared = prepare(study, backend, model=model, store=store, fresh=fresh, draw=draw,
+                       **backend_options)
+    prepared.close()
+    return prepared.estimate
 
 
 def _check_run_options(concurrency: Any, max_retries: Any, budget_usd: Any) -> None:
@@ -230,9 +267,9 @@ def _check_run_options(concurrency: Any, max_retries: Any, budget_usd: Any) -> N
         raise StudyError(f"budget_usd must be a non-negative number, got {budget_usd!r}")
 
 
-def _resume_hint(the_plan: Plan) -> str:
-    if the_plan.draw:
-        return (f"run the same study again with draw={the_plan.draw} (--draw {the_plan.draw}) "
+def _resume_hint(draw: int) -> str:
+    if draw:
+        return (f"run the same study again with draw={draw} (--draw {draw}) "
                 "to resume")
     return "run the same study again to resume"
 
@@ -291,9 +328,11 @@ def simulate(
     ----------
     study : Study
         What to ask, under which conditions, how many runs.
-    backend : {"local", "openai"} or Backend
+    backend : {"local", "openai", "openai-batch"} or Backend
         ``"local"`` (default): the embedded Gemma 3 270M, offline, exact beliefs.
-        ``"openai"``: OpenAI or any OpenAI-compatible server (pass ``base_url=``). Or a backend
+        ``"openai"``: OpenAI or any OpenAI-compatible server (pass ``base_url=``).
+        ``"openai-batch"``: OpenAI's Batch API (half price, up to 24 hours; see
+        :mod:`beliefreg.simulation.batch_runner`; needs a store on disk). Or a backend
         instance (:class:`~beliefreg.simulation.LocalBackend`,
         :class:`~beliefreg.simulation.OpenAIBackend`).
     model : str, optional
@@ -378,36 +417,53 @@ def simulate(
     >>> panel[["price", "run", "choice", "belief_yes"]]  # doctest: +SKIP
     """
     _check_run_options(concurrency, retry.max_retries if retry else max_retries, budget_usd)
+    prepared = prepare(study, backend, model=model, store=store, fresh=fresh, draw=draw,
+                       **backend_options)
+    return run_prepared(prepared, concurrency=concurrency, progress=progress,
+                        max_retries=max_retries, budget_usd=budget_usd, retry=retry,
+                        drain_s=drain_s)
+
+
+def run_prepared(prepared: PreparedRun, *, concurrency: int | None = None,
+                 progress: bool = True, max_retries: int = 6, budget_usd: float | None = None,
+                 retry: RetryPolicy | None = None, drain_s: float = 30.0) -> pd.DataFrame:
+    """Send the pending requests of a :class:`PreparedRun` and return the panel (the second
+    half of :func:`simulate`, whose documentation applies; the store is closed afterwards if
+    :func:`prepare` opened it)."""
+    try:
+        _check_run_options(concurrency, retry.max_retries if retry else max_retries,
+                           budget_usd)
+    except BaseException:
+        prepared.close()
+        raise
+    study, be, model_name, st = prepared.study, prepared.backend, prepared.model, prepared.store
+    the_scan = prepared.scan
     if study.temperature != 1 or study.top_p < 1:
         warnings.warn(
             f"temperature={study.temperature:g}, top_p={study.top_p:g}: log-probabilities are "
             "reported before temperature scaling and truncation, so the belief no longer "
             "describes the distribution the choice is sampled from (use temperature=1, top_p=1)",
-            BeliefSamplingWarning, stacklevel=2)
+            BeliefSamplingWarning, stacklevel=3)
     policy = retry or RetryPolicy(max_retries=max_retries)
-    be, model_name, st, owned, the_plan, records, pending, cached = _prepare(
-        study, backend, model, store, fresh, backend_options, draw)
-    n_keys = len(set(the_plan.keys))
-
-    def panel_of(recs: dict[str, Record], hits: set[str]) -> pd.DataFrame:
-        return build_panel(study, the_plan.items, the_plan.keys, recs, backend=be,
-                           model=model_name, cached=hits)
+    n_keys = the_scan.n_unique
+    n_pending = len(the_scan.pending)
+    is_batch = bool(getattr(be, "batch", False))
 
     try:
-        if len(set(the_plan.keys)) < len(the_plan.keys):
+        if the_scan.has_duplicates:
             warnings.warn(
                 "some conditions render to identical requests (a design variable does not "
                 "appear in the prompt?); they share the same stored responses",
-                DuplicateRequestWarning, stacklevel=2)
-        n_cached = len(set(the_plan.keys) & cached)
+                DuplicateRequestWarning, stacklevel=3)
+        n_cached = the_scan.n_cached
         report = RunReport()
-        if pending and st.read_only:
+        if n_pending and st.read_only:
             raise StoreError(
-                f"store {st.path}: {len(pending)} requests still to send, but the store is "
+                f"store {st.path}: {n_pending} requests still to send, but the store is "
                 f"read-only ({st.read_only_reason}): their answers could not be kept. Nothing "
                 "was sent; use a writable --store", path=st.path)
-        if pending:
-            est = _estimate(study, be, model_name, the_plan, n_cached, pending)
+        if n_pending:
+            est = prepared.estimate
             if be.paid:
                 message = f"beliefreg: {est}"
                 log.info(message)
@@ -418,15 +474,16 @@ def simulate(
                     raise BudgetExceededError(
                         f"estimated cost ${est.cost_usd:,.4f} exceeds budget_usd="
                         f"{budget_usd:g}; nothing was sent", estimate=est)
-            if the_plan.draw and progress:
-                print(f"beliefreg: draw {the_plan.draw} (resume it with draw="
-                      f"{the_plan.draw}, --draw {the_plan.draw})", file=sys.stderr)
+            if the_scan.draw and progress:
+                print(f"beliefreg: draw {the_scan.draw} (resume it with draw="
+                      f"{the_scan.draw}, --draw {the_scan.draw})", file=sys.stderr)
             limit = int(concurrency or be.default_concurrency)
             if be.max_concurrency is not None:
                 limit = min(limit, be.max_concurrency)
-            tasks = [Task(key=the_plan.keys[i], payload=the_plan.payloads[i],
-                          run=the_plan.items[i].run, draw=the_plan.draw) for i in pending]
-            bar = Progress(n_keys, n_cached, enabled=progress, desc=f"{be.name}/{model_name}")
+            tasks = (Task(key=key, payload=payload, run=item.run, draw=item.draw)
+                     for item, payload, key in iter_tasks(study, be, model_name, the_scan))
+            bar = Progress(n_keys, n_cached, enabled=progress and not is_batch,
+                           desc=f"{be.name}/{model_name}")
             owner = new_owner()
             since = _now()
 
@@ -446,14 +503,14 @@ def simulate(
                     if not opening.done():
                         opening.cancel()
                         await asyncio.gather(opening, return_exceptions=True)
-                        rep = RunReport(n_tasks=len(tasks), stopped="interrupted",
+                        rep = RunReport(n_tasks=n_pending, stopped="interrupted",
                                         signal_name=control.signal_name, aborted=True)
                         return rep
                     opening.result()
                     return await run_tasks(tasks, backend=be, model=model_name, store=st,
                                            concurrency=limit, policy=policy, progress=bar,
                                            control=control, owner=owner, since=since,
-                                           drain_s=drain_s, on_stop=on_stop)
+                                           drain_s=drain_s, on_stop=on_stop, n_tasks=n_pending)
                 finally:
                     try:
                         await be.close()
@@ -461,36 +518,38 @@ def simulate(
                         _restore_signal_handlers(installed)
 
             try:
-                report = _run_coroutine(go())
+                if is_batch:
+                    from .batch_runner import run_batches
+
+                    report = run_batches(study, be, model_name, st, the_scan,  # type: ignore[arg-type]
+                                         progress=progress)
+                else:
+                    report = _run_coroutine(go())
             except QuotaExceededError as exc:  # at the probe: nothing was sent
                 bar.close()
                 raise QuotaExceededError(
-                    f"{exc}; nothing was sent ({len(pending)} requests pending). "
-                    f"{_resume_hint(the_plan).capitalize()} once the quota allows.",
-                    panel=panel_of(records, cached), n_pending=len(pending)) from None
+                    f"{exc}; nothing was sent ({n_pending} requests pending). "
+                    f"{_resume_hint(the_scan.draw).capitalize()} once the quota allows.",
+                    panel=prepared.panel(), n_pending=n_pending) from None
             except KeyboardInterrupt:  # no handler could be installed (not the main thread)
                 bar.close()
                 where = st.path or "memory"
                 print(f"beliefreg: interrupted; responses received so far are stored in "
-                      f"{where}: {_resume_hint(the_plan)}", file=sys.stderr)
+                      f"{where}: {_resume_hint(the_scan.draw)}", file=sys.stderr)
                 raise
             bar.close()
-            try:
-                records = st.get_many(the_plan.keys)
-            except StoreError:
-                pass  # keep what was read before, plus what this run received
-            for rec in report.unsaved:
-                if rec.key not in records or not records[rec.key].ok:
-                    records[rec.key] = rec
-            cached = {k for k, r in records.items() if r.ok and k not in report.sent_keys}
-        elif progress:  # everything is in the store: say so
-            Progress(n_keys, n_cached, enabled=True, desc=f"{be.name}/{model_name}").close()
-        panel = panel_of(records, cached)
+            # cache_hit: not sent by this process (the interactive runner records what it
+            # sent; a batch run counts every request of its plan as sent)
+            panel = prepared.panel(unsaved=report.unsaved, sent_keys=report.sent_keys,
+                                   sent=is_batch)
+        else:
+            if progress:  # everything is in the store: say so
+                Progress(n_keys, n_cached, enabled=True, desc=f"{be.name}/{model_name}").close()
+            panel = prepared.panel()
     finally:
-        if owned:
-            st.close()
+        prepared.close()
     n_err = int(panel["error"].notna().sum())
-    hint = _resume_hint(the_plan)
+    hint = _resume_hint(the_scan.draw)
     if report.stopped == "store":
         err = report.store_error
         kept = len(report.unsaved)
@@ -515,17 +574,22 @@ def simulate(
     if report.stopped == "quota":
         raise QuotaExceededError(
             f"{be.name}/{model_name}: {report.stop_error.message if report.stop_error else ''}; "
-            f"stopped with {len(panel)} of {len(the_plan.keys)} requests done "
+            f"stopped with {len(panel)} of {the_scan.n_requests} requests done "
             f"({report.n_not_sent} not sent). The store keeps them: {hint} and "
             "send the rest.", panel=panel, n_pending=report.n_not_sent)
     if report.stopped == "fatal":
         raise BackendError(
             f"{be.name}/{model_name}: {report.stop_error.message if report.stop_error else ''}"
             f" (the run stopped; {report.n_not_sent} requests not sent)")
+    n_released = getattr(report, "n_released", 0)
+    if n_released:
+        warnings.warn(
+            f"{n_released} requests of cancelled batches did not run; running the study "
+            "again submits them", FailedRequestsWarning, stacklevel=3)
     if n_err:
         sample = panel.loc[panel["error"].notna(), "error"].iloc[0]
         warnings.warn(
             f"{n_err} of {len(panel)} requests failed after retries (e.g. {sample!r}); their "
             "rows have `error` set and NaN beliefs. Running the study again retries them.",
-            FailedRequestsWarning, stacklevel=2)
+            FailedRequestsWarning, stacklevel=3)
     return panel

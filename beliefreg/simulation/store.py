@@ -43,6 +43,7 @@ Table ``probes``
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -410,6 +411,22 @@ class Store:
                             chunk)[0][0]
         return n
 
+    def ok_keys(self, keys: Iterable[str]) -> set[str]:
+        """The keys among ``keys`` that have an ``ok`` row (without reading the responses)."""
+        keys = list(dict.fromkeys(keys))
+        out: set[str] = set()
+        for start in range(0, len(keys), 900):
+            chunk = keys[start:start + 900]
+            marks = ",".join("?" * len(chunk))
+            out.update(r[0] for r in self._read(
+                f"SELECT key FROM responses WHERE status='ok' AND key IN ({marks})", chunk))
+        return out
+
+    def draws(self, backend: str, model: str) -> set[int]:
+        """The draw indices with at least one row for ``backend`` and ``model``."""
+        return {int(r[0]) for r in self._read(
+            "SELECT DISTINCT draw FROM responses WHERE backend=? AND model=?", (backend, model))}
+
     def __iter__(self) -> Iterator[Record]:
         cols = ", ".join(_COLUMNS)
         for row in self._read(f"SELECT {cols} FROM responses ORDER BY rowid"):
@@ -471,16 +488,44 @@ class Store:
         rows = [self._values(r) for r in records]
         if not rows:
             return
+        self._transaction("cannot store answers", lambda conn: self._insert_rows(conn, rows))
+
+    def _insert_rows(self, conn: sqlite3.Connection, rows: list[list[Any]]) -> int:
         cols = ", ".join(_COLUMNS)
         update = ", ".join(f"{c}=excluded.{c}" for c in _COLUMNS if c != "key")
         sql = (f"INSERT INTO responses ({cols}) VALUES ({','.join('?' * len(_COLUMNS))}) "
                f"ON CONFLICT(key) DO UPDATE SET {update} WHERE responses.status != 'ok'")
+        conn.executemany(sql, rows)
+        conn.executemany("DELETE FROM claims WHERE key=?", [(r[0],) for r in rows])
+        return len(rows)
 
-        def body(conn: sqlite3.Connection) -> None:
-            conn.executemany(sql, rows)
-            conn.executemany("DELETE FROM claims WHERE key=?", [(r[0],) for r in rows])
+    def insert_records(self, conn: sqlite3.Connection, records: Iterable[Record]) -> int:
+        """Write ``records`` through ``conn`` inside an open :meth:`transaction`, as
+        :meth:`put_many` does (an ``ok`` row is never replaced; claims dropped)."""
+        return self._insert_rows(conn, [self._values(r) for r in records])
 
-        self._transaction("cannot store answers", body)
+    @contextlib.contextmanager
+    def transaction(self, action: str = "cannot write") -> Iterator[sqlite3.Connection]:
+        """One write transaction for writers that change several tables at once (the batch
+        ledger stores a batch's answers and marks it collected in one commit). SQLite errors
+        become :class:`StoreError`."""
+        self._check_writable()
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        try:
+                            conn.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            pass
+                    raise
+            except sqlite3.Error as exc:
+                raise self._error(action, exc) from None
 
     def put(self, record: Record) -> None:
         """Write one record and commit at once (see :meth:`put_many`)."""

@@ -146,6 +146,10 @@ class Study:
         file's chat template if it carries one, else completion; OpenAI-compatible: chat). The
         layout is recorded in the panel (``layout``) and enters the store key, so the same model
         gives the same beliefs locally and through its server with the same layout.
+    max_requests : int
+        Largest number of requests (conditions x runs) accepted, default 10^7. A design above it
+        is refused with its size before any condition is built (a 10^8-condition grid would
+        otherwise exhaust memory); raise it deliberately for larger studies.
 
     Examples
     --------
@@ -178,6 +182,7 @@ class Study:
     model: str | None = None
     name: str | None = None
     layout: str | None = None
+    max_requests: int = 10_000_000
     _table: pd.DataFrame = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -209,8 +214,18 @@ class Study:
             if isinstance(values, str) or not values:
                 raise StudyError(f"sampled variable {name!r} needs a non-empty list of values")
         object.__setattr__(self, "sampled", sampled)
-        from .design import condition_table
+        from .design import condition_table, grid_size
 
+        if isinstance(self.max_requests, bool) or not isinstance(self.max_requests, int) \
+                or self.max_requests < 1:
+            raise StudyError(f"max_requests must be a positive integer, got {self.max_requests!r}")
+        n_conditions = grid_size(self.conditions)
+        if n_conditions * self.runs > self.max_requests:
+            raise StudyError(
+                f"the design has {n_conditions:,} conditions x {self.runs:,} runs = "
+                f"{n_conditions * self.runs:,} requests, above max_requests="
+                f"{self.max_requests:,}; nothing was built. Shrink the grid, or pass a larger "
+                "max_requests if the study is meant to be this large")
         table = condition_table(self.conditions)
         _refuse_missing(table, sampled)
         object.__setattr__(self, "_table", table)
@@ -236,6 +251,11 @@ class Study:
     def condition_table(self) -> pd.DataFrame:
         """The conditions, one row per condition; the row position is ``condition_id``."""
         return self._table.copy()
+
+    @property
+    def condition_table_view(self) -> pd.DataFrame:
+        """The condition table without a copy (read only; for the simulator's own use)."""
+        return self._table
 
     @property
     def n_conditions(self) -> int:

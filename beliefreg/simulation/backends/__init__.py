@@ -1,5 +1,5 @@
-"""Simulator backends: ``"local"`` (embedded llama.cpp model) and ``"openai"`` (OpenAI and
-OpenAI-compatible servers)."""
+"""Simulator backends: ``"local"`` (embedded llama.cpp model), ``"openai"`` (OpenAI and
+OpenAI-compatible servers) and ``"openai-batch"`` (OpenAI's Batch API)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from .base import Backend, Outcome, Reply
 __all__ = ["Backend", "Outcome", "Reply", "get_backend", "BACKENDS"]
 
 #: Backend names accepted by :func:`beliefreg.simulate`.
-BACKENDS = ("local", "openai")
+BACKENDS = ("local", "openai", "openai-batch")
 
 
 def get_backend(backend: str | Backend, **options: Any) -> Backend:
@@ -34,5 +34,9 @@ def get_backend(backend: str | Backend, **options: Any) -> Backend:
         from .openai import OpenAIBackend
 
         return OpenAIBackend(**options)
+    if backend == "openai-batch":
+        from .openai_batch import OpenAIBatchBackend
+
+        return OpenAIBatchBackend(**options)
     raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)} "
                      "or a Backend instance")

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..design import Item
+    from ..design import Item, Rendered
     from ..pricing import Price
     from ..store import Store
     from ..study import Study
@@ -95,6 +96,25 @@ class Backend(ABC):
         """The prompt layout the backend uses for ``study`` (``'completion'`` or ``'chat'``;
         recorded in the panel's ``layout`` column)."""
         return study.layout or "chat"
+
+    def request_keys(self, groups: Sequence[Rendered], study: Study, model: str,
+                     identity_json: str) -> tuple[list[str], list[int]]:
+        """Store keys and estimated input tokens of every run of ``groups``, in order
+        (planning's inner loop).
+
+        The default builds every payload; a backend may override it with a faster computation
+        that gives the same keys (the OpenAI backend hashes the text shared by the runs of a
+        condition once).
+        """
+        from ..planning import payload_input_tokens, request_key
+
+        keys, tokens = [], []
+        for group in groups:
+            for item in group.items():
+                payload = self.build_payload(item, study, model)
+                keys.append(request_key(identity_json, payload, item.run, item.draw))
+                tokens.append(payload_input_tokens(self, payload))
+        return keys, tokens
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def open(self, model: str, study: Study, store: Store) -> None:

@@ -47,8 +47,8 @@ from typing import Any
 
 from ..errors import BackendError
 
-__all__ = ["LlamaRuntime", "default_model_path", "default_threads", "get_runtime",
-           "xllamacpp_version", "cache_dir"]
+__all__ = ["LlamaRuntime", "default_model_path", "default_threads", "measured_threads",
+           "get_runtime", "xllamacpp_version", "cache_dir"]
 
 #: Logit bias that lifts the requested tokens above every other token.
 _BIAS = 100.0
@@ -73,7 +73,8 @@ def xllamacpp_version() -> str:
 
 
 def default_threads() -> int:
-    """Half the CPU cores, between 1 and 4.
+    """Half the CPU cores, between 1 and 4 (when a runtime is built directly without a count;
+    :func:`get_runtime` measures instead, :func:`measured_threads`).
 
     llama.cpp's threads wait for each other at every layer; on a busy machine two threads on
     two shared cores were measured 3 to 10 times slower than one (0.15 s per prompt when idle,
@@ -356,12 +357,158 @@ def _checked(out: Any) -> dict[str, Any]:
 
 def get_runtime(model_path: str | Path, *, n_threads: int | None = None, n_ctx: int = 4096,
                 n_batch: int = 512) -> LlamaRuntime:
-    """A shared :class:`LlamaRuntime` per (file, threads, context, batch) in this process."""
-    n_threads = int(n_threads or default_threads())
-    key = (str(Path(model_path).resolve()), n_threads, int(n_ctx), int(n_batch))
+    """A shared :class:`LlamaRuntime` per (file, threads, context, batch) in this process.
+
+    Without ``n_threads`` the thread count is :func:`measured_threads`: the faster one measured
+    on this machine (once, then cached on disk).
+    """
     with _RUNTIMES_LOCK:
+        if n_threads is None:
+            n_threads = _measured_threads_locked(model_path, int(n_ctx), int(n_batch))
+        n_threads = int(n_threads)
+        key = _runtime_key(model_path, n_threads, n_ctx, n_batch)
         runtime = _RUNTIMES.get(key)
         if runtime is None:
             runtime = LlamaRuntime(model_path, n_threads=n_threads, n_ctx=n_ctx, n_batch=n_batch)
             _RUNTIMES[key] = runtime
         return runtime
+
+
+def _runtime_key(model_path: str | Path, n_threads: int, n_ctx: int,
+                 n_batch: int) -> tuple[Any, ...]:
+    return (str(Path(model_path).resolve()), int(n_threads), int(n_ctx), int(n_batch))
+
+
+#: A prompt of about 60 tokens, the size of a study's few-shot Yes/No prompt.
+_PROBE_PROMPT = ("Q: Is the sky blue? Answer Yes or No.\nA: Yes\n\nQ: Is fire cold? Answer Yes or "
+                 "No.\nA: No\n\nQ: Would you buy a pack of 40 diapers for 35 cents if you had a "
+                 "baby at home? Answer Yes or No.\nA:")
+
+#: Environment variable that fixes the llama.cpp thread count (skips the measurement).
+THREADS_ENV = "BELIEFREG_LLAMA_THREADS"
+
+
+def _thread_candidates() -> list[int]:
+    import os
+
+    cpus = os.cpu_count() or 1
+    return sorted({1, min(cpus, 2), min(cpus, 4)})
+
+
+def measured_threads(model_path: str | Path, *, n_ctx: int = 4096, n_batch: int = 512) -> int:
+    """The llama.cpp thread count that evaluated prompts fastest on this machine.
+
+    On the first call for a (model file, CPU count, xllamacpp version, batch size) the
+    candidates (1, 2 and 4 threads, up to the CPU count) are loaded side by side and timed on
+    the same prompt of about 60 tokens, interleaved (so that a change in load hits them
+    alike), five times each after one warm-up; the one with the smaller median wins. The
+    result and the timings are cached in ``cache_dir() / "llama_threads.json"``, so later
+    processes read it instead of measuring (delete the file to measure again). The winning
+    runtime is kept for :func:`get_runtime`. The probabilities do not depend on the thread
+    count (bitwise identical with 1 and 2 threads), only the speed does.
+
+    ``$BELIEFREG_LLAMA_THREADS`` fixes the count and skips the measurement.
+
+    Returns
+    -------
+    int
+    """
+    with _RUNTIMES_LOCK:
+        return _measured_threads_locked(model_path, int(n_ctx), int(n_batch))
+
+
+def _threads_key(model_path: Path, n_batch: int) -> str:
+    import os
+
+    st = model_path.stat()
+    return (f"{model_path.resolve()}|{st.st_size}|{st.st_mtime_ns}|cpus={os.cpu_count()}|"
+            f"xllamacpp={xllamacpp_version()}|n_batch={n_batch}")
+
+
+def _measured_threads_locked(model_path: str | Path, n_ctx: int, n_batch: int) -> int:
+    import os
+
+    env = os.environ.get(THREADS_ENV)
+    if env:
+        try:
+            value = int(env)
+        except ValueError:
+            raise BackendError(f"{THREADS_ENV} must be a positive integer, got {env!r}") from None
+        if value < 1:
+            raise BackendError(f"{THREADS_ENV} must be a positive integer, got {env!r}")
+        return value
+    path = Path(model_path)
+    if not path.is_file():
+        raise BackendError(f"model file not found: {path}")
+    key = _threads_key(path, n_batch)
+    if key in _MEASURED:
+        return _MEASURED[key]
+    index = cache_dir() / "llama_threads.json"
+    try:
+        known = json.loads(index.read_text())
+    except (OSError, ValueError):
+        known = {}
+    entry = known.get(key)
+    if isinstance(entry, dict) and isinstance(entry.get("threads"), int):
+        _MEASURED[key] = int(entry["threads"])
+        return _MEASURED[key]
+    candidates = _thread_candidates()
+    if len(candidates) == 1:
+        _MEASURED[key] = candidates[0]
+        return candidates[0]
+    best, timings = _time_thread_counts(path, candidates, n_ctx, n_batch)
+    _MEASURED[key] = best
+    known[key] = {"threads": best, "median_ms": timings, "prompt": "about 60 tokens",
+                  "measured_at": _now(), "load_average": _load()}
+    try:
+        index.parent.mkdir(parents=True, exist_ok=True)
+        tmp = index.with_name(f".{index.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known, indent=1))
+        tmp.replace(index)
+    except OSError:  # a read-only cache: measured again in the next process
+        pass
+    return best
+
+
+def _time_thread_counts(path: Path, candidates: list[int], n_ctx: int,
+                        n_batch: int) -> tuple[int, dict[str, float]]:
+    """Load a runtime per candidate, time them interleaved, keep the fastest in ``_RUNTIMES``."""
+    import statistics
+    import time
+
+    runtimes = {}
+    for c in candidates:
+        key = _runtime_key(path, c, n_ctx, n_batch)
+        runtimes[c] = _RUNTIMES.get(key) or LlamaRuntime(path, n_threads=c, n_ctx=n_ctx,
+                                                          n_batch=n_batch)
+    times: dict[int, list[float]] = {c: [] for c in candidates}
+    for rep in range(6):
+        for c in (candidates if rep % 2 == 0 else candidates[::-1]):
+            start = time.perf_counter()
+            runtimes[c].complete(_PROBE_PROMPT, max_tokens=1, n_probs=0, temperature=1.0,
+                                 top_p=1.0, seed=rep)
+            if rep:  # the first round warms up
+                times[c].append(time.perf_counter() - start)
+    medians = {c: statistics.median(v) for c, v in times.items()}
+    best = min(candidates, key=lambda c: (medians[c], c))
+    _RUNTIMES[_runtime_key(path, best, n_ctx, n_batch)] = runtimes[best]
+    return best, {str(c): round(1000 * m, 1) for c, m in medians.items()}
+
+
+def _now() -> str:
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _load() -> list[float] | None:
+    import os
+
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+#: Thread counts measured or read in this process, by :func:`_threads_key`.
+_MEASURED: dict[str, int] = {}

@@ -58,7 +58,7 @@ from ..keys import derive_seed
 from ..layout import COMPLETION_STOP, chat_messages, completion_prompt
 from ..pricing import Price
 from .base import Backend, Outcome, Reply, outcome_from_result
-from .gguf import read_gguf_metadata
+from .gguf import tokenizer_metadata
 from .llama_runtime import cache_dir, default_model_path, get_runtime, xllamacpp_version
 
 if TYPE_CHECKING:
@@ -169,7 +169,9 @@ class LocalBackend(Backend):
         A GGUF file; default the embedded Gemma 3 270M (assembled once into
         ``~/.cache/beliefreg/models``, or ``$BELIEFREG_CACHE/models``).
     n_threads : int, optional
-        CPU threads; default half the cores, between 1 and 4 (beliefs do not depend on it).
+        CPU threads; default the count measured fastest on this machine (1, 2 or 4, measured
+        once and cached, :func:`~beliefreg.simulation.backends.llama_runtime.measured_threads`;
+        ``$BELIEFREG_LLAMA_THREADS`` fixes it). Beliefs do not depend on it.
     n_ctx : int
         Context window in tokens.
     top_n : int, optional
@@ -234,7 +236,7 @@ class LocalBackend(Backend):
 
     def _has_template(self) -> bool:
         if self._template is None:
-            meta = read_gguf_metadata(self.model_path, ["tokenizer.chat_template"])
+            meta = tokenizer_metadata(self.model_path)  # read once per process
             self._template = bool(meta.get("tokenizer.chat_template"))
         return self._template
 
@@ -338,8 +340,7 @@ class LocalBackend(Backend):
         if key not in self._resolved:
             rt = self._runtime()
             if self._vocab is None:
-                meta = read_gguf_metadata(self.model_path, ["tokenizer.ggml.tokens"])
-                self._vocab = meta.get("tokenizer.ggml.tokens")
+                self._vocab = tokenizer_metadata(self.model_path).get("tokenizer.ggml.tokens")
             self._resolved[key] = cs.resolve(tokenize=rt.tokenize, vocab=self._vocab)
         return self._resolved[key]
 

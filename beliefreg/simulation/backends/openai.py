@@ -23,9 +23,11 @@ official ``openai`` client.
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -37,14 +39,14 @@ from ..errors import (
     RequestFailed,
     StudyError,
 )
-from ..keys import derive_seed
+from ..keys import canonical_json, derive_seed
 from ..layout import COMPLETION_STOP, chat_messages, completion_prompt
-from ..pricing import OPENAI_PRICES, Price, price_for
+from ..pricing import OPENAI_PRICES, Price, estimate_tokens, price_for
 from ..redact import Redactor
 from .base import Backend, Outcome, Reply, outcome_from_result
 
 if TYPE_CHECKING:
-    from ..design import Item
+    from ..design import Item, Rendered
     from ..store import Store
     from ..study import Study
 
@@ -54,6 +56,13 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 #: The Responses API rejects ``max_output_tokens`` below 16.
 _RESPONSES_MIN_OUTPUT_TOKENS = 16
+
+#: Stand-ins for the messages and the seed when deriving the canonical payload text.
+_MSG_SENTINEL = "\x00beliefreg-messages\x00"
+_SEED_SENTINEL = -918_273_645_501
+
+#: JSON string encoder of the canonical form (``ensure_ascii=False``).
+_encode_json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 _QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "quota_exceeded"}
 
@@ -80,6 +89,16 @@ def _retry_after(headers: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _count(value: Any) -> int | None:
+    """A token count from a usage field (None when absent or not a number)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _error_text(exc: Any) -> str:
@@ -114,10 +133,6 @@ class OpenAIBackend(Backend):
     top_logprobs : int
         Alternatives listed per token (OpenAI allows at most 20; another server, e.g. llama.cpp,
         may list more: up to 10,000 here).
-    extra_body : mapping, optional
-        Extra JSON fields sent with every request to a server other than OpenAI (e.g.
-        ``{"cache_prompt": False}`` for llama.cpp, so that every request is evaluated from
-        scratch, as the local backend does). They enter the store key.
     prices : mapping, optional
         ``{model or prefix: (usd_per_million_input, usd_per_million_output)}`` overriding or
         extending the built-in OpenAI prices; with a ``base_url`` only these are used.
@@ -126,6 +141,10 @@ class OpenAIBackend(Backend):
     max_tokens_param : str, optional
         Request field for the token limit in Chat Completions: default
         ``"max_completion_tokens"`` for OpenAI and ``"max_tokens"`` for other servers.
+    extra_body : mapping, optional
+        Extra request fields a compatible server understands, e.g. ``{"top_k": -1}`` for
+        vLLM (no top-k truncation even when the model's generation config sets one). They
+        are part of the request, so they enter its store key.
 
     Examples
     --------
@@ -150,9 +169,6 @@ class OpenAIBackend(Backend):
         limit = 20 if self.is_openai else 10_000
         if not 1 <= int(top_logprobs) <= limit:
             raise ValueError(f"top_logprobs must lie in 1..{limit}")
-        if extra_body and self.is_openai:
-            raise ValueError("extra_body is for other servers (llama.cpp, vLLM), not OpenAI")
-        self.extra_body = dict(extra_body or {})
         self.api = api
         self._api_key = api_key
         self.timeout = float(timeout)
@@ -164,6 +180,7 @@ class OpenAIBackend(Backend):
         self.probe_enabled = probe
         self.max_tokens_param = max_tokens_param or (
             "max_completion_tokens" if self.is_openai else "max_tokens")
+        self.extra_body = dict(extra_body) if extra_body else None
         self._client: Any = None
         self._redactor = Redactor([api_key or os.environ.get("OPENAI_API_KEY")])
 
@@ -199,17 +216,8 @@ class OpenAIBackend(Backend):
             return payload
         messages = chat_messages(item.system, item.examples, item.question)
         if self.api == "chat":
-            return {
-                "api": "chat",
-                "messages": messages,
-                "temperature": float(study.temperature),
-                "top_p": float(study.top_p),
-                self.max_tokens_param: int(study.max_tokens),
-                "logprobs": True,
-                "top_logprobs": self.top_logprobs,
-                "seed": derive_seed(study.seed, messages, item.run, item.draw),
-                **({"extra_body": dict(self.extra_body)} if self.extra_body else {}),
-            }
+            return self._chat_payload(messages, study,
+                                      derive_seed(study.seed, messages, item.run, item.draw))
         return {
             "api": "responses",
             "input": messages,
@@ -219,7 +227,78 @@ class OpenAIBackend(Backend):
             "include": ["message.output_text.logprobs"],
             "top_logprobs": self.top_logprobs,
             "store": False,
+            **({"extra_body": dict(self.extra_body)} if self.extra_body else {}),
         }
+
+    def _chat_payload(self, messages: Any, study: Study, seed: int) -> dict[str, Any]:
+        payload = {
+            "api": "chat",
+            "messages": messages,
+            "temperature": float(study.temperature),
+            "top_p": float(study.top_p),
+            self.max_tokens_param: int(study.max_tokens),
+            "logprobs": True,
+            "top_logprobs": self.top_logprobs,
+            "seed": seed,
+        }
+        if self.extra_body:
+            payload["extra_body"] = dict(self.extra_body)
+        return payload
+
+    def request_keys(self, groups: Sequence[Rendered], study: Study, model: str,
+                     identity_json: str) -> tuple[list[str], list[int]]:
+        """Keys equal to the default's (a test checks it), computed without building payloads:
+        the canonical payload text is assembled from a template, the system and example
+        messages are encoded and hashed once per distinct system text, the question once per
+        condition, and each run adds only its run index and seed to copies of those hashes."""
+        if self.api != "chat" or study.layout == "completion":
+            return super().request_keys(groups, study, model, identity_json)
+        # the canonical payload text around the messages and the seed, from sentinels
+        text = canonical_json(self._chat_payload(_MSG_SENTINEL, study, _SEED_SENTINEL))
+        m_tok, s_tok = canonical_json(_MSG_SENTINEL), str(_SEED_SENTINEL)
+        i_m, i_s = text.index(m_tok), text.index(s_tok)
+        if not (i_m < i_s and text.count(s_tok) == 1 and text.count(m_tok) == 1):
+            return super().request_keys(groups, study, model, identity_json)
+        pre, mid, post = text[:i_m], text[i_m + len(m_tok):i_s], text[i_s + len(s_tok):]
+        run_tail = post.encode() + b',"run":'
+        enc = _encode_json_string
+        sha256 = hashlib.sha256
+        seed_text = f"[{int(study.seed)},"
+        keys: list[str] = []
+        tokens: list[int] = []
+        heads: dict[tuple[Any, ...], tuple[Any, Any, str, int, int]] = {}
+        for g in groups:
+            head_key = (g.system, g.examples, g.draw)
+            head = heads.get(head_key)
+            if head is None:  # the messages before the question, as canonical JSON
+                before = chat_messages(g.system, g.examples, "")[:-1]
+                h_json = canonical_json(before)[:-1]  # without the closing bracket
+                h_json += "," if before else ""
+                seed_state = sha256(f"{seed_text}{h_json}".encode())
+                key_state = sha256(('{"draw":%d,"identity":%s,"payload":%s%s' % (
+                    g.draw, identity_json, pre, h_json)).encode())
+                n_chars = sum(len(m["content"]) + 1 for m in before)
+                head = (seed_state, key_state, h_json, n_chars, len(before) + 1)
+                if len(heads) > 64:
+                    heads.clear()
+                heads[head_key] = head
+            seed_state, key_state, _, n_chars, n_msgs = head
+            q_json = ('{"content":%s,"role":"user"}]' % enc(g.question)).encode()
+            s_state = seed_state.copy()
+            s_state.update(q_json + b",")
+            k_state = key_state.copy()
+            k_state.update(q_json + mid.encode())
+            n_tok = max(1, -(-(n_chars + len(g.question)) // 4)) + 4 * n_msgs
+            draw_tail = b",%d]" % g.draw
+            for run in g.runs:
+                h = s_state.copy()
+                h.update(b"%d" % run + draw_tail)
+                seed = int.from_bytes(h.digest()[:4], "big") & 0x7FFFFFFF
+                k = k_state.copy()
+                k.update(b"%d" % seed + run_tail + b"%d}" % run)
+                keys.append(k.hexdigest())
+                tokens.append(n_tok)
+        return keys, tokens
 
     def prompt_text(self, payload: dict[str, Any]) -> str:
         if "prompt" in payload:
@@ -404,13 +483,16 @@ class OpenAIBackend(Backend):
         if self._client is None:
             self._client = self._make_client()
         kwargs = {k: v for k, v in payload.items() if k != "api"}
-        try:
+        try:  # the raw body: stored as received, without building and dumping pydantic models
             if payload["api"] == "chat":
-                result = await self._client.chat.completions.create(model=model, **kwargs)
+                raw = await self._client.chat.completions.with_raw_response.create(
+                    model=model, **kwargs)
             elif payload["api"] == "completions":
-                result = await self._client.completions.create(model=model, **kwargs)
+                raw = await self._client.completions.with_raw_response.create(
+                    model=model, **kwargs)
             else:
-                result = await self._client.responses.create(model=model, **kwargs)
+                raw = await self._client.responses.with_raw_response.create(model=model,
+                                                                            **kwargs)
         except Exception as exc:  # classified; the runner decides what to do
             import asyncio
 
@@ -420,23 +502,23 @@ class OpenAIBackend(Backend):
             failure.message = self._redactor.text(failure.message)
             failure.args = (failure.message,)
             raise failure from None
-        if isinstance(result, str):  # some servers answer 200 with a non-JSON body
-            raise RequestFailed(self._redactor.text(
-                f"malformed response (not JSON): {result[:200]!r}"), retryable=True)
+        body = raw.http_response.content
         try:
-            response = result.model_dump(mode="json", exclude_none=True)
-        except Exception as exc:
-            raise RequestFailed(self._redactor.text(f"malformed response: {exc}"),
-                                retryable=True) from None
+            response = json.loads(body)
+        except ValueError:  # some servers answer 200 with a non-JSON body
+            raise RequestFailed(self._redactor.text(
+                f"malformed response (not JSON): {body[:200]!r}"), retryable=True) from None
+        if not isinstance(response, dict):
+            raise RequestFailed(self._redactor.text(
+                f"malformed response (not a JSON object): {body[:200]!r}"), retryable=True)
         # an answer without log-probabilities (content filter, refusal, empty content) is
         # kept as it is: asking again would pay again for the same answer
         response = self._redactor.obj(response)
-        usage = response.get("usage") or {}
+        usage = response.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
         n_in = usage.get("prompt_tokens", usage.get("input_tokens"))
         n_out = usage.get("completion_tokens", usage.get("output_tokens"))
-        return Reply(response=response,
-                     input_tokens=None if n_in is None else int(n_in),
-                     output_tokens=None if n_out is None else int(n_out))
+        return Reply(response=response, input_tokens=_count(n_in), output_tokens=_count(n_out))
 
     # -- reading -------------------------------------------------------------------------------
     @staticmethod

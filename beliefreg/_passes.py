@@ -1,0 +1,42 @@
+"""Blocked passes over a tall design matrix: each row block is read once, on one BLAS thread.
+
+At 10^6 x 20 the design is 160 MB; forming ``X * h[:, None]`` whole would allocate another
+160 MB and read and write it once more. Reading the design in blocks of :data:`BLOCK_ROWS`
+rows keeps each block in cache between its products, allocates one block of scratch, and lets
+the pass run at close to the speed of one read of the design.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._blas_threads import single_blas_thread
+
+__all__ = ["BLOCK_ROWS", "weighted_gram"]
+
+#: Rows per block: 8192 x 20 doubles (1.3 MB) stay in cache between a block's products, and
+#: the Python overhead per block (a few microseconds per call) is amortised.
+BLOCK_ROWS = 8192
+
+
+def weighted_gram(exog: np.ndarray, h: np.ndarray) -> np.ndarray:
+    r""":math:`X' \mathrm{diag}(h) X`, symmetrised, in one blocked pass (no n x k temporary).
+
+    Parameters
+    ----------
+    exog : ndarray, shape (n, k)
+    h : ndarray, shape (n,)
+
+    Returns
+    -------
+    ndarray, shape (k, k)
+    """
+    n, k = exog.shape
+    acc = np.zeros((k, k))
+    scratch = np.empty((min(BLOCK_ROWS, n), k))
+    with single_blas_thread():
+        for start in range(0, n, BLOCK_ROWS):
+            rows = slice(start, start + BLOCK_ROWS)
+            xb = exog[rows]
+            acc += xb.T @ np.multiply(xb, h[rows, None], out=scratch[:len(xb)])
+    return 0.5 * (acc + acc.T)

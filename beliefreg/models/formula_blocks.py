@@ -1,0 +1,292 @@
+"""Build a patsy design in row blocks, straight into the final matrices.
+
+``patsy.dmatrices(..., return_type="dataframe")`` evaluates every factor on the whole data,
+assembles a matrix, wraps it in a DataFrame, and the caller then copies it into a float array:
+at 10^6 rows x 20 columns that is about 3.3 times the design in extra memory, and half the time
+of the fit. Here patsy does the same work in blocks of rows:
+
+1. the design information (term columns, categorical levels, stateful transforms such as
+   ``center()``) is learnt by patsy's incremental builder from an iterator over the blocks;
+   numerical factors are examined on the first block only, categorical ones on every block (so
+   the levels are those of the whole data, sorted as patsy sorts them);
+2. each block's matrices are built with the same design information and written into
+   preallocated arrays; rows with missing values are dropped block by block.
+
+Every row's values are computed by the same functions as in one call, so the design is the
+same (stateful transforms accumulate their statistics block by block, which can move them in
+the last bits). Extra memory is one block's worth of patsy temporaries. The design information
+is what :func:`patsy.dmatrices` would give, so new data is rebuilt with it as before
+(``patsy.build_design_matrices``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import patsy
+
+__all__ = ["FormulaDesign", "build_formula_design", "block_rows_for"]
+
+#: Target size of one block of the design (bytes): large enough that patsy's per-call overhead
+#: (a few milliseconds per block) is amortised, small enough to stay far below the design.
+_BLOCK_BYTES = 32 << 20
+
+
+def block_rows_for(n_columns: int) -> int:
+    """Rows per block for a design with ``n_columns`` columns (at least 4096)."""
+    return max(4096, _BLOCK_BYTES // (8 * max(n_columns, 1)))
+
+
+@dataclass
+class FormulaDesign:
+    """The matrices of a formula on a DataFrame, rows with missing values dropped.
+
+    Attributes
+    ----------
+    endog : ndarray, shape (m, q)
+    exog : ndarray, shape (m, k), C-contiguous
+    row_labels : pandas.Index
+        The labels of the rows kept.
+    lhs_info, rhs_info : patsy.DesignInfo
+    """
+
+    endog: np.ndarray
+    exog: np.ndarray
+    row_labels: pd.Index
+    lhs_info: Any
+    rhs_info: Any
+
+
+class _Plan:
+    """How to write every column of the design from its factors' values.
+
+    ``factors`` maps each factor to ``(kind, state, info)``; ``columns`` lists
+    ``(matrix, column, parts)``, matrix 0 the outcome and 1 the design, ``parts`` a list of
+    ``(factor, column_of_factor, contrast_column)`` (``contrast_column`` None for a numerical
+    factor); an empty ``parts`` is the intercept.
+    """
+
+    def __init__(self, factors: dict[Any, Any], columns: list[tuple[int, int, list[Any]]]):
+        self.factors = factors
+        self.columns = columns
+        self.last_mask: np.ndarray | None = None
+
+
+def _column_combinations(columns_per_factor: list[int]):
+    """patsy's order of a subterm's columns: the left-most factor iterates fastest."""
+    import itertools
+
+    for combo in itertools.product(*[range(c) for c in reversed(columns_per_factor)]):
+        yield combo[::-1]
+
+
+def _numeric_plan(*infos: Any) -> _Plan | None:
+    """A :class:`_Plan` for patsy's design information (the term codings, in patsy's order)."""
+    factors: dict[Any, Any] = {}
+    columns: list[tuple[int, int, list[Any]]] = []
+    for which, info in enumerate(infos):
+        for term, subterms in info.term_codings.items():
+            col = info.term_slices[term].start
+            for subterm in subterms:
+                widths = []
+                for factor in subterm.factors:
+                    finfo = info.factor_infos[factor]
+                    factors[factor] = finfo
+                    if factor in subterm.contrast_matrices:
+                        widths.append(subterm.contrast_matrices[factor].matrix.shape[1])
+                    else:
+                        widths.append(finfo.num_columns)
+                for combo in _column_combinations(widths):
+                    parts = []
+                    for factor, j in zip(subterm.factors, combo):
+                        if factor in subterm.contrast_matrices:
+                            matrix = np.asarray(subterm.contrast_matrices[factor].matrix, float)
+                            parts.append((factor, None, np.ascontiguousarray(matrix[:, j])))
+                        else:
+                            parts.append((factor, j, None))
+                    columns.append((which, col, parts))
+                    col += 1
+            if col != info.term_slices[term].stop:  # not the layout expected: let patsy build
+                return None
+    return _Plan(factors, columns)
+
+
+#: Rows written at a time into the C-ordered matrices (the strided column writes of one
+#: sub-block stay in cache).
+_WRITE_ROWS = 4096
+
+_NA_ACTION = patsy.NAAction("drop")
+
+
+def _numeric_block(plan: _Plan, block: pd.DataFrame, endog: np.ndarray, exog: np.ndarray,
+                   m: int) -> int | None:
+    """Evaluate a block's factors and write the design's columns into rows ``m:``.
+
+    The values are those of ``patsy.build_design_matrices``: each factor evaluated by patsy
+    (``factor.eval`` with its memorised state; categorical values coded by
+    ``patsy.categorical.categorical_to_int`` against the levels learnt on the whole data),
+    each column the product, in patsy's order, of ``1.0`` and the factor columns (a numerical
+    column, or the contrast matrix's column picked by the level codes); rows where a factor is
+    missing are dropped. Returns the rows written, or None (nothing written) when a
+    numerical value is not numeric or not of the block's length, so that patsy handles the
+    block and raises its own error.
+    """
+    from patsy.categorical import categorical_to_int
+
+    size = len(block)
+    values: dict[Any, np.ndarray] = {}
+    bad = np.zeros(size, dtype=bool)
+    for factor, finfo in plan.factors.items():
+        raw = factor.eval(finfo.state, block)
+        if finfo.type == "categorical":
+            codes = _level_codes(raw, finfo.categories, size)
+            if codes is None:  # patsy's own coding (a Python loop), which raises its errors
+                codes = np.asarray(categorical_to_int(raw, finfo.categories, _NA_ACTION,
+                                                      origin=factor))
+            if codes.shape != (size,):
+                return None
+            bad |= codes < 0
+            values[factor] = codes
+            continue
+        arr = np.asarray(raw)
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if (arr.ndim != 2 or arr.shape != (size, finfo.num_columns)
+                or arr.dtype.kind not in "iuf"):
+            return None
+        if arr.dtype.kind == "f":
+            bad |= np.isnan(arr).any(axis=1)
+        values[factor] = arr
+    keep = None
+    if bad.any():
+        keep = ~bad
+        values = {f: v[keep] for f, v in values.items()}
+        size = int(keep.sum())
+    plan.last_mask = keep
+    # integer values are converted to float as they are written (exact below 2**53)
+    mats = (endog, exog)
+    for start in range(0, size, _WRITE_ROWS):
+        stop = min(start + _WRITE_ROWS, size)
+        for which, col, parts in plan.columns:
+            out = mats[which][m + start:m + stop, col]
+            if not parts:
+                out[...] = 1.0
+                continue
+            # patsy's 1.0 * f1 * f2 * ...: the leading 1.0 changes no bit
+            for i, (factor, j, contrast) in enumerate(parts):
+                v = values[factor]
+                piece = v[start:stop, j] if contrast is None else contrast[v[start:stop]]
+                if i == 0:
+                    out[...] = piece
+                else:
+                    out *= piece
+    return size
+
+
+def _level_codes(raw: Any, levels: tuple[Any, ...], size: int) -> np.ndarray | None:
+    """The codes ``categorical_to_int`` gives (index in ``levels``, -1 for missing), by hashing.
+
+    patsy codes values one by one in Python (about 5 s at 10^6 rows); a hash lookup of the
+    whole block gives the same codes. None (let patsy do it) for a value that is not one of
+    the levels, for a box with its own levels, or for anything not one-dimensional.
+    """
+    try:
+        from patsy.categorical import _CategoricalBox
+    except ImportError:  # pragma: no cover - patsy's layout changed: use patsy
+        return None
+    if isinstance(raw, _CategoricalBox):
+        if raw.levels is not None and tuple(raw.levels) != tuple(levels):
+            return None
+        raw = raw.data
+    values = raw if isinstance(raw, (pd.Series, pd.Categorical, pd.Index)) else np.asarray(raw)
+    if getattr(values, "ndim", 1) != 1 or len(values) != size:
+        return None
+    try:
+        codes = pd.Index(list(levels)).get_indexer(values)
+    except (TypeError, ValueError):
+        return None
+    missing = np.asarray(pd.isna(values), dtype=bool)
+    if ((codes < 0) & ~missing).any():
+        return None
+    codes[missing] = -1
+    return codes
+
+
+def _kept_index(block: pd.DataFrame, plan: _Plan) -> pd.Index:
+    assert plan.last_mask is not None
+    return block.index[plan.last_mask]
+
+
+def _blocks(data: pd.DataFrame, rows: int):
+    for start in range(0, len(data), rows):
+        yield data.iloc[start:start + rows]
+
+
+def build_formula_design(formula: str, data: pd.DataFrame, eval_env: Any, *,
+                         block_rows: int | None = None) -> FormulaDesign:
+    """Evaluate ``formula`` on ``data`` in row blocks (see the module docstring).
+
+    Parameters
+    ----------
+    formula : str
+        ``'lhs ~ rhs'`` in patsy syntax.
+    data : pandas.DataFrame
+    eval_env : patsy.EvalEnvironment
+    block_rows : int, optional
+        Rows per block; default about 16 MB of design per block.
+
+    Raises
+    ------
+    patsy.PatsyError
+        As :func:`patsy.dmatrices` would (unknown names, no outcome, ...).
+    """
+    desc = patsy.ModelDesc.from_formula(formula)
+    n = len(data)
+    first_rows = block_rows or block_rows_for(len(desc.rhs_termlist) + 1)
+
+    def block_iter():
+        return _blocks(data, first_rows) if n else iter([data])
+
+    lhs_info, rhs_info = patsy.design_matrix_builders(
+        [desc.lhs_termlist, desc.rhs_termlist], block_iter, eval_env, "drop")
+    if not lhs_info.column_names:
+        raise patsy.PatsyError("model is missing required outcome variables")
+    q, k = len(lhs_info.column_names), len(rhs_info.column_names)
+    rows = block_rows or block_rows_for(k + q)
+    endog = np.empty((n, q))
+    exog = np.empty((n, k))
+    labels: list[pd.Index] = []
+    m = 0
+    plan = _numeric_plan(lhs_info, rhs_info)
+    for block in (_blocks(data, rows) if n else iter([data])):
+        if plan is not None:
+            size = _numeric_block(plan, block, endog, exog, m)
+            if size is not None:
+                labels.append(block.index if size == len(block) else _kept_index(block, plan))
+                m += size
+                continue
+        try:  # most blocks have no missing values: plain matrices, no row masks or copies
+            yb, xb = patsy.build_design_matrices([lhs_info, rhs_info], block,
+                                                 NA_action="raise", return_type="matrix")
+            index = block.index
+        except patsy.PatsyError:  # missing values (or a real error, raised again below)
+            yb, xb = patsy.build_design_matrices([lhs_info, rhs_info], block,
+                                                 NA_action="drop", return_type="dataframe")
+            index = xb.index
+        size = len(xb)
+        endog[m:m + size] = yb
+        exog[m:m + size] = xb
+        labels.append(index)
+        m += size
+    if m < n:  # rows dropped: shrink in place (a C-contiguous prefix keeps its data)
+        endog.resize((m, q), refcheck=False)
+        exog.resize((m, k), refcheck=False)
+    if m == n:
+        row_labels = data.index
+    else:
+        row_labels = labels[0].append(labels[1:]) if len(labels) > 1 else labels[0]
+    return FormulaDesign(endog=endog, exog=exog, row_labels=row_labels, lhs_info=lhs_info,
+                         rhs_info=rhs_info)

@@ -1,0 +1,189 @@
+"""The blocked passes and the blocked formula design give the numbers of the one-shot code.
+
+Issue 16 moved the design checks, the Newton passes, the HC0 meat and the formula design to
+row blocks on one BLAS thread. These tests compare each piece with a direct computation (or
+with ``patsy.dmatrices``) on designs spanning several blocks, and check that the BLAS limit is
+applied inside and restored outside.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import patsy
+import pytest
+from threadpoolctl import threadpool_info
+
+import beliefreg as br
+from beliefreg._blas_threads import single_blas_thread
+from beliefreg._passes import BLOCK_ROWS, weighted_gram
+from beliefreg.exceptions import DataError
+from beliefreg.inference.covariance import encode_groups
+from beliefreg.models.bernoulli import evaluate, working_weights
+from beliefreg.models.design import design_from_formula
+from beliefreg.models.formula_blocks import build_formula_design
+from beliefreg.models.links import LogitLink, ProbitLink
+
+
+def _blas_threads() -> list[int]:
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_single_blas_thread_limits_inside_and_restores_outside():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(2, user_api="blas"):
+        before = _blas_threads()
+        with single_blas_thread():
+            assert set(_blas_threads()) == {1}
+            with single_blas_thread():  # nested: still one, and no early restore
+                pass
+            assert set(_blas_threads()) == {1}
+        assert _blas_threads() == before
+
+
+@pytest.fixture(scope="module")
+def tall():
+    rng = np.random.default_rng(16)
+    n = 3 * BLOCK_ROWS + 123
+    x = np.column_stack([np.ones(n), rng.normal(size=(n, 4))])
+    y = rng.uniform(size=n)
+    return y, x
+
+
+@pytest.mark.parametrize("link,kind", [(LogitLink(), "expected"), (ProbitLink(), "expected"),
+                                       (ProbitLink(), "observed")])
+def test_evaluate_matches_the_direct_formulas(tall, link, kind):
+    y, x = tall
+    b = np.array([0.1, 0.3, -0.2, 0.05, 0.4])
+    grad, info, eta = evaluate(y, x, None, link, b, kind)
+    u, h = working_weights(y, x @ b, None, link, kind)
+    np.testing.assert_allclose(eta, x @ b, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(grad, x.T @ u, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(info, x.T @ (x * h[:, None]), rtol=1e-12, atol=1e-9)
+
+
+def test_weighted_gram_matches_the_direct_product(tall):
+    y, x = tall
+    h = np.random.default_rng(1).uniform(-1, 1, size=len(y))
+    np.testing.assert_allclose(weighted_gram(x, h), x.T @ (x * h[:, None]), rtol=1e-12,
+                               atol=1e-9)
+
+
+def test_nonfinite_regressors_are_named_without_a_full_mask(tall):
+    y, x = tall
+    x = x.copy()
+    x[2 * BLOCK_ROWS + 5, 2] = np.inf
+    with pytest.raises(DataError, match=r"regressors \['x3'\] are not finite in 1 row"):
+        br.FractionalLogit(y, x)
+    x[7, 1] = np.nan
+    with pytest.raises(DataError, match=r"missing values in 1 row \(first: 7\)"):
+        br.FractionalLogit(y, x)
+
+
+def test_huge_finite_regressors_are_not_reported_as_infinite():
+    """A Gram diagonal that overflows sends the check to the exact scan, which finds nothing."""
+    rng = np.random.default_rng(2)
+    x = np.column_stack([np.ones(50), rng.normal(size=50) * 1e160])
+    from beliefreg.models.design import check_finite
+
+    check_finite(x, ["const", "big"], pd.RangeIndex(50))  # no error
+
+
+@pytest.mark.parametrize("values", [np.array([5, 3, 3, 9, 0, 5]), np.array([7, 7, 8]),
+                                    np.array([10**9, 3, 3])])
+def test_cluster_codes_equal_sorted_factorize(values):
+    codes, n = encode_groups(pd.Series(values))
+    ref_codes, ref_uniques = pd.factorize(pd.Series(values), sort=True)
+    assert n == len(ref_uniques)
+    np.testing.assert_array_equal(codes, ref_codes)
+
+
+@pytest.fixture(scope="module")
+def frame():
+    rng = np.random.default_rng(3)
+    n = 20_000
+    df = pd.DataFrame({"y": rng.uniform(size=n), "price": rng.uniform(1, 3, size=n),
+                       "age": rng.normal(40, 5, size=n),
+                       "brand": rng.choice(["a", "b", "c"], size=n),
+                       "g": rng.integers(0, 5, size=n), "flag": rng.uniform(size=n) > 0.5},
+                      index=pd.RangeIndex(n) * 3 + 7)
+    df.loc[df.index[5], "y"] = np.nan
+    df.loc[df.index[7000], "price"] = np.nan
+    df.loc[df.index[15000], "brand"] = None
+    return df
+
+
+@pytest.mark.parametrize("formula", [
+    "y ~ price + age",
+    "y ~ np.log(price) + I(age**2) + Q('price'):age + g",
+    "y ~ price*age - 1",
+    "y ~ C(brand) + np.log(price) + flag",
+    "y ~ C(brand):price + center(age) + C(g, Treatment(2))",
+    "np.log(price) ~ age + I(g > 2)",
+    "y ~ C(brand, Sum) * C(g) + np.log(price):C(brand)",
+    "y ~ np.column_stack([price, age]) + C(flag)",
+])
+@pytest.mark.parametrize("block_rows", [1000, None])
+def test_blocked_formula_design_equals_patsy(frame, formula, block_rows):
+    env = patsy.EvalEnvironment.capture(0)
+    built = build_formula_design(formula, frame, env, block_rows=block_rows)
+    y, x = patsy.dmatrices(formula, frame, return_type="dataframe", NA_action="drop",
+                           eval_env=env)
+    assert built.rhs_info.column_names == list(x.columns)
+    assert built.row_labels.equals(x.index)
+    # the same functions on the same values: equal to the bit (center() included here)
+    np.testing.assert_array_equal(built.exog, x.to_numpy())
+    np.testing.assert_array_equal(built.endog, y.to_numpy())
+    assert built.exog.flags["C_CONTIGUOUS"]
+    # the design information rebuilds new data as patsy's own would
+    new = frame.dropna().iloc[:20]
+    np.testing.assert_allclose(patsy.build_design_matrices([built.rhs_info], new)[0],
+                               patsy.build_design_matrices([x.design_info], new)[0],
+                               rtol=1e-13)
+
+
+def test_numeric_terms_are_written_bit_for_bit(frame):
+    env = patsy.EvalEnvironment.capture(0)
+    formula = "y ~ np.log(price) + price:age + g"
+    built = build_formula_design(formula, frame, env, block_rows=777)
+    _, x = patsy.dmatrices(formula, frame, return_type="dataframe", eval_env=env)
+    assert np.array_equal(built.exog, x.to_numpy())
+
+
+def test_formula_fit_equals_array_fit_and_keeps_cluster_columns(frame):
+    data = frame.dropna()
+    res_f = br.FractionalLogit.from_formula("y ~ np.log(price) + age", data).fit(
+        cov_type="cluster", cov_kwds={"groups": "g"})
+    x = np.column_stack([np.ones(len(data)), np.log(data["price"]), data["age"]])
+    res_a = br.FractionalLogit(data["y"].to_numpy(), x).fit(
+        cov_type="cluster", cov_kwds={"groups": data["g"].to_numpy()})
+    np.testing.assert_allclose(res_f.params.to_numpy(), res_a.params.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(res_f.bse.to_numpy(), res_a.bse.to_numpy(), rtol=1e-12)
+
+
+def test_missing_rows_are_dropped_in_every_block(frame):
+    with pytest.warns(br.MissingValueWarning, match="3 of 20000 rows dropped"):
+        design = design_from_formula("y ~ C(brand) + price", frame)
+    assert design.nobs == len(frame) - 3
+    assert frame.index[5] not in design.row_labels
+
+
+def test_warnings_inside_the_single_thread_fit_point_at_the_caller():
+    """The BLAS limit is a with block, not a wrapper: warnings keep pointing at user code."""
+    import warnings
+
+    x = np.column_stack([np.ones(40), np.linspace(-1, 1, 40)])
+    y = (x[:, 1] > 0).astype(float)  # perfect separation
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        br.Logit(y, x).fit()
+    assert caught and all(w.filename == __file__ for w in caught
+                          if issubclass(w.category, br.SeparationWarning))
+    shares = np.random.default_rng(0).dirichlet(np.ones(3), size=60)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        br.MultinomialFractionalLogit(shares, np.column_stack([np.ones(60),
+                                                               np.arange(60.0)])).fit(maxiter=1)
+    conv = [w for w in caught if issubclass(w.category, br.ConvergenceWarning)]
+    assert conv and all(w.filename == __file__ for w in conv)
