@@ -21,6 +21,7 @@ from .results import BinaryResults
 from .tables import compare
 from . import efficiency  # belief vs choice: runs_needed, compare_measures, SyntheticRespondent
 from .simulation import Study, simulate
+from . import report  # beliefreg.report(panel, out): the belief-vs-choice report of any panel
 from . import calibration  # PPI++ and DSL: calibrate LLM predictions to a human sample
 from .calibration import calibrate
 
@@ -28,6 +29,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "__version__",
+    "report",
     "FractionalLogit",
     "FractionalProbit",
     "Logit",

@@ -22,7 +22,8 @@ DEMOS: dict[str, str] = {
 
 #: Registration functions of the subcommands, in help order.
 SUBCOMMANDS: list[str] = [
-    "beliefreg.demo:register",
+    "beliefreg.report.demo:register",
+    "beliefreg.report:register",
     "beliefreg.simulation.cli:register",
     "beliefreg.simulation.cli:register_batch",
 ]

@@ -26,7 +26,8 @@ __all__ = ["build_panel", "panel_columns", "recommended_rows", "META_COLUMNS"]
 #: Columns after the design variables, in order (``belief_<alt>`` are inserted after
 #: ``choice_valid``).
 META_COLUMNS = (
-    "condition_id", "run", "draw", "model", "backend", "temperature", "choice", "choice_valid",
+    "condition_id", "run", "draw", "model", "backend", "layout", "temperature", "choice",
+    "choice_valid",
     # belief_<alt> ...
     "covered_mass", "missing_mass", "pivot_index", "pivot_token", "pivot_method",
     "belief_method", "belief_flags", "belief_reason", "choice_order", "raw_text",
@@ -111,6 +112,7 @@ def build_panel(study: Study, items: Sequence[Item], keys: Sequence[str],
     """
     table = study.condition_table
     alts = study.alternatives
+    layout = backend.layout_of(study)
     read_cache: dict[str, Outcome] = {}
     rows = []
     for item, key in zip(items, keys, strict=True):
@@ -128,6 +130,7 @@ def build_panel(study: Study, items: Sequence[Item], keys: Sequence[str],
             "draw": item.draw,
             "model": model,
             "backend": backend.name,
+            "layout": layout,
             "temperature": float(study.temperature),
             "choice": out.choice,
             "choice_valid": valid,
@@ -168,8 +171,9 @@ def build_panel(study: Study, items: Sequence[Item], keys: Sequence[str],
         df[col] = df[col].astype("float64")
     df["choice_valid"] = df["choice_valid"].astype(bool)
     df["cache_hit"] = df["cache_hit"].astype(bool)
-    for col in ("choice", "model", "backend", "pivot_token", "pivot_method", "belief_method",
-                "belief_flags", "belief_reason", "choice_order", "raw_text", "finish_reason", "error",
+    for col in ("choice", "model", "backend", "layout", "pivot_token", "pivot_method",
+                "belief_method", "belief_flags", "belief_reason", "choice_order", "raw_text",
+                "finish_reason", "error",
                 "request_key"):
         df[col] = df[col].astype(object).where(df[col].notna(), None)
     return df.reset_index(drop=True)

@@ -145,10 +145,13 @@ def _estimate(study: Study, backend: Backend, model: str, the_scan: PlanScan) ->
     n_out = study.max_tokens * len(the_scan.pending)
     price = backend.price(model)
     cost = math.nan if price is None else price.cost(n_in, n_out)
+    per_request = backend.seconds_per_request(study)
     return CostEstimate(n_requests=the_scan.n_requests, n_cached=the_scan.n_cached,
                         n_to_send=len(the_scan.pending), input_tokens=n_in, output_tokens=n_out,
                         cost_usd=cost, price=price, model=model, backend=backend.name,
-                        paid=bool(backend.paid))
+                        paid=bool(backend.paid),
+                        seconds=None if per_request is None
+                        else per_request * len(the_scan.pending))
 
 
 @dataclass

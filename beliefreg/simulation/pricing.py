@@ -92,6 +92,9 @@ class CostEstimate:
     backend: str
     paid: bool = False
     """Whether the backend charges (OpenAI's API, or a server given ``prices``)."""
+    seconds: float | None = None
+    """Expected wall time of the requests to send (local backend: measured per-request
+    constants on a quiet 2-core machine; None when unknown)."""
 
     def __str__(self) -> str:
         cost = "unknown (no price for this model)" if math.isnan(self.cost_usd) \
@@ -99,4 +102,15 @@ class CostEstimate:
         return (f"{self.backend}/{self.model}: {self.n_to_send} requests to send "
                 f"({self.n_cached} of {self.n_requests} already stored), about "
                 f"{self.input_tokens:,} input and at most {self.output_tokens:,} output tokens; "
-                f"cost {cost}")
+                f"cost {cost}"
+                + ("" if self.seconds is None else
+                   f"; expected time about {_duration(self.seconds)} (a quiet 2-core machine; "
+                   "longer under load)"))
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

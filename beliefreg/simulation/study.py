@@ -137,6 +137,15 @@ class Study:
         ``"local"``).
     name : str, optional
         A label for logs.
+    layout : {"completion", "chat"}, optional
+        How the prompt is laid out, whatever the backend: ``"completion"`` is the few-shot
+        ``Q:``/``A:`` text (:func:`~beliefreg.simulation.layout.completion_prompt`; the local
+        backend evaluates it as is, the OpenAI-compatible backend sends it to the completions
+        endpoint), ``"chat"`` the chat messages (the model's chat template locally, the chat
+        completions endpoint remotely). ``None`` (default): the backend's choice (local: the
+        file's chat template if it carries one, else completion; OpenAI-compatible: chat). The
+        layout is recorded in the panel (``layout``) and enters the store key, so the same model
+        gives the same beliefs locally and through its server with the same layout.
     max_requests : int
         Largest number of requests (conditions x runs) accepted, default 10^7. A design above it
         is refused with its size before any condition is built (a 10^8-condition grid would
@@ -172,6 +181,7 @@ class Study:
     seed: int = 0
     model: str | None = None
     name: str | None = None
+    layout: str | None = None
     max_requests: int = 10_000_000
     _table: pd.DataFrame = field(init=False, repr=False, compare=False)
 
@@ -193,6 +203,8 @@ class Study:
             )
         if self.pivot == "anchor" and not self.anchor:
             raise StudyError("pivot='anchor' needs an anchor string, e.g. anchor='Answer:'")
+        if self.layout not in (None, "completion", "chat"):
+            raise StudyError(f"layout must be 'completion', 'chat' or None, got {self.layout!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise StudyError(f"seed must be an integer, got {self.seed!r}")
         object.__setattr__(self, "choices", as_choice_set(self.choices))

@@ -88,6 +88,15 @@ class Backend(ABC):
         """The text the model reads (for token estimates)."""
         return str(payload)
 
+    def seconds_per_request(self, study: Study) -> float | None:
+        """Expected seconds per request (for ``--dry-run``), or None when unknown."""
+        return None
+
+    def layout_of(self, study: Study) -> str:
+        """The prompt layout the backend uses for ``study`` (``'completion'`` or ``'chat'``;
+        recorded in the panel's ``layout`` column)."""
+        return study.layout or "chat"
+
     def request_keys(self, groups: Sequence[Rendered], study: Study, model: str,
                      identity_json: str) -> tuple[list[str], list[int]]:
         """Store keys and estimated input tokens of every run of ``groups``, in order

@@ -253,7 +253,7 @@ class LlamaRuntime:
     # -- generation ----------------------------------------------------------------------------
     def complete(self, prompt: str | Sequence[Any], *, max_tokens: int, n_probs: int,
                  temperature: float, top_p: float, seed: int,
-                 stop: Sequence[str] = ()) -> dict[str, Any]:
+                 stop: Sequence[str] = (), cache_prompt: bool = False) -> dict[str, Any]:
         """Sample a completion; every generated token comes with its top ``n_probs`` list.
 
         Sampling uses only temperature (and top_p when below one) over the whole vocabulary:
@@ -269,7 +269,7 @@ class LlamaRuntime:
             "top_p": float(top_p),
             "samplers": samplers,
             "seed": int(seed),
-            "cache_prompt": False,
+            "cache_prompt": bool(cache_prompt),
             "stop": list(stop),
             "return_tokens": True,
         }
@@ -278,7 +278,7 @@ class LlamaRuntime:
 
     def token_probs(self, context: str | Sequence[Any], token_ids: Sequence[int], *,
                     listed: dict[int, float] | None = None,
-                    n_probs: int = 4096) -> dict[int, float]:
+                    n_probs: int = 4096, reuse_prefix: bool = False) -> dict[int, float]:
         """Exact next-token probabilities of ``token_ids`` after ``context``.
 
         Parameters
@@ -293,6 +293,11 @@ class LlamaRuntime:
             schedule); when given, the first call is skipped.
         n_probs : int
             Length of the top-N list of the first call.
+        reuse_prefix : bool
+            Reuse the KV cache of the previous request's common prefix (only the new tokens are
+            evaluated): the schedule for scoring several continuations of one evaluated prompt.
+            Deterministic for a fixed sequence of calls, but not bitwise equal to a fresh
+            evaluation of the same context.
 
         Returns
         -------
@@ -302,18 +307,19 @@ class LlamaRuntime:
         """
         if listed is None:
             out = self.complete(context, max_tokens=1, n_probs=n_probs, temperature=1.0,
-                                top_p=1.0, seed=0)
+                                top_p=1.0, seed=0, cache_prompt=reuse_prefix)
             first = out["choices"][0]["logprobs"]["content"][0]
             listed = {int(t["id"]): math.exp(t["logprob"]) for t in first["top_logprobs"]}
         wanted = [int(t) for t in dict.fromkeys(token_ids)]
         result = {t: listed[t] for t in wanted if t in listed}
         missing = [t for t in wanted if t not in listed]
         if missing:
-            result.update(self._biased_probs(context, missing, listed))
+            result.update(self._biased_probs(context, missing, listed, reuse_prefix))
         return result
 
     def _biased_probs(self, context: str | Sequence[Any], missing: Sequence[int],
-                      listed: dict[int, float]) -> dict[int, float]:
+                      listed: dict[int, float], reuse_prefix: bool = False
+                      ) -> dict[int, float]:
         anchor = max(listed, key=listed.__getitem__)
         boosted = list(missing) + [anchor]
         request = {
@@ -325,7 +331,7 @@ class LlamaRuntime:
             "temperature": 1.0,
             "logit_bias": [[int(t), _BIAS] for t in boosted],
             "seed": 0,
-            "cache_prompt": False,
+            "cache_prompt": bool(reuse_prefix),
         }
         with self._lock:
             out = _checked(self._server.handle_completions(request))

@@ -151,6 +151,15 @@ def _ctx_key(ctx: tuple[int, ...]) -> str:
     return ",".join(str(i) for i in ctx)
 
 
+#: Top-N list length of the follow-up calls along multi-token labels with the prompt cache on.
+CHAIN_TOP_N = 64
+#: Seconds per single-token (Yes/No) request of the embedded model on a quiet 2-core machine
+#: (the demo: 160 requests in 84 s), and the cost of one follow-up call along a multi-token
+#: label relative to it (with the prompt cache: about 0.2, benchmarks/multitoken.py; without: 1).
+SECONDS_PER_REQUEST = 0.53
+FOLLOW_UP_COST = {True: 0.2, False: 1.0}
+
+
 class LocalBackend(Backend):
     """The embedded llama.cpp model (default: Gemma 3 270M from PyPI).
 
@@ -169,6 +178,19 @@ class LocalBackend(Backend):
         Length of the exact top-N list read per generated token (variants beyond it cost one
         more forward pass); default 4096 for answers of up to 4 tokens, else 512. It changes
         speed only, never the probabilities.
+    chain_cache : bool
+        Alternatives of several tokens: score every continuation of every spelling variant from
+        the evaluated prompt's KV cache (llama.cpp's prompt cache: only the label's own tokens
+        are evaluated), instead of evaluating the whole prompt again for each prefix (default
+        True; the order of the calls is fixed, so the probabilities are reproducible; they are
+        not bitwise those of a fresh evaluation of each context). Recorded in the payload (and
+        the store key) of multi-token studies.
+    chain_min_prob : float
+        A spelling variant whose first tokens already have a probability below this (e.g.
+        ``" PAMPERS"`` after a price question) is not followed further: its label's
+        probability is then counted as 0, an error of at most that probability per pruned
+        prefix (their total is stored as ``pruned_mass`` with the response). Default 1e-7;
+        0 follows every variant to its end.
 
     Notes
     -----
@@ -182,8 +204,13 @@ class LocalBackend(Backend):
     default_concurrency = 1
 
     def __init__(self, model: str | Path | None = None, *, n_threads: int | None = None,
-                 n_ctx: int = 4096, top_n: int | None = None) -> None:
+                 n_ctx: int = 4096, top_n: int | None = None,
+                 chain_cache: bool = True, chain_min_prob: float = 1e-7) -> None:
         self._model_arg = None if model is None else Path(model)
+        self.chain_cache = bool(chain_cache)
+        if not 0.0 <= float(chain_min_prob) < 1e-2:
+            raise ValueError(f"chain_min_prob must lie in [0, 0.01), got {chain_min_prob!r}")
+        self.chain_min_prob = float(chain_min_prob)
         self.n_threads = n_threads
         self.n_ctx = int(n_ctx)
         self.top_n = top_n
@@ -237,8 +264,29 @@ class LocalBackend(Backend):
         return {"backend": self.name, "model": model, "sha256": self._sha}
 
     # -- payloads ------------------------------------------------------------------------------
+    def seconds_per_request(self, study: Study) -> float | None:
+        """Expected seconds per request: one pass for single-token labels, plus one follow-up
+        call per distinct label prefix (measured constants, :data:`SECONDS_PER_REQUEST`)."""
+        try:
+            resolved = self._resolve(study.choices)
+        except Exception:  # noqa: BLE001 - unknown until the model is loaded
+            return None
+        seqs = [s for a in resolved.alternatives for s in resolved.sequences[a]]
+        prefixes = {s[:i] for s in seqs for i in range(1, len(s))}
+        per_token = max(1, int(study.max_tokens))
+        return SECONDS_PER_REQUEST * (per_token + FOLLOW_UP_COST[self.chain_cache]
+                                      * len(prefixes))
+
+    def layout_of(self, study: Study) -> str:
+        """The prompt layout used: the study's, else chat when the file has a template."""
+        if study.layout is not None:
+            return study.layout
+        return "chat" if self._has_template() else "completion"
+
     def build_payload(self, item: Item, study: Study, model: str) -> dict[str, Any]:
-        if self._has_template():
+        if self.layout_of(study) == "chat":
+            # the file's chat template; llama.cpp's default (chatml) when it has none, as its
+            # server's chat endpoint does
             layout = "chat_template"
             prompt = self._runtime().apply_template(
                 chat_messages(item.system, item.examples, item.question))
@@ -258,8 +306,19 @@ class LocalBackend(Backend):
             "choices": _choice_spec(study.choices),
             "pivot": _pivot_spec(study.pivot),
             "anchor": study.anchor if study.pivot == "anchor" else None,
-            "runtime": {"xllamacpp": xllamacpp_version(), "n_batch": self.n_batch},
+            "runtime": self._runtime_spec(study),
         }
+
+    def _runtime_spec(self, study: Study) -> dict[str, Any]:
+        spec: dict[str, Any] = {"xllamacpp": xllamacpp_version(), "n_batch": self.n_batch}
+        try:
+            multi = not self._resolve(study.choices).is_single_token
+        except Exception:  # noqa: BLE001 - resolved (and reported) again when sending
+            multi = False
+        if multi:
+            spec["chain"] = "prefix_cache" if self.chain_cache else "fresh"
+            spec["chain_min_prob"] = self.chain_min_prob
+        return spec
 
     def prompt_text(self, payload: dict[str, Any]) -> str:
         return str(payload["prompt"])
@@ -348,19 +407,30 @@ class LocalBackend(Backend):
         def needed(ctx: tuple[int, ...]) -> list[int]:
             return sorted({s[len(ctx)] for s in seqs if len(s) > len(ctx) and s[:len(ctx)] == ctx})
 
-        root = rt.token_probs(context, needed(()), listed=listed)
+        root = rt.token_probs(context, needed(()), listed=listed, reuse_prefix=self.chain_cache)
         dists[""] = {str(k): v for k, v in root.items()}
         prefixes = sorted({s[:i] for s in seqs for i in range(1, len(s))}, key=len)
         known: dict[tuple[int, ...], dict[int, float]] = {(): root}
+        path: dict[tuple[int, ...], float] = {(): 1.0}
+        pruned = 0.0
         for ctx in prefixes:
             parent = known.get(ctx[:-1])
             if parent is None or parent.get(ctx[-1], 0.0) == 0.0:
                 continue  # the label is already impossible: not fed further
+            p_ctx = path[ctx[:-1]] * parent[ctx[-1]]
+            if p_ctx < self.chain_min_prob:
+                pruned += p_ctx  # bounds what every label through ctx could add
+                continue
+            path[ctx] = p_ctx
             base = context if isinstance(context, list) else [context]
-            d = rt.token_probs([*base, *ctx], needed(ctx), n_probs=top_n)
+            # with the prompt's KV cache reused, a short list (the label's next token is
+            # nearly always on it; one biased call scores the rest) keeps each call cheap
+            d = rt.token_probs([*base, *ctx], needed(ctx),
+                               n_probs=CHAIN_TOP_N if self.chain_cache else top_n,
+                               reuse_prefix=self.chain_cache)
             known[ctx] = d
             dists[_ctx_key(ctx)] = {str(k): v for k, v in d.items()}
-        return {"kind": "chain", "dists": dists}
+        return {"kind": "chain", "dists": dists, "pruned_mass": pruned}
 
     # -- reading -------------------------------------------------------------------------------
     def read(self, response: dict[str, Any], study: Study) -> Outcome:

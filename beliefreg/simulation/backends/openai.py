@@ -40,7 +40,7 @@ from ..errors import (
     StudyError,
 )
 from ..keys import canonical_json, derive_seed
-from ..layout import chat_messages
+from ..layout import COMPLETION_STOP, chat_messages, completion_prompt
 from ..pricing import OPENAI_PRICES, Price, estimate_tokens, price_for
 from ..redact import Redactor
 from .base import Backend, Outcome, Reply, outcome_from_result
@@ -131,7 +131,8 @@ class OpenAIBackend(Backend):
     timeout : float
         Seconds per request before it counts as timed out (and is retried).
     top_logprobs : int
-        Alternatives listed per token (OpenAI allows at most 20).
+        Alternatives listed per token (OpenAI allows at most 20; another server, e.g. llama.cpp,
+        may list more: up to 10,000 here).
     prices : mapping, optional
         ``{model or prefix: (usd_per_million_input, usd_per_million_output)}`` overriding or
         extending the built-in OpenAI prices; with a ``base_url`` only these are used.
@@ -162,11 +163,12 @@ class OpenAIBackend(Backend):
                  extra_body: dict[str, Any] | None = None) -> None:
         if api not in ("chat", "responses"):
             raise ValueError(f"api must be 'chat' or 'responses', got {api!r}")
-        if not 1 <= int(top_logprobs) <= 20:
-            raise ValueError("top_logprobs must lie in 1..20")
         self.default_model = model
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.is_openai = base_url is None or self.base_url == DEFAULT_BASE_URL
+        limit = 20 if self.is_openai else 10_000
+        if not 1 <= int(top_logprobs) <= limit:
+            raise ValueError(f"top_logprobs must lie in 1..{limit}")
         self.api = api
         self._api_key = api_key
         self.timeout = float(timeout)
@@ -194,6 +196,24 @@ class OpenAIBackend(Backend):
         return {"backend": self.name, "endpoint": self.base_url, "api": self.api, "model": model}
 
     def build_payload(self, item: Item, study: Study, model: str) -> dict[str, Any]:
+        if study.layout == "completion":
+            if self.api != "chat":
+                raise StudyError("layout='completion' uses the completions endpoint; it does not "
+                                 "go with api='responses'")
+            prompt = completion_prompt(item.system, item.examples, item.question)
+            payload = {
+                "api": "completions",
+                "prompt": prompt,
+                "temperature": float(study.temperature),
+                "top_p": float(study.top_p),
+                "max_tokens": int(study.max_tokens),
+                "logprobs": self.top_logprobs,
+                "stop": list(COMPLETION_STOP),
+                "seed": derive_seed(study.seed, prompt, item.run, item.draw),
+            }
+            if self.extra_body:
+                payload["extra_body"] = dict(self.extra_body)
+            return payload
         messages = chat_messages(item.system, item.examples, item.question)
         if self.api == "chat":
             return self._chat_payload(messages, study,
@@ -231,7 +251,7 @@ class OpenAIBackend(Backend):
         the canonical payload text is assembled from a template, the system and example
         messages are encoded and hashed once per distinct system text, the question once per
         condition, and each run adds only its run index and seed to copies of those hashes."""
-        if self.api != "chat":
+        if self.api != "chat" or study.layout == "completion":
             return super().request_keys(groups, study, model, identity_json)
         # the canonical payload text around the messages and the seed, from sentinels
         text = canonical_json(self._chat_payload(_MSG_SENTINEL, study, _SEED_SENTINEL))
@@ -281,6 +301,8 @@ class OpenAIBackend(Backend):
         return keys, tokens
 
     def prompt_text(self, payload: dict[str, Any]) -> str:
+        if "prompt" in payload:
+            return str(payload["prompt"])
         messages = payload.get("messages") or payload.get("input") or []
         return "\n".join(str(m.get("content", "")) for m in messages)
 
@@ -305,7 +327,7 @@ class OpenAIBackend(Backend):
 
     async def open(self, model: str, study: Study, store: Store) -> None:
         self._client = self._make_client()
-        if self.probe_enabled:
+        if self.probe_enabled and study.layout != "completion":
             await self._probe(model, store)
 
     async def close(self) -> None:
@@ -380,6 +402,9 @@ class OpenAIBackend(Backend):
                 return None
             lp = (choices[0] or {}).get("logprobs") or {}
             content = lp.get("content") if isinstance(lp, dict) else None
+            if content is None and isinstance(lp, dict) and isinstance(lp.get("top_logprobs"),
+                                                                        list):
+                return [{"top_logprobs": t} for t in lp["top_logprobs"]]  # legacy completions
             return content if isinstance(content, list) else None
         parts: list[Any] = []
         found = False
@@ -406,7 +431,10 @@ class OpenAIBackend(Backend):
             choices = response.get("choices") or []
             if not choices:
                 return None
-            msg = (choices[0] or {}).get("message") or {}
+            first = choices[0] or {}
+            if "text" in first and "message" not in first:  # completions endpoint
+                return first.get("text")
+            msg = first.get("message") or {}
             return msg.get("content")
         texts = []
         for out in response.get("output") or []:
@@ -458,6 +486,9 @@ class OpenAIBackend(Backend):
         try:  # the raw body: stored as received, without building and dumping pydantic models
             if payload["api"] == "chat":
                 raw = await self._client.chat.completions.with_raw_response.create(
+                    model=model, **kwargs)
+            elif payload["api"] == "completions":
+                raw = await self._client.completions.with_raw_response.create(
                     model=model, **kwargs)
             else:
                 raw = await self._client.responses.with_raw_response.create(model=model,

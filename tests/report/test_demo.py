@@ -17,11 +17,12 @@ import pandas as pd
 import pytest
 
 import beliefreg as br
-from beliefreg.demo import analyse, demand_study, main, parse_prices, write_report
-from beliefreg.demo.analysis import analysis_sample, normal_runs_needed, one_run_variance
-from beliefreg.efficiency import MeasureMean, SyntheticRespondent, price_coefficient, runs_needed
+from beliefreg.efficiency import MeasureMean, runs_needed
+from beliefreg.report import analyse, analysis_sample, write_report
+from beliefreg.report.demo import demand_study, main, parse_prices
+from beliefreg.report.efficiency import normal_runs_needed
 
-from .simulation.fault_server import FaultServer
+from ..simulation.fault_server import FaultServer
 
 SMALL = ["--prices", "20,50,80", "--runs", "3", "--n-boot", "200", "--no-progress"]
 META = {"model": "test", "backend": "test", "prices": [], "runs": 0, "seed": 0}
@@ -76,8 +77,8 @@ def demo_report(tmp_path_factory):
 def test_demo_writes_every_report_file(demo_report):
     status, out, stdout = demo_report
     assert status == 0
-    for name in ("panel.parquet", "panel.csv", "summary.md", "estimates.csv", "by_price.csv",
-                 "runs_needed.csv", "runs_needed_summary.csv", "demand.png", "runs_needed.png"):
+    for name in ("panel.parquet", "panel.csv", "summary.md", "estimates.csv", "by_condition.csv",
+                 "runs_needed.csv", "runs_needed_curves.csv", "demand.png", "runs_needed.png"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     assert (out / "demand.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     panel = pd.read_parquet(out / "panel.parquet")
@@ -88,7 +89,8 @@ def test_demo_writes_every_report_file(demo_report):
     summary = (out / "summary.md").read_text()
     assert "not a credible consumer" in summary
     assert "beliefreg demo --backend openai --model gpt-4o-mini" in summary
-    assert "## What the model did" in summary and "Demand " in summary
+    assert "## What the model did" in summary and "Price-blind check" in summary
+    assert "Direct check on the model" in summary and "total variation distance" in summary
     assert "What the model did" in stdout and "Report:" in stdout
     assert "belief (fractional logit)" in stdout and "choice (logit)" in stdout
 
@@ -107,7 +109,7 @@ def test_demo_report_holds_the_estimates_of_a_direct_fit(demo_report):
         np.testing.assert_allclose(rows.loc[res.params.index, "std_err"], res.bse, rtol=1e-9)
         assert (rows["nobs"] == len(sample)).all()
         el = res.elasticity("price", at="mean")
-        row = est[(est["measure"] == m) & (est["quantity"] == "elasticity at mean price")]
+        row = est[(est["measure"] == m) & (est["quantity"] == "elasticity at the mean")]
         np.testing.assert_allclose(row[["estimate", "std_err"]].to_numpy()[0],
                                    el[["estimate", "std_err"]].to_numpy()[0], rtol=1e-9)
     # the Markdown table shows the same numbers to 4 decimals
@@ -120,7 +122,7 @@ def test_demo_report_holds_the_estimates_of_a_direct_fit(demo_report):
     assert float(el_cells[0]) == pytest.approx(
         fits["belief"].elasticity("price", at="mean")["estimate"].iloc[0], abs=5.1e-5)
     # by price: mean belief and share of Yes answers
-    by_price = pd.read_csv(out / "by_price.csv", index_col=0)
+    by_price = pd.read_csv(out / "by_condition.csv", index_col=0)
     g = sample.groupby("price")
     np.testing.assert_allclose(by_price["mean_belief"], g["belief_yes"].mean(), rtol=1e-12)
     np.testing.assert_allclose(by_price["mean_choice"], g["buy"].mean(), rtol=1e-12)
@@ -128,24 +130,63 @@ def test_demo_report_holds_the_estimates_of_a_direct_fit(demo_report):
 
 @pytest.mark.slow
 def test_demo_runs_needed_match_a_direct_call(demo_report):
+    """Resampling numbers are those of runs_needed; the normal ones follow the formulas."""
     _, out, _ = demo_report
     panel = pd.read_parquet(out / "panel.parquet")
     sample, _ = analysis_sample(panel)
-    table = pd.read_csv(out / "runs_needed_summary.csv")
-    curves = pd.read_csv(out / "runs_needed.csv")
-    for quantity, estimator in (("price coefficient", price_coefficient()),
-                                ("mean purchase probability", MeasureMean())):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            direct = runs_needed(sample, estimator, n_boot=200, seed=3, choice="buy")
-        rows = table[table["quantity"] == quantity].set_index("measure")
-        for m in ("belief", "choice"):
-            shown = rows.loc[m, "runs_needed"]
-            assert (direct.runs[m] is None and pd.isna(shown)) or direct.runs[m] == shown
-            assert rows.loc[m, "target"] == pytest.approx(direct.target, rel=1e-12)
-        c = curves[curves["quantity"] == quantity].sort_values(["measure", "runs"])
-        d = direct.curves.sort_values(["measure", "runs"])
-        np.testing.assert_allclose(c["p_within"], d["p_within"])
+    table = pd.read_csv(out / "runs_needed.csv")
+    avg = table[table["kind"] == "average"].set_index("measure")
+    target = sample.groupby("condition_id")["buy"].mean().mean()
+    assert avg.loc["choice", "target"] == pytest.approx(target, rel=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        direct = runs_needed(sample, MeasureMean(), target=target, n_boot=200, seed=3,
+                             choice="buy")
+    for m in ("belief", "choice"):
+        shown = avg.loc[m, "runs_resampling"]
+        assert (direct.runs[m] is None and pd.isna(shown)) or direct.runs[m] == shown
+    curves = pd.read_csv(out / "runs_needed_curves.csv")
+    c = curves[curves["quantity"] == "average demand"].sort_values(["measure", "runs"])
+    d = direct.curves.sort_values(["measure", "runs"])
+    np.testing.assert_allclose(c["p_within"], d["p_within"])
+    # the demand level at each price: the normal approximation from the runs at that price
+    levels = table[table["kind"] == "level"]
+    for (_, g), (_, row) in zip(sample.groupby("condition_id"),
+                                levels[levels["measure"] == "choice"].iterrows(), strict=True):
+        assert row["target"] == pytest.approx(g["buy"].mean())
+        if row["band"] == "relative":
+            assert row["runs_normal"] == normal_runs_needed(
+                g["buy"].var(ddof=1), 0.1 * g["buy"].mean())
+
+
+@pytest.mark.slow
+def test_demo_efficiency_section_is_true_for_the_embedded_model(demo_report):
+    """Every quantity with a target indistinguishable from 0 says the criterion does not
+    apply; no number is printed for it; the coefficient's target SE is the sandwich over the
+    price means computed here independently."""
+    _, out, stdout = demo_report
+    panel = pd.read_parquet(out / "panel.parquet")
+    sample, _ = analysis_sample(panel)
+    table = pd.read_csv(out / "runs_needed.csv")
+    coef = table[table["kind"] == "coefficient"].set_index("measure")
+    direct = br.Logit.from_formula("buy ~ np.log(price)", sample).fit()
+    g = sample.groupby("condition_id")
+    x = np.column_stack([np.ones(g.ngroups), np.log(g["price"].first().to_numpy(float))])
+    mu = 1 / (1 + np.exp(-(x @ direct.params.to_numpy())))
+    a_inv = np.linalg.inv((x * (mu * (1 - mu))[:, None]).T @ x)
+    # the variance of the all-run estimate: the run-to-run variance at each price over its
+    # runs (a dropped row leaves some prices with fewer runs)
+    m = (x * (g["buy"].var(ddof=1) / g.size()).to_numpy()[:, None]).T @ x
+    se = math.sqrt((a_inv @ m @ a_inv)[1, 1])
+    assert coef.loc["choice", "target"] == pytest.approx(direct.params["np.log(price)"])
+    assert coef.loc["choice", "target_se"] == pytest.approx(se, rel=1e-6)
+    applies = abs(coef.loc["choice", "target"]) > 1.959963984540054 * se
+    assert (coef.loc["belief", "band"] != "none") == applies
+    if not applies:
+        assert coef.loc["belief", "status"] == "does not apply"
+        assert pd.isna(coef.loc["belief", "runs_normal"])
+        assert "Coefficient of np.log(price): the criterion does not apply" in stdout
+    assert "Efficiency (runs per condition" in stdout
 
 
 @pytest.mark.slow
@@ -189,8 +230,9 @@ def test_a_separated_choice_logit_is_reported_and_the_report_is_still_written(tm
         a = analyse(_panel(prices, 5, belief, buy), n_boot=100)
     assert a.fits["choice"].separated and not a.fits["belief"].separated
     assert any("separated" in n for n in a.notes)
-    assert a.fits["belief"].results is not None and a.fits["belief"].slope < 0
-    assert "Demand falls with price" in a.verdict
+    assert a.fits["belief"].results is not None
+    assert a.fits["belief"].results.params["np.log(price)"] < 0
+    assert "Demand falls with price" in a.verdict_text
     write_report(a, tmp_path, META)
     text = (tmp_path / "summary.md").read_text()
     assert "separated" in text and (tmp_path / "demand.png").is_file()
@@ -204,7 +246,7 @@ def test_a_single_price_fails_the_fits_but_the_demo_finishes(tmp_path):
         a = analyse(_panel([30], 6, belief, (belief > 0.5).astype(int)), n_boot=50)
     assert not a.ok
     assert a.fits["belief"].results is None and "RankDeficient" in a.fits["belief"].error
-    assert "Neither demand model could be fitted" in a.verdict
+    assert "Neither demand model could be read" in a.verdict_text
     write_report(a, tmp_path, META)
     text = (tmp_path / "summary.md").read_text()
     assert "Steps that failed" in text and "could not be fitted" in text
@@ -216,7 +258,7 @@ def test_no_usable_rows():
     panel["error"] = "HTTP 500"
     a = analyse(panel)
     assert not a.ok and a.dropped["failed request"] == 4
-    assert "no usable rows" in a.verdict
+    assert "Nothing could be estimated" in a.verdict_text
 
 
 def test_rows_without_a_belief_or_a_yes_no_answer_are_dropped_from_both_models():
@@ -254,61 +296,14 @@ def test_demo_on_an_openai_compatible_server_with_constant_beliefs(tmp_path):
     belief = est[(est["measure"] == "belief") & (est["term"] == "np.log(price)")]
     assert belief["estimate"].abs().iloc[0] < 1e-8  # constant belief: no price response
     text = (tmp_path / "summary.md").read_text()
-    assert "Model `m` on the `openai" in text and "essentially flat" in text
-    table = pd.read_csv(tmp_path / "runs_needed_summary.csv")
-    mean_belief = table[(table["quantity"] == "mean purchase probability")
-                        & (table["measure"] == "belief")]
-    assert mean_belief["normal_approximation"].iloc[0] == 1  # no variance: one run suffices
+    assert "Model `m` on the `openai" in text and "No detectable price effect" in text
+    assert "exactly the same at every price" in text
+    table = pd.read_csv(tmp_path / "runs_needed.csv")
+    mean_belief = table[(table["kind"] == "average") & (table["measure"] == "belief")]
+    assert mean_belief["runs_normal"].iloc[0] == 1  # no variance: one run suffices
 
 
 # --------------------------------------------------------------------------- pieces
-def test_one_run_variance_matches_the_synthetic_respondents_closed_form():
-    """With run-to-run variances equal to the respondent's, v1 is its asymptotic variance.
-
-    Two runs per price at m +- d have sample variance (ddof 1) 2 d^2: set it to m(1 - m) for
-    choice and m(1 - m) / (kappa + 1) for belief.
-    """
-    prices = np.array([20, 35, 50, 65, 80, 95], float)
-    r = SyntheticRespondent(10.6, -2.8, precision=18)
-    m = r.demand(prices)
-    truth = np.array([10.6, -2.8])
-    for measure, var in (("choice", r.choice_variance(prices)),
-                         ("belief", r.belief_variance(prices))):
-        d = np.sqrt(var / 2)
-        y = np.column_stack([m - d, m + d]).ravel()
-        panel = _panel(prices, 2, y, np.zeros(len(y), int))
-        v1 = one_run_variance(panel, "belief_yes", quantity="coefficient", price="price",
-                              params=truth)
-        assert v1 == pytest.approx(r.asymptotic_cov(prices, measure)[1, 1], rel=1e-10)
-        mean_v1 = one_run_variance(panel, "belief_yes", quantity="mean", price="price")
-        assert mean_v1 == pytest.approx(var.sum() / len(prices) ** 2, rel=1e-12)
-
-
-def test_one_run_variance_on_a_simulated_panel():
-    prices = [20, 35, 50, 65, 80, 95]
-    r = SyntheticRespondent(10.6, -2.8, precision=18)
-    panel = r.panel(prices, runs=4000, seed=5)
-    panel["buy"] = (panel["choice"] == "yes").astype(int)
-    truth = np.array([10.6, -2.8])
-    v = {m: one_run_variance(panel, col, quantity="coefficient", price="price", params=truth)
-         for m, col in (("choice", "buy"), ("belief", "belief_yes"))}
-    for m in v:  # the sample variances are within a few percent of the truth
-        assert v[m] == pytest.approx(r.asymptotic_cov(prices, m)[1, 1], rel=0.1)
-    assert v["choice"] / v["belief"] == pytest.approx(r.variance_ratio, rel=0.1)
-
-
-def test_normal_runs_needed():
-    # the synthetic respondent's closed forms at kappa = 18 (benchmarks/RESULTS.md: 6 / 112)
-    r = SyntheticRespondent(10.6, -2.8, precision=18)
-    prices = np.arange(20, 100, 5)
-    assert normal_runs_needed(r.asymptotic_cov(prices, "belief")[1, 1], -2.8) == 6
-    assert normal_runs_needed(r.asymptotic_cov(prices, "choice")[1, 1], -2.8) == 112
-    assert normal_runs_needed(0.0, 0.5) == 1
-    assert normal_runs_needed(1.0, 0.0) is None
-    z = 1.959963984540054
-    assert normal_runs_needed(1.0, 1.0, tolerance=0.5, level=0.95) == math.ceil((z / 0.5) ** 2)
-
-
 def test_parse_prices():
     assert parse_prices("20:95:5") == list(range(20, 100, 5))
     assert parse_prices("0.5:1:0.25") == [0.5, 0.75, 1]
@@ -346,7 +341,7 @@ def test_the_readme_study_example_runs(tmp_path, monkeypatch, capsys):
     _local_model()
     from pathlib import Path
 
-    text = (Path(__file__).parents[1] / "README.md").read_text()
+    text = (Path(__file__).parents[2] / "README.md").read_text()
     section = text.split("## Running a study", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     monkeypatch.setenv("BELIEFREG_STORE", str(tmp_path / "store.sqlite"))

@@ -1,0 +1,431 @@
+r"""The paper's efficiency criterion, defined so that it always means something.
+
+The paper (arXiv 2512.23184) asks how many runs per condition bring an estimate within ±10% of
+the ground truth with probability 0.95; the ground truth is the model's choice probability,
+estimated from many runs (here: from all the panel's choices, the *target*). A relative band is
+meaningful only around a quantity that is clearly away from 0, so :func:`efficiency` computes
+it for
+
+* the **demand level at each condition** (the share buying) and their **average**: always
+  meaningful for a probability clearly above 0 (else an absolute band of ``abs_level``,
+  stated);
+* the **elasticity** of demand at the mean of the design and the **coefficient** of the price
+  term: only when the target is significantly different from 0 (its 95% interval, from the
+  run-to-run variance, excludes 0); otherwise the criterion *does not apply* and the report
+  says so instead of printing a number.
+
+Each measure's error is split into **bias** and **variance**. Every quantity here is (to first
+order) a weighted sum of the condition means of the outcome,
+:math:`\hat\theta - \theta \approx \sum_c w_c(\bar y_c - m_c)`, with weights from the
+estimating equation (for a logit coefficient :math:`w_c = e_j' A^{-1} x_c`,
+:math:`A = \sum_c \Lambda_c(1-\Lambda_c)x_c x_c'`; for a smooth function :math:`g(\beta)`,
+:math:`w_c = \nabla g' A^{-1} x_c`). With :math:`V_c` the run-to-run covariance of (belief,
+choice) at condition c,
+
+* the variance of an estimate from R runs per condition is :math:`v_1 / R`,
+  :math:`v_1 = \sum_c w_c^2 V_c`;
+* the bias of belief is its all-runs estimate minus the target, with the standard error of
+  that difference under the hypothesis that each choice is a draw from its belief
+  (:math:`\sum_c [w_c^2 \overline{b(1-b)}_c + (w^b_c - w^{ch}_c)^2 V_{c,bb}] / n_c`). A bias that is not significantly different from 0 (Bonferroni over
+  the quantities) is reported as not detectable and treated as 0.
+
+The **normal approximation** of the runs needed accounts for the bias: the smallest R with
+:math:`\Phi((h-b)/s_R) - \Phi((-h-b)/s_R) \ge` ``level``, :math:`s_R = \sqrt{v_1/R}`,
+:math:`h` the half-width of the band; when :math:`|b| \ge h` no number of runs is enough and the
+measure is called *precise but centred elsewhere*. The **resampling** answer
+(:func:`beliefreg.efficiency.runs_needed`, runs drawn without replacement from the panel) is
+computed where the band applies and the estimator exists; it cannot go beyond the runs simulated.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..efficiency import LogitCoefficient, MeasureMean, RunsNeeded, runs_needed
+from ..exceptions import SeparationWarning
+
+__all__ = ["MeasureError", "Criterion", "Efficiency", "efficiency", "normal_runs_needed",
+           "condition_covariances", "logit_weights", "ABS_LEVEL", "MAX_RUNS"]
+
+#: Absolute half-width for a demand level whose target is not clearly above 0 (stated in the
+#: report).
+ABS_LEVEL = 0.05
+#: The normal approximation searches R up to this many runs per condition.
+MAX_RUNS = 10**7
+
+MEASURES = ("belief", "choice")
+
+
+@dataclass
+class MeasureError:
+    """How one measure estimates one quantity.
+
+    Attributes
+    ----------
+    estimate : float
+        The estimate from all the panel's runs.
+    bias, bias_se : float
+        ``estimate - target`` and its standard error (0 and 0 for choice, which defines the
+        target).
+    bias_significant : bool
+        ``|bias| > z * bias_se`` with z the two-sided normal quantile at ``level`` after a
+        Bonferroni correction over the quantities examined (so that among 16 prices and their
+        average a sampling accident is not called a bias).
+    v1 : float
+        Variance of the estimate from one run per condition (R runs: ``v1 / R``).
+    runs_normal : int or None
+        Normal approximation of the runs needed, bias-aware; None when no R is enough (the bias
+        exceeds the band) or the criterion does not apply.
+    runs_resampling : int or None
+        Resampling answer; None when not reached with the runs simulated or not computed.
+    """
+
+    estimate: float
+    bias: float
+    bias_se: float
+    bias_significant: bool
+    v1: float
+    runs_normal: int | None = None
+    runs_resampling: int | None = None
+
+    @property
+    def bias_used(self) -> float:
+        """The bias the normal approximation uses: the estimate if significant, else 0."""
+        return self.bias if self.bias_significant else 0.0
+
+    def sd(self, runs: float) -> float:
+        """Standard deviation of the estimate from ``runs`` runs per condition."""
+        return math.sqrt(max(self.v1, 0.0) / runs)
+
+
+@dataclass
+class Criterion:
+    """The runs-needed criterion for one quantity.
+
+    Attributes
+    ----------
+    quantity : str
+        e.g. ``'demand at price=20'``, ``'average demand'``, ``'elasticity at the mean'``,
+        ``'coefficient of np.log(price)'``.
+    kind : {'level', 'average', 'elasticity', 'coefficient'}
+    target, target_se : float
+        The all-choice estimate and its standard error (run-to-run variance).
+    band : {'relative', 'absolute', 'none'}
+        ``'none'``: the criterion does not apply (``reason`` says why).
+    half_width : float
+        Half-width of the band in the quantity's units (NaN for ``'none'``).
+    reason : str
+    measures : dict
+        ``{'belief': MeasureError, 'choice': MeasureError}``.
+    resampling : RunsNeeded or None
+    """
+
+    quantity: str
+    kind: str
+    target: float
+    target_se: float
+    band: str
+    half_width: float
+    reason: str
+    measures: dict[str, MeasureError]
+    resampling: RunsNeeded | None = None
+    resampling_error: str | None = None
+    tolerance: float = 0.10
+
+    @property
+    def applies(self) -> bool:
+        return self.band != "none"
+
+    @property
+    def target_loose(self) -> bool:
+        """The target's own 95% interval is wider than the band: the panel has fewer runs than
+        choice needs, so the target is not within the band of the truth with probability 0.95
+        and the belief's runs needed, measured against it, is uncertain."""
+        return self.applies and 1.96 * self.target_se > self.half_width
+
+    def band_text(self) -> str:
+        if self.band == "relative":
+            return f"±{self.tolerance:.0%} of the target (±{self.half_width:.3g})"
+        if self.band == "absolute":
+            return f"±{self.half_width:g} (absolute)"
+        return "does not apply"
+
+    def status(self, measure: str) -> str:
+        """A short reading: ``'5 runs'``, ``'never (centred elsewhere)'``, ``'does not apply'``."""
+        if not self.applies:
+            return "does not apply"
+        e = self.measures[measure]
+        if e.runs_normal is None:
+            return "never: precise but centred elsewhere" if abs(e.bias_used) >= self.half_width \
+                else "n/a"
+        return f"{e.runs_normal} run{'s' if e.runs_normal != 1 else ''}"
+
+    def row(self, measure: str) -> dict[str, Any]:
+        e = self.measures[measure]
+        avail = None if self.resampling is None else int(self.resampling.runs_available.min())
+        return {"quantity": self.quantity, "kind": self.kind, "measure": measure,
+                "target": self.target, "target_se": self.target_se, "band": self.band,
+                "half_width": self.half_width, "estimate": e.estimate, "bias": e.bias,
+                "bias_se": e.bias_se, "bias_significant": e.bias_significant,
+                "sd_one_run": math.sqrt(max(e.v1, 0.0)), "one_run_variance": e.v1,
+                "runs_normal": e.runs_normal, "runs_resampling": e.runs_resampling,
+                "runs_available": avail, "status": self.status(measure),
+                "target_looser_than_band": self.target_loose,
+                "reason": self.reason}
+
+
+@dataclass
+class Efficiency:
+    """Runs needed for every quantity (see :func:`efficiency`)."""
+
+    criteria: list[Criterion]
+    tolerance: float
+    level: float
+    runs_per_condition: float
+    bias_z: float = math.nan
+    notes: list[str] = field(default_factory=list)
+
+    def table(self) -> pd.DataFrame:
+        """One row per (quantity, measure)."""
+        rows = [c.row(m) for c in self.criteria for m in MEASURES]
+        return pd.DataFrame(rows)
+
+    def get(self, kind: str) -> list[Criterion]:
+        return [c for c in self.criteria if c.kind == kind]
+
+
+# ----------------------------------------------------------------------------- pieces
+def normal_runs_needed(v1: float, half_width: float, *, bias: float = 0.0,
+                       level: float = 0.95, max_runs: int = MAX_RUNS) -> int | None:
+    r"""Smallest R with :math:`P(|N(b, v_1/R)| \le h) \ge` ``level``.
+
+    Returns None when :math:`|b| \ge h` (no number of runs is enough) or when the answer
+    exceeds ``max_runs``; 1 when :math:`v_1 = 0` and :math:`|b| < h`.
+
+    Examples
+    --------
+    >>> normal_runs_needed(0.346 ** 2, 0.28)          # unbiased: ceil(v1 (1.96 / h)^2)
+    6
+    >>> normal_runs_needed(0.01, 0.1, bias=0.12) is None
+    True
+    """
+    if not (math.isfinite(v1) and math.isfinite(half_width) and math.isfinite(bias)):
+        return None
+    h, b = float(half_width), abs(float(bias))
+    if h <= 0 or b >= h:
+        return None
+    if v1 <= 0:
+        return 1
+
+    def ok(r: int) -> bool:
+        s = math.sqrt(v1 / r)
+        return stats.norm.cdf((h - b) / s) - stats.norm.cdf((-h - b) / s) >= level - 1e-12
+
+    if ok(1):
+        return 1
+    lo, hi = 1, 2
+    while not ok(hi):
+        lo, hi = hi, hi * 2
+        if hi > max_runs:
+            return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def condition_covariances(sample: pd.DataFrame, columns: tuple[str, str], *,
+                          condition: str = "condition_id"
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any]]:
+    """Per condition: runs, means (C, 2) and run-to-run covariance (C, 2, 2) of two columns
+    (belief first).
+
+    Raises ValueError when a condition has fewer than 2 runs (no run-to-run variance).
+    """
+    ids = sorted(sample[condition].unique())
+    n = np.empty(len(ids))
+    means = np.empty((len(ids), 2))
+    cov = np.empty((len(ids), 2, 2))
+    groups = sample.groupby(condition, sort=True)
+    for i, (cid, part) in enumerate(groups):
+        y = part[list(columns)].to_numpy(dtype=float)
+        n[i] = len(y)
+        if len(y) < 2:
+            raise ValueError(f"condition {cid} has {len(y)} run: the run-to-run variance needs "
+                             "at least 2")
+        means[i] = y.mean(axis=0)
+        cov[i] = np.cov(y, rowvar=False, ddof=1)
+    return n, means, cov, ids
+
+
+def logit_weights(params: np.ndarray, exog_c: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+    r"""Influence weights :math:`w_c = \nabla g' A^{-1} x_c` of a smooth function of a logit's
+    parameters on the condition means (balanced runs), :math:`A = \sum_c \Lambda_c(1-\Lambda_c)
+    x_c x_c'`."""
+    mu = 1.0 / (1.0 + np.exp(-(exog_c @ params)))
+    a = (exog_c * (mu * (1.0 - mu))[:, None]).T @ exog_c
+    return exog_c @ np.linalg.solve(a, gradient)
+
+
+def _split(w_b: np.ndarray, w_c: np.ndarray, n: np.ndarray, cov: np.ndarray,
+           bernoulli: np.ndarray) -> tuple[float, float, float, float]:
+    r"""(v1 belief, v1 choice, var of the full-panel target, var of the full-panel difference
+    under calibration).
+
+    The difference's variance is computed under the null hypothesis that the choice is a
+    draw from the belief (:math:`E[c \mid b] = b`): then :math:`\operatorname{Var}(c - b
+    \mid b) = b(1-b)` and :math:`\operatorname{Cov}(c - b, b) = 0`, so
+    :math:`\operatorname{Var}(w_b b - w_c c) = w_c^2 E[b(1-b)] + (w_b - w_c)^2
+    \operatorname{Var}(b)`. This uses the beliefs' own :math:`b(1-b)` instead of the sample
+    variance of rare choices, which understates it when a condition has few of them.
+    """
+    v1_b = float(np.sum(w_b ** 2 * cov[:, 0, 0]))
+    v1_c = float(np.sum(w_c ** 2 * cov[:, 1, 1]))
+    var_target = float(np.sum(w_c ** 2 * cov[:, 1, 1] / n))
+    var_diff = float(np.sum((w_c ** 2 * bernoulli + (w_b - w_c) ** 2 * cov[:, 0, 0]) / n))
+    return v1_b, v1_c, var_target, var_diff
+
+
+def _criterion(quantity: str, kind: str, est: dict[str, float], w: dict[str, np.ndarray],
+               n: np.ndarray, cov: np.ndarray, bernoulli: np.ndarray, *, tolerance: float,
+               level: float, z: float, z_bias: float, absolute_ok: bool) -> Criterion:
+    v1_b, v1_c, var_t, var_d = _split(w["belief"], w["choice"], n, cov, bernoulli)
+    target = est["choice"]
+    target_se = math.sqrt(max(var_t, 0.0))
+    bias = est["belief"] - target
+    bias_se = math.sqrt(max(var_d, 0.0))
+    sig = abs(bias) > z_bias * bias_se + 1e-12
+    errors = {"belief": MeasureError(est["belief"], bias, bias_se, bool(sig), v1_b),
+              "choice": MeasureError(target, 0.0, 0.0, False, v1_c)}
+    clear = math.isfinite(target) and abs(target) > z * target_se and target != 0.0
+    if clear:
+        band, hw = "relative", tolerance * abs(target)
+        reason = (f"the target {target:.4g} is {abs(target) / target_se:.1f} standard errors "
+                  f"from 0" if target_se > 0 else f"the target {target:.4g} has no sampling "
+                  "error")
+    elif absolute_ok:
+        band, hw = "absolute", ABS_LEVEL
+        reason = (f"the target {target:.4g} is not clearly above 0 (SE {target_se:.3g}): an "
+                  f"absolute band of ±{ABS_LEVEL:g} is used")
+    else:
+        band, hw = "none", math.nan
+        reason = (f"the target {target:.4g} (SE {target_se:.3g}) is not significantly "
+                  f"different from 0: a ±{tolerance:.0%} band around it is narrower than its "
+                  "own uncertainty, so no number of runs answers the question")
+    c = Criterion(quantity, kind, target, target_se, band, hw, reason, errors,
+                  tolerance=tolerance)
+    if c.applies:
+        for m, e in errors.items():
+            e.runs_normal = normal_runs_needed(e.v1, hw, bias=e.bias_used, level=level)
+    return c
+
+
+def _resample(c: Criterion, sample: pd.DataFrame, estimator: Any, *, n_boot: int, seed: int,
+              level: float, belief: str, choice: str) -> None:
+    if not c.applies or estimator is None:
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SeparationWarning)
+            res = runs_needed(sample, estimator, target=c.target,
+                              tolerance=c.tolerance if c.band == "relative" else c.half_width,
+                              relative=c.band == "relative", level=level, n_boot=n_boot,
+                              seed=seed, belief=belief, choice=choice, alternative=1)
+    except Exception as exc:  # noqa: BLE001 - reported; the normal approximation stands
+        c.resampling_error = f"{type(exc).__name__}: {exc}"
+        return
+    c.resampling = res
+    for m in MEASURES:
+        c.measures[m].runs_resampling = res.runs.get(m)
+
+
+def efficiency(sample: pd.DataFrame, *, belief: str, choice: str,
+               condition_labels: dict[Any, str] | None = None,
+               model_quantities: dict[str, dict[str, Any]] | None = None,
+               tolerance: float = 0.10, level: float = 0.95, n_boot: int = 1000,
+               seed: int = 0, resample_levels: bool = True) -> Efficiency:
+    """Runs needed for the demand levels, their average and the model quantities.
+
+    Parameters
+    ----------
+    sample : pandas.DataFrame
+        One row per (condition, run) with ``condition_id``, ``run``, the belief column and a 0/1
+        choice column.
+    belief, choice : str
+        Column names.
+    condition_labels : dict, optional
+        ``{condition_id: 'price=20'}`` for the level quantities.
+    model_quantities : dict, optional
+        ``{name: {'kind': 'coefficient' | 'elasticity', 'estimates': {measure: value},
+        'weights': {measure: ndarray (C,)}, 'estimator': callable or None}}``.
+    tolerance, level : float
+        The paper's ±10% and 0.95.
+    n_boot, seed : int
+        Resampling.
+
+    Returns
+    -------
+    Efficiency
+    """
+    n, means, cov, ids = condition_covariances(sample, (belief, choice))
+    b = sample[belief].to_numpy(dtype=float)
+    bernoulli = (pd.Series(b * (1.0 - b), index=sample.index)
+                 .groupby(sample["condition_id"]).mean().sort_index().to_numpy())
+    z = float(stats.norm.ppf(0.5 + level / 2.0))
+    n_tests = len(ids) + 1 + len(model_quantities or {})
+    z_bias = float(stats.norm.ppf(1.0 - (1.0 - level) / (2.0 * n_tests)))
+    kw = dict(tolerance=tolerance, level=level, z=z, z_bias=z_bias)
+    labels = condition_labels or {c: f"condition {c}" for c in ids}
+    criteria: list[Criterion] = []
+    C = len(ids)
+    for i, cid in enumerate(ids):
+        w = np.zeros(C)
+        w[i] = 1.0
+        c = _criterion(f"demand at {labels[cid]}", "level",
+                       {"belief": means[i, 0], "choice": means[i, 1]},
+                       {"belief": w, "choice": w}, n, cov, bernoulli, absolute_ok=True, **kw)
+        if resample_levels:
+            _resample(c, sample, MeasureMean(condition=cid), n_boot=n_boot, seed=seed,
+                      level=level, belief=belief, choice=choice)
+        criteria.append(c)
+    w = np.full(C, 1.0 / C)
+    avg = _criterion("average demand", "average",
+                     {"belief": float(means[:, 0].mean()), "choice": float(means[:, 1].mean())},
+                     {"belief": w, "choice": w}, n, cov, bernoulli, absolute_ok=True, **kw)
+    _resample(avg, sample, MeasureMean(), n_boot=n_boot, seed=seed, level=level, belief=belief,
+              choice=choice)
+    criteria.append(avg)
+    for name, spec in (model_quantities or {}).items():
+        c = _criterion(name, spec["kind"], spec["estimates"], spec["weights"], n, cov,
+                       bernoulli, absolute_ok=False, **kw)
+        _resample(c, sample, spec.get("estimator"), n_boot=n_boot, seed=seed, level=level,
+                  belief=belief, choice=choice)
+        criteria.append(c)
+    return Efficiency(criteria, tolerance, level, float(n.mean()), bias_z=z_bias)
+
+
+def model_quantity_weights(results: dict[str, Any], exog_c: np.ndarray, gradient: Any
+                           ) -> dict[str, np.ndarray]:
+    """Influence weights of each measure's fit: ``gradient(params) -> ndarray (k,)``."""
+    out = {}
+    for m, res in results.items():
+        params = res.params.to_numpy(dtype=float)
+        out[m] = logit_weights(params, exog_c, np.asarray(gradient(params), dtype=float))
+    return out
+
+
+def coefficient_estimator(rhs: str, term: str) -> LogitCoefficient:
+    """The resampling estimator of one coefficient of the demand model."""
+    import patsy
+
+    return LogitCoefficient(f"~ {rhs}", term=term, eval_env=patsy.EvalEnvironment([{"np": np}]))

@@ -1,0 +1,218 @@
+"""``beliefreg report`` / ``beliefreg.report.report`` on synthetic panels with known truth."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import beliefreg as br
+from beliefreg.cli import main as cli_main
+from beliefreg.exceptions import DataError
+from beliefreg.report import analyse, panel_design, report
+from beliefreg.report.demo import SYNTHETIC, synthetic_panel, synthetic_truth
+from beliefreg.report.efficiency import normal_runs_needed
+from beliefreg.report.shares import SharesAnalysis
+
+
+def _two_variable_panel(runs=30, seed=0) -> pd.DataFrame:
+    """price x organic, a persona sampled per run; demand Λ(6 - 2 log p + 0.8 organic)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    cid = 0
+    for price in (20, 40, 60, 80):
+        for organic in ("no", "yes"):
+            m = 1 / (1 + np.exp(-(6 - 2 * np.log(price) + 0.8 * (organic == "yes"))))
+            b = rng.beta(10 * m, 10 * (1 - m), runs)
+            buy = rng.uniform(size=runs) < b
+            for r in range(runs):
+                rows.append({"price": price, "organic": organic,
+                             "persona": rng.choice(["a", "b", "c"]), "condition_id": cid,
+                             "run": r, "choice": "yes" if buy[r] else "no",
+                             "choice_valid": True, "belief_yes": b[r], "belief_no": 1 - b[r],
+                             "covered_mass": 0.97, "belief_flags": "", "error": None,
+                             "model": "synthetic", "backend": "synthetic"})
+            cid += 1
+    return pd.DataFrame(rows)
+
+
+def _three_brand_panel(runs=40, seed=0) -> pd.DataFrame:
+    """Shares of pampers/huggies/luvs from a multinomial logit in log(price of pampers)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for cid, price in enumerate((20, 35, 50, 65, 80)):
+        u = np.array([4.0 - 1.5 * np.log(price), 0.2, 0.0])
+        pi = np.exp(u) / np.exp(u).sum()
+        for r in range(runs):
+            s = rng.dirichlet(15 * pi)
+            c = ["pampers", "huggies", "luvs"][rng.choice(3, p=s)]
+            rows.append({"price": price, "condition_id": cid, "run": r, "choice": c,
+                         "choice_valid": True, "belief_pampers": s[0], "belief_huggies": s[1],
+                         "belief_luvs": s[2], "covered_mass": 0.9, "belief_flags": "",
+                         "error": None})
+    return pd.DataFrame(rows)
+
+
+def test_design_is_read_from_the_panel():
+    d = panel_design(_two_variable_panel(runs=3))
+    assert d.conditions == ["price", "organic"] and d.sampled == ["persona"]
+    assert d.alternatives == ["yes", "no"] and d.price == "price" and d.n_conditions == 8
+    assert d.cluster_choice()[0] == "cluster"
+    with pytest.raises(DataError, match="not a condition variable"):
+        panel_design(_two_variable_panel(runs=3), price="persona")
+    with pytest.raises(DataError, match="condition_id"):
+        panel_design(pd.DataFrame({"price": [1]}))
+
+
+def test_two_variable_design_keeps_every_condition_variable(tmp_path):
+    panel = _two_variable_panel()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = report(panel, tmp_path, n_boot=100)
+    assert a.rhs == "np.log(price) + C(organic)"
+    res = a.fits["belief"].results
+    direct = br.FractionalLogit.from_formula(
+        "belief_yes ~ np.log(price) + C(organic)", a.sample).fit(
+        cov_type="cluster", cov_kwds={"groups": "condition_id"})
+    np.testing.assert_allclose(res.params, direct.params, rtol=1e-10)
+    np.testing.assert_allclose(res.bse, direct.bse, rtol=1e-10)
+    assert res.params["C(organic)[T.yes]"] > 0 and res.params["np.log(price)"] < 0
+    assert "Demand falls with price" in a.verdict_text and "at price 20" in a.verdict_text
+    labels = [c.quantity for c in a.efficiency.get("level")]
+    assert labels[0] == "demand at price=20, organic=no" and len(labels) == 8
+    summary = (tmp_path / "summary.md").read_text()
+    assert "C(organic)[T.yes]" in summary and "persona" in summary
+    for name in ("panel.csv", "estimates.csv", "runs_needed.csv", "by_condition.csv",
+                 "demand.png", "runs_needed.png"):
+        assert (tmp_path / name).is_file(), name
+    # the formula can be chosen; the organic effect then leaves the models
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = analyse(panel, formula="belief ~ np.log(price)", n_boot=50)
+    assert list(b.fits["choice"].results.params.index) == ["Intercept", "np.log(price)"]
+
+
+def test_elasticity_of_the_criterion_is_the_models_elasticity_at_the_mean():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = analyse(_two_variable_panel(), n_boot=50)
+    crit = [c for c in a.efficiency.criteria if c.kind == "elasticity"][0]
+    for m in ("belief", "choice"):
+        # at='mean' puts organic at its mode; both rows are balanced so the mode is the first
+        assert crit.measures[m].estimate == pytest.approx(
+            a.fits[m].elasticity["estimate"].iloc[0], rel=1e-6)
+
+
+def test_verdict_reads_a_rising_demand_and_names_the_prices():
+    r = br.efficiency.SyntheticRespondent(-8.0, 2.2, precision=18)
+    # 8 price clusters: with 4 the wild bootstrap's smallest p-value (16 sign vectors) is 0.125
+    panel = r.panel([20, 30, 40, 50, 60, 70, 80, 90], runs=20, seed=2)
+    panel["choice_valid"] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = analyse(panel, n_boot=50)
+    v = a.verdict
+    assert v.direction == "rises" and v.significant and v.change_pp > 5
+    assert "Demand RISES with price" in v.text and "at price 20" in v.text and "at 90" in v.text
+    assert "wild cluster score bootstrap" in v.text
+    assert "percentage points" in v.text and "flat" not in v.text
+
+
+def test_verdict_with_a_price_blind_belief():
+    rng = np.random.default_rng(0)
+    prices = np.repeat([20, 50, 80], 10)
+    panel = pd.DataFrame({"price": prices, "condition_id": pd.factorize(prices)[0],
+                          "run": np.tile(np.arange(10), 3), "choice": rng.choice(
+                              ["yes", "no"], 30), "choice_valid": True, "belief_yes": 0.6,
+                          "belief_no": 0.4, "covered_mass": 0.9, "error": None})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = analyse(panel, n_boot=50)
+    assert a.verdict.direction == "none" and "No detectable price effect" in a.verdict.text
+    assert a.price_blind.identical and "does not change" in a.price_blind.text
+
+
+def test_synthetic_demo_efficiency_section_is_true(tmp_path):
+    """`beliefreg demo --backend synthetic`: the printed runs needed are near the closed form."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        status = cli_main(["demo", "--backend", "synthetic", "--runs", "300", "--n-boot", "100",
+                           "--out", str(tmp_path)])
+    assert status == 0
+    prices = list(range(20, 100, 5))
+    truth = synthetic_truth(prices)
+    assert (truth["coefficient_belief"], truth["coefficient_choice"]) == (6, 112)
+    table = pd.read_csv(tmp_path / "runs_needed.csv")
+    coef = table[table["kind"] == "coefficient"].set_index("measure")
+    assert coef.loc["belief", "band"] == "relative"
+    assert abs(coef.loc["belief", "runs_normal"] - 6) <= 2
+    assert coef.loc["choice", "runs_normal"] == pytest.approx(112, rel=0.3)
+    levels = table[table["kind"] == "level"]
+    r = br.efficiency.SyntheticRespondent(SYNTHETIC["intercept"], SYNTHETIC["slope"],
+                                          precision=SYNTHETIC["precision"])
+    true_var = {"belief": r.belief_variance(np.asarray(prices, float)),
+                "choice": r.choice_variance(np.asarray(prices, float))}
+    for m in ("belief", "choice"):
+        rows = levels[levels["measure"] == m]
+        got = rows["runs_normal"].to_numpy(dtype=float)
+        # the band is 10% of each price's target (a share from 300 runs, noisy at the high
+        # prices): compare with the true run-to-run variance inside the same band
+        want = [normal_runs_needed(v, h) for v, h in zip(true_var[m], rows["half_width"])]
+        # choice's variance p(1-p) is estimated from the share itself (40% off at 90 cents)
+        np.testing.assert_allclose(got, want, rtol=0.35 if m == "belief" else 0.5)
+    assert not table["bias_significant"].any()  # belief is unbiased by construction
+    out = buffer.getvalue()
+    assert "Demand falls with price" in out and "does not apply" not in out
+    assert f"coefficient of np.log(price) {SYNTHETIC['slope']}" in out
+
+
+def test_three_alternatives_belief_shares_against_choices(tmp_path):
+    panel = _three_brand_panel()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = report(panel, tmp_path, n_boot=50)
+    assert isinstance(a, SharesAnalysis)
+    direct = br.MultinomialFractionalLogit.from_formula(
+        "np.log(price)", a.sample, shares=["belief_pampers", "belief_huggies", "belief_luvs"],
+        base="belief_luvs").fit(cov_type="cluster", cov_kwds={"groups": "condition_id"})
+    np.testing.assert_allclose(a.results["belief"].params, direct.params, rtol=1e-10)
+    np.testing.assert_allclose(a.results["belief"].bse, direct.bse, rtol=1e-10)
+    el = a.elasticity_table()
+    own = el[(el["measure"] == "belief") & (el["share"] == "belief_pampers")]
+    cross = el[(el["measure"] == "belief") & (el["share"] == "belief_huggies")]
+    assert own["estimate"].iloc[0] < 0 < cross["estimate"].iloc[0]
+    assert set(a.efficiency) == {"pampers", "huggies", "luvs"}
+    assert "pampers" in a.verdict_text and "elasticity" in a.verdict_text
+    for name in ("summary.md", "elasticities.csv", "runs_needed.csv", "shares.png",
+                 "by_condition.csv", "estimates.csv"):
+        assert (tmp_path / name).is_file(), name
+
+
+def test_report_command_line(tmp_path):
+    panel = _two_variable_panel(runs=6)
+    path = tmp_path / "panel.csv"
+    panel.to_csv(path, index=False)
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        status = cli_main(["report", str(path), "--out", str(tmp_path / "rep"), "--formula",
+                           "np.log(price) * C(organic)", "--n-boot", "50"])
+    assert status == 0
+    est = pd.read_csv(tmp_path / "rep" / "estimates.csv")
+    assert "np.log(price):C(organic)[T.yes]" in set(est["term"])
+    assert "What the model did" in buffer.getvalue()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert cli_main(["report", str(tmp_path / "missing.parquet")]) == 1
+    assert "no panel file" in err.getvalue()
+
+
+def test_synthetic_panel_has_the_schema_the_report_reads():
+    p = synthetic_panel([20, 40], 3, 0)
+    assert list(p.columns[:3]) == ["price", "condition_id", "run"]
+    assert panel_design(p).conditions == ["price"]
