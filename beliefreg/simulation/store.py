@@ -442,25 +442,9 @@ class Store:
                              f"({self.read_only_reason})", path=self.path)
 
     def _transaction(self, action: str, body: Any) -> Any:
-        """Run ``body(conn)`` in one immediate transaction; SQLite errors become StoreError."""
-        self._check_writable()
-        with self._lock:
-            conn = self._conn
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    out = body(conn)
-                    conn.execute("COMMIT")
-                    return out
-                except BaseException:
-                    if conn.in_transaction:  # a failed COMMIT may already have rolled back
-                        try:
-                            conn.execute("ROLLBACK")
-                        except sqlite3.Error:
-                            pass
-                    raise
-            except sqlite3.Error as exc:
-                raise self._error(action, exc) from None
+        """Run ``body(conn)`` in one immediate transaction (:meth:`transaction`)."""
+        with self.transaction(action) as conn:
+            return body(conn)
 
     @staticmethod
     def _values(record: Record) -> list[Any]:

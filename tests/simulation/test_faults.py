@@ -270,7 +270,7 @@ def test_a_refusal_is_flagged_and_dropped_by_the_recommended_filter(fault_server
     keep = recommended_rows(panel)
     assert keep.tolist() == [False, True]
     # the demo's analysis sample uses the same filter
-    from beliefreg.demo.analysis import analysis_sample
+    from beliefreg.report.analysis import analysis_sample
 
     sample, dropped = analysis_sample(panel.assign(price=[30, 40]))
     assert len(sample) == 1 and sum(dropped.values()) == 1
