@@ -69,7 +69,7 @@ class LikelihoodResults:
         self.cov_kwds = cov_kwds
         self.cov_check = check_covariance(cov, n_groups=estimator.n_groups, nparams=len(names),
                                           fixed=bool(getattr(estimator, "fix", False)),
-                                          name=estimator.name)
+                                          name=estimator.name, params=params)
         if self.cov_check.reason:
             negative = [n for n, v in zip(names, np.diag(cov)) if not v > 0]
             detail = (f"; the variances of {negative} are negative, so their standard errors "
@@ -122,6 +122,8 @@ class LikelihoodResults:
         positive semi-definite, warned about at fit)."""
         diag = np.diag(self._cov.to_numpy())
         fixed = self.cov_check.fixed
+        if self.cov_check.degenerate:
+            diag = np.full_like(diag, np.nan)
         return pd.Series(np.sqrt(np.where(diag > 0, diag, 0.0 if fixed else np.nan)),
                          index=self.params.index, name="bse")
 
@@ -200,7 +202,7 @@ class LikelihoodResults:
         values = np.linalg.eigvalsh(middle)
         top = float(np.max(np.abs(values), initial=0.0))
         df_num = r.shape[0]
-        if values[0] <= 1e-10 * top or top == 0.0:
+        if values[0] <= 1e-10 * top or top == 0.0 or self.cov_check.degenerate:
             if self.cov_check.fixed:
                 df_num = int(np.sum(values > 1e-10 * top))
                 stat = float(diff @ np.linalg.pinv(middle, rcond=1e-10, hermitian=True) @ diff)

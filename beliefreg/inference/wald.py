@@ -47,6 +47,7 @@ __all__ = ["CovarianceCheck", "check_covariance", "WaldInference", "NORMAL"]
 # Relative size below which an eigenvalue (or a variance) is rounding noise.
 _EIG_RTOL = 1e-10
 _VAR_RTOL = 256 * np.finfo(float).eps
+_DEGENERATE_RTOL = 1e-8
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,10 @@ class CovarianceCheck:
         An eigenvalue within rounding of 0, or a one-way cluster covariance with G <= k.
     fixed : bool
         The negative eigenvalues were clipped to 0 at fit (``cov_kwds={'fix': True}``).
+    degenerate : bool
+        A one-way cluster covariance with G <= k whose every eigenvalue is within rounding of
+        0 relative to the parameters (the model fits each cluster's scores exactly, so the
+        cluster score sums cancel): no standard error can be read from it, and every one is NaN.
     reason : str
         Empty when the covariance is positive definite; else a sentence for messages.
     """
@@ -72,6 +77,7 @@ class CovarianceCheck:
     singular: bool
     fixed: bool = False
     reason: str = ""
+    degenerate: bool = False
 
     @property
     def ok(self) -> bool:
@@ -79,7 +85,8 @@ class CovarianceCheck:
 
 
 def check_covariance(cov: Any, *, n_groups: Sequence[int] | None = None, nparams: int,
-                     fixed: bool = False, name: str = "") -> CovarianceCheck:
+                     fixed: bool = False, name: str = "",
+                     params: Any = None) -> CovarianceCheck:
     """Check a parameter covariance by its eigenvalues (not its diagonal).
 
     Parameters
@@ -93,6 +100,9 @@ def check_covariance(cov: Any, *, n_groups: Sequence[int] | None = None, nparams
         Whether negative eigenvalues were clipped.
     name : str
         The covariance type, for messages.
+    params : array_like, shape (k,), optional
+        The estimates: with G <= k clusters, a covariance whose largest eigenvalue is below
+        :math:`(10^{-8} \\max(1, \\max_j |b_j|))^2` is numerically zero (``degenerate``).
     """
     v = np.asarray(cov, dtype=float)
     label = f"the {name} covariance" if name else "the covariance"
@@ -116,6 +126,15 @@ def check_covariance(cov: Any, *, n_groups: Sequence[int] | None = None, nparams
                        f"{n_groups[0] - 1}); some linear combinations have no variance "
                        "estimate: use fewer parameters, more clusters, or the wild cluster "
                        "bootstrap (res.boottest)")
+        if params is not None and not fixed:
+            scale = max(1.0, float(np.max(np.abs(np.asarray(params, float)), initial=0.0)))
+            if top <= (_DEGENERATE_RTOL * scale) ** 2:
+                reasons.append(f"every cluster's scores sum to 0 (the model fits each of the "
+                               f"{n_groups[0]} clusters exactly), so the covariance is "
+                               f"numerically zero (largest eigenvalue {top:.3g}) and no "
+                               "standard error can be read from it")
+                return CovarianceCheck(values, psd, True, bool(fixed), "; ".join(reasons),
+                                       degenerate=True)
     elif psd and values.size and values[0] <= _EIG_RTOL * top * 1e-3 and not fixed:
         singular = True
         reasons.append(f"{label} is singular (smallest eigenvalue {values[0]:.3g}, largest "
@@ -179,6 +198,8 @@ class WaldInference:
         if self.check is not None and self.check.fixed:
             return np.where(constant, 0.0, np.sqrt(np.clip(var, 0.0, None)))
         bad = (var <= _VAR_RTOL * scale) & ~constant
+        if self.check is not None and self.check.degenerate:
+            bad = ~constant
         se = np.where(constant, 0.0, np.sqrt(np.where(bad, np.nan, var)))
         if bad.any():
             idx = np.flatnonzero(bad)

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..exceptions import CovarianceWarning
+
 __all__ = ["Verdict", "PriceBlind", "PriceBlindProbe", "describe_demand", "price_blind_check",
            "probe_next_token", "FLAT_PP"]
 
@@ -158,7 +160,10 @@ def _predicted_change(res: Any, cond: pd.DataFrame, price: str, lo: float, hi: f
         out.append((float(lam.mean()), ((lam * (1 - lam))[:, None] * x).mean(axis=0)))
     (p_lo, g_lo), (p_hi, g_hi) = out
     g = g_hi - g_lo
-    return p_lo, p_hi, p_hi - p_lo, float(math.sqrt(max(g @ v @ g, 0.0)))
+    with warnings.catch_warnings():  # the fit has warned about its covariance already
+        warnings.simplefilter("ignore", CovarianceWarning)
+        se = res.inference.std_errors(g[None, :], v, ["change"], what="predicted change")[0]
+    return p_lo, p_hi, p_hi - p_lo, float(se)
 
 
 def describe_demand(fits: dict[str, Any], sample: pd.DataFrame, design: Any,

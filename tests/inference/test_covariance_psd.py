@@ -186,3 +186,40 @@ def test_standard_errors_are_never_zero_or_imaginary_for_a_moving_quantity(eig, 
     se_fix = WaldInference(None, fixed).std_errors(jac, v)
     assert np.all(np.isfinite(se_fix)) and np.all(se_fix >= 0)
     assert check.psd == bool(eig.min() >= -1e-10 * max(np.abs(eig).max(), 0))
+
+
+def test_clusters_fitted_exactly_give_nan_not_round_off_standard_errors():
+    # two prices, two parameters: the model fits each price cluster's mean belief exactly, so
+    # every cluster's score sum is 0 and the CR1 covariance is round-off (about 1e-29): a
+    # standard error of 1e-15 with z = 1e14 must not come out of it (a new user's report)
+    rng = np.random.default_rng(5)
+    d = pd.DataFrame({"price": np.repeat([20.0, 50.0], 10),
+                      "belief": rng.uniform(0.3, 0.7, size=20)})
+    with pytest.warns(CovarianceWarning, match="numerically zero"):
+        res = br.FractionalLogit.from_formula("belief ~ np.log(price)", d).fit(
+            cov_type="cluster", cov_kwds={"groups": "price"})
+    assert res.cov_check.degenerate and res.cov_check.singular
+    assert np.abs(res.cov_params().to_numpy()).max() < 1e-20  # the round-off itself
+    assert res.bse.isna().all() and res.pvalues.isna().all()
+    assert res.conf_int().isna().all().all()
+    with pytest.warns(CovarianceWarning):
+        el = res.elasticity("price")
+    assert np.isnan(el["std_err"]).all()
+    with pytest.warns(CovarianceWarning):
+        assert np.isnan(res.wald_test("np.log(price) = 0").statistic)
+    # HC0 on the same data is fine: the rule is about the cluster sums, not the data
+    assert res.model.fit(cov_type="HC0").bse.gt(0).all()
+
+
+def test_few_clusters_with_real_variation_keep_their_standard_errors():
+    # G = k = 2 but the clusters are not fitted exactly: the covariance is singular (rank 1)
+    # yet not numerically zero, so a coefficient with positive variance keeps its SE
+    rng = np.random.default_rng(6)
+    n = 40
+    g = np.repeat([0, 1], n // 2)
+    x = np.column_stack([np.ones(n), rng.normal(size=n)])
+    y = rng.uniform(0.1, 0.9, size=n)
+    with pytest.warns(CovarianceWarning, match="2 clusters for 2 parameters"):
+        res = br.FractionalLogit(y, x).fit(cov_type="cluster", cov_kwds={"groups": g})
+    assert not res.cov_check.degenerate
+    assert res.bse.notna().any()
