@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "BeliefregError",
     "DataError",
+    "MissingColumnError",
     "RankDeficientError",
     "SeparationWarning",
     "ConvergenceWarning",
@@ -24,6 +25,14 @@ class BeliefregError(ValueError):
 
 class DataError(BeliefregError):
     """The outcome, the weights or the cluster groups are not valid for the model."""
+
+
+class MissingColumnError(DataError, KeyError):
+    """A column named for the weights, the cluster groups or the choice situations is not in
+    the data. A :class:`DataError` (and, for code that catches look-up errors, a ``KeyError``)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class RankDeficientError(BeliefregError):

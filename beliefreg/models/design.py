@@ -16,7 +16,7 @@ import patsy
 
 from .._blas_threads import single_blas_thread
 from .formula_blocks import build_formula_design
-from ..exceptions import DataError, MissingValueWarning, RankDeficientError
+from ..exceptions import DataError, MissingColumnError, MissingValueWarning, RankDeficientError
 from ..frames import as_pandas_frame
 
 __all__ = ["Design", "design_from_formula", "design_from_arrays", "build_exog",
@@ -87,7 +87,7 @@ class Design:
             raise ValueError(f"cannot resolve column {name!r}: the model was not built from "
                              "a DataFrame (pass an array aligned with the estimation rows)")
         if name not in self.data.columns:
-            raise KeyError(f"column {name!r} is not in the data; available: "
+            raise MissingColumnError(f"column {name!r} is not in the data; available: "
                            f"{list(self.data.columns)[:20]}")
         return self.data[name].iloc[self._positions()]
 

@@ -173,6 +173,15 @@ def run(args: argparse.Namespace) -> int:
         prices = parse_prices(args.prices)
         if args.runs < 2:
             raise ValueError("--runs must be at least 2 (runs needed resamples runs per price)")
+        if args.n_boot is not None and args.n_boot < 1:
+            raise ValueError(f"--n-boot must be a positive integer, got {args.n_boot}")
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out} exists and is not a folder: the report is a folder "
+                             "(nothing was sent)")
+        if any(parent.exists() and not parent.is_dir() for parent in out.parents):
+            raise ValueError(f"--out {out} is under a file: the report needs a folder there "
+                             "(nothing was sent)")
         study = demand_study(prices, runs=args.runs, seed=args.seed, personas=args.personas,
                              model=args.model)
         if getattr(args, "layout", None):

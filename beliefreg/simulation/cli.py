@@ -95,7 +95,7 @@ def register(subparsers: Any) -> None:
                    help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
     p.add_argument("--api", choices=["chat", "responses"], help="OpenAI API (default chat)")
     p.add_argument("--out", type=Path, help="write the panel here (.parquet or .csv)")
-    p.add_argument("--store", help="SQLite store (default ~/.cache/beliefreg/store.sqlite)")
+    p.add_argument("--store", help="SQLite store (default ~/.cache/beliefreg/store.sqlite; none: memory only, as --no-store)")
     p.add_argument("--no-store", action="store_true", help="keep responses in memory only")
     p.add_argument("--concurrency", type=int, help="requests in flight (openai)")
     p.add_argument("--max-retries", dest="max_retries", type=int)
@@ -231,10 +231,12 @@ def run(args: argparse.Namespace) -> int:
                 backend_options[name] = opts[name]
     elif opts.get("threads") is not None:
         backend_options["n_threads"] = opts["threads"]
-    store: Any = None if args.no_store else opts.get("store")
+    # --store none means memory only, as for `beliefreg demo` (not a file called "none")
+    no_store = args.no_store or str(opts.get("store") or "").lower() == "none"
+    store: Any = None if no_store else opts.get("store")
     common: dict[str, Any] = dict(model=opts.get("model"), fresh=args.fresh,
                                   draw=args.draw, **backend_options)
-    if store is not None or args.no_store:
+    if store is not None or no_store:
         common["store"] = store
     prepared = None
     status = 0

@@ -267,7 +267,11 @@ def _check_run_options(concurrency: Any, max_retries: Any, budget_usd: Any) -> N
         raise StudyError(f"budget_usd must be a non-negative number, got {budget_usd!r}")
 
 
-def _resume_hint(draw: int) -> str:
+def _resume_hint(draw: int, store: Any = None) -> str:
+    """What to do to resume: run draw ``draw`` again (nothing carries over without a file)."""
+    if store is not None and getattr(store, "path", None) is None:
+        return ("no store was used, so nothing carries over: running the study again sends "
+                "every request again (give a store to resume)")
     if draw:
         return (f"run the same study again with draw={draw} (--draw {draw}) "
                 "to resume")
@@ -529,13 +533,13 @@ def run_prepared(prepared: PreparedRun, *, concurrency: int | None = None,
                 bar.close()
                 raise QuotaExceededError(
                     f"{exc}; nothing was sent ({n_pending} requests pending). "
-                    f"{_resume_hint(the_scan.draw).capitalize()} once the quota allows.",
+                    f"{_resume_hint(the_scan.draw, st).capitalize()} once the quota allows.",
                     panel=prepared.panel(), n_pending=n_pending) from None
             except KeyboardInterrupt:  # no handler could be installed (not the main thread)
                 bar.close()
                 where = st.path or "memory"
                 print(f"beliefreg: interrupted; responses received so far are stored in "
-                      f"{where}: {_resume_hint(the_scan.draw)}", file=sys.stderr)
+                      f"{where}: {_resume_hint(the_scan.draw, st)}", file=sys.stderr)
                 raise
             bar.close()
             # cache_hit: not sent by this process (the interactive runner records what it
@@ -549,7 +553,7 @@ def run_prepared(prepared: PreparedRun, *, concurrency: int | None = None,
     finally:
         prepared.close()
     n_err = int(panel["error"].notna().sum())
-    hint = _resume_hint(the_scan.draw)
+    hint = _resume_hint(the_scan.draw, st)
     if report.stopped == "store":
         err = report.store_error
         kept = len(report.unsaved)

@@ -164,3 +164,21 @@ def test_singular_information_gets_huge_not_small_variances():
     direction = np.array([1.0, -1.0]) / np.sqrt(2)
     assert direction @ v @ direction > 1e13
     assert np.all(np.isfinite(v))
+
+
+@pytest.mark.parametrize("case", ["groups", "weights", "situations"])
+def test_a_missing_column_is_a_data_error_naming_it(case):
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"y": rng.uniform(0.1, 0.9, 40), "x": rng.normal(size=40),
+                      "alt": ["a", "b"] * 20, "sit": np.repeat(range(20), 2)})
+    with pytest.raises(br.DataError, match="column 'nope' is not in the data") as info:
+        if case == "groups":
+            br.FractionalLogit.from_formula("y ~ x", d).fit(cov_type="cluster",
+                                                           cov_kwds={"groups": "nope"})
+        elif case == "weights":
+            br.FractionalLogit.from_formula("y ~ x", d, weights="nope").fit()
+        else:
+            d["choice"] = np.tile([1, 0], 20)
+            br.ConditionalLogit.from_formula("choice ~ x", d, groups="nope",
+                                             alternatives="alt").fit()
+    assert isinstance(info.value, KeyError)  # code that caught the KeyError still does

@@ -161,3 +161,22 @@ def test_ctrl_c_keeps_what_was_received_and_resume_completes(fault_server, tmp_p
     assert int(panel["cache_hit"].sum()) == kept
     sent = len([r for r in fault_server.log if r["case"] == "slow"])
     assert sent <= 12 + 2
+
+
+def test_store_none_means_memory_only_as_for_the_demo(fault_server, tmp_path):
+    study = _write_study(tmp_path)
+    out = tmp_path / "panel.csv"
+    res = _cli("simulate", str(study), "--backend", "openai", "--base-url", fault_server.url,
+               "--model", "m", "--store", "none", "--out", str(out), "--no-progress",
+               cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert not (tmp_path / "none").exists()  # not an SQLite file called "none"
+    assert len(pd.read_csv(out)) == 6
+
+
+def test_without_a_store_the_resume_hint_does_not_promise_a_resume():
+    from beliefreg.simulation.pipeline import _resume_hint
+    from beliefreg.simulation.store import Store
+
+    assert "again sends every request again" in _resume_hint(0, Store(None))
+    assert _resume_hint(2) == "run the same study again with draw=2 (--draw 2) to resume"
