@@ -131,10 +131,10 @@ class DeltaResult:
 
     @property
     def zvalues(self) -> pd.Series:
-        """estimate / std_err: z statistics, or t statistics with ``use_t`` (column ``z``
-        of :meth:`summary_frame` either way; ``.df`` says which)."""
+        """estimate / std_err: z statistics, or t statistics with ``use_t`` (named ``z`` or
+        ``t`` accordingly, as is the column of :meth:`summary_frame`)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            return (self.estimate / self.std_err).rename("z")
+            return (self.estimate / self.std_err).rename(self.inference.stat_name)
 
     @property
     def pvalues(self) -> pd.Series:
@@ -150,14 +150,15 @@ class DeltaResult:
                              "ci_upper": self.estimate + q * se})
 
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Columns ``estimate, std_err, z, p_value, ci_lower, ci_upper``; one row per quantity.
+        """Columns ``estimate, std_err, z, p_value, ci_lower, ci_upper`` (``t`` for ``z`` when
+        the model was fitted with ``use_t``); one row per quantity.
 
         The statistic and p-value test that the quantity is 0: a z test (asymptotic normal),
         or a t test with ``df`` degrees of freedom when the model was fitted with ``use_t``.
         """
         ci = self.conf_int(alpha)
         return pd.DataFrame({"estimate": self.estimate, "std_err": self.std_err,
-                             "z": self.zvalues, "p_value": self.pvalues,
+                             self.inference.stat_name: self.zvalues, "p_value": self.pvalues,
                              "ci_lower": ci["ci_lower"], "ci_upper": ci["ci_upper"]})
 
     def __len__(self) -> int:

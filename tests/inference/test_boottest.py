@@ -311,7 +311,7 @@ def test_conditional_logit_boottest_uses_situation_clusters():
         cov_type="cluster", cov_kwds={"groups": "cl"}, use_t=True)
     assert res.df_inference == 11 and "P>|t|" in str(res.summary())
     wtp = res.wtp(price="price").iloc[0]
-    assert wtp["p_value"] == pytest.approx(2 * stats.t.sf(abs(wtp["z"]), 11))
+    assert wtp["p_value"] == pytest.approx(2 * stats.t.sf(abs(wtp["t"]), 11))
     problem = res._score_problem()
     assert problem.n_clusters == 12 and problem.nobs == g * per
     bt = res.boottest("price = -1", reps=999, weights="webb", seed=4)

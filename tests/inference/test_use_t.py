@@ -85,7 +85,7 @@ def test_delta_quantities_use_t(data):
     for what, frame in frames.items():
         row = frame.iloc[0]
         assert row["ci_upper"] - row["estimate"] == pytest.approx(q * row["std_err"]), what
-        assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(row["z"]), 11)), what
+        assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(row["t"]), 11)), what
     pred = res.get_prediction(data.head(3))
     band = pred.summary_frame()
     np.testing.assert_allclose(band["mean_ci_upper"] - band["mean"], q * band["mean_se"])
@@ -129,4 +129,17 @@ def test_share_models_use_t():
     lo, hi = el.conf_int()
     np.testing.assert_allclose((hi - el.estimate).to_numpy(), q * el.std_err.to_numpy())
     m = res.margins("x").iloc[0]
-    assert m["p_value"] == pytest.approx(2 * stats.t.sf(abs(m["z"]), 9))
+    assert m["p_value"] == pytest.approx(2 * stats.t.sf(abs(m["t"]), 9))
+
+
+def test_delta_tables_name_their_statistic_t_or_z():
+    from beliefreg.datasets import load_401k
+
+    data = load_401k()
+    fit = br.FractionalLogit.from_formula("prate01 ~ mrate + age", data).fit
+    with_t = fit(cov_type="cluster", cov_kwds={"groups": "age"}, use_t=True)
+    normal = fit(cov_type="cluster", cov_kwds={"groups": "age"})
+    for res, name in ((with_t, "t"), (normal, "z")):
+        for frame in (res.margins("mrate"), res.elasticity("mrate"),
+                      res.nlcom("mrate / age").summary_frame()):
+            assert name in frame.columns and ({"t", "z"} - {name}).isdisjoint(frame.columns)
