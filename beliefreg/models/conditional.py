@@ -333,12 +333,14 @@ class ConditionalLogit(DesignModel):
         dropped[d._positions()] = False
         kept_ids = set(pd.unique(all_groups.iloc[~dropped]))
         partly = [g for g in pd.unique(all_groups.iloc[dropped]) if g in kept_ids]
+        self._partly_dropped = [_py(g) for g in partly]
         if partly:
             warnings.warn(
                 f"{len(partly)} choice situation(s) lost rows to missing values but kept others "
                 f"(first groups: {[_py(g) for g in partly[:5]]}); they are fitted as offering "
-                "only the alternatives left. Drop whole situations if the missing rows were "
-                "offered", MissingValueWarning, stacklevel=4)
+                "only the alternatives left, which for belief shares needs the shares left to "
+                "sum to 1. Drop whole situations if the missing rows were offered",
+                MissingValueWarning, stacklevel=4)
 
     def _check_outcome(self, y: np.ndarray, tol: float) -> np.ndarray:
         d, st = self.design, self.structure
@@ -354,7 +356,8 @@ class ConditionalLogit(DesignModel):
                 f"the outcome {d.endog_name!r} must sum to 1 over the alternatives of each "
                 f"choice situation (tolerance share_tol={tol:g}); it does not in "
                 f"{len(groups)} situation(s) (first groups: {groups[:5]}), e.g. sums "
-                f"{[float(v) for v in total[off][:3]]}")
+                f"{[float(v) for v in total[off][:3]]}"
+                + _dropped_note(groups, getattr(self, "_partly_dropped", [])))
         return y / total[:, None]
 
     def _group_weights(self) -> np.ndarray | None:
@@ -598,3 +601,14 @@ class ConditionalLogit(DesignModel):
                                     DenseScores(self.score_obs(newton.params)))
             return ConditionalResults(self, fitted, cov, estimator=estimator, cov_kwds=cov_kwds,
                                       use_t=use_t)
+
+
+def _dropped_note(groups: list, partly: list) -> str:
+    """The part of a share-sum error that says which situations lost rows to missing values."""
+    lost = [g for g in groups if g in set(partly)]
+    if not lost:
+        return ""
+    return (f"; {len(lost)} of them lost rows to missing values (first: {lost[:5]}): their "
+            "remaining shares no longer sum to 1, so fill the missing values or drop those "
+            "situations whole")
+

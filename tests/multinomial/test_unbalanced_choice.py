@@ -198,3 +198,16 @@ def test_effects_of_alternatives_never_offered_together_are_refused(data):
         res.margins("price", at=at)
     agg = res.elasticities("price", at=at, aggregate=True)
     assert agg.estimate.loc["a", "b"] == 0.0
+
+
+def test_share_situation_that_lost_a_row_is_named_as_such():
+    rng = np.random.default_rng(0)
+    n = 30
+    long = pd.DataFrame({"sit": np.repeat(range(n), 3), "alt": ["a", "b", "c"] * n,
+                         "price": rng.uniform(1, 2, 3 * n)})
+    long["belief"] = rng.dirichlet(np.ones(3), n).ravel()
+    long.loc[1, "price"] = np.nan  # situation 0 loses alternative b
+    with pytest.warns(MissingValueWarning, match="shares left to sum to 1"):
+        with pytest.raises(DataError, match=r"1 of them lost rows to missing values \(first: \[0\]\)"):
+            br.ConditionalLogit.from_formula("belief ~ price", long, groups="sit",
+                                             alternatives="alt").fit()
