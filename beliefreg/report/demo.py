@@ -59,7 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "report folder. Default: the embedded Gemma 3 270M, offline (a pipeline "
                     "check, not a credible consumer).",
         epilog="Run the same study on a real model:\n" + REAL_MODEL_HELP.replace("```sh\n", "")
-        .replace("```", ""),
+        .replace("```", "") + "\nFurther studies: beliefreg demo calibration (PPI++ with the "
+        "LLM and the real NaturalPark willingness-to-pay sample; beliefreg demo calibration "
+        "--help).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--runs", type=int, default=DEFAULT_RUNS,
