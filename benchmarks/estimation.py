@@ -32,20 +32,8 @@ import statsmodels.api as sm  # noqa: E402
 
 import beliefreg as br  # noqa: E402
 
+from _data import K, N_CLUSTERS, make_data  # noqa: E402
 from _results import write_section  # noqa: E402
-
-K = 20
-N_CLUSTERS = 1000
-
-
-def make_data(n: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    x = np.column_stack([np.ones(n), rng.normal(size=(n, K - 1))])
-    beta = rng.normal(scale=0.2, size=K)
-    mu = 1.0 / (1.0 + np.exp(-x @ beta))
-    y = rng.beta(mu * 5 + 0.01, (1 - mu) * 5 + 0.01)
-    groups = rng.integers(0, N_CLUSTERS, n)
-    return y, x, groups
 
 
 def best_of(fn, repeat: int):

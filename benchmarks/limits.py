@@ -34,23 +34,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _data import K, N_CLUSTERS, make_data  # noqa: E402  (numpy imported lazily)
+
 HERE = Path(__file__).resolve().parent
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-K = 20
-N_CLUSTERS = 1000
-
-
-def make_data(n: int, seed: int = 0):
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    x = np.column_stack([np.ones(n), rng.normal(size=(n, K - 1))])
-    beta = rng.normal(scale=0.2, size=K)
-    mu = 1.0 / (1.0 + np.exp(-x @ beta))
-    y = rng.beta(mu * 5 + 0.01, (1 - mu) * 5 + 0.01)
-    groups = rng.integers(0, N_CLUSTERS, n)
-    return y, x, groups
 
 
 def _load() -> str:
