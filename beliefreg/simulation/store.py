@@ -47,6 +47,7 @@ import contextlib
 import datetime as _dt
 import json
 import os
+import random
 import socket
 import sqlite3
 import threading
@@ -184,6 +185,39 @@ def _owner_dead(owner: str) -> bool:
         return False
 
 
+#: How long opening a store waits for other processes that hold it (the busy timeout too).
+OPEN_TIMEOUT_S = 30.0
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    low = str(exc).lower()
+    return "locked" in low or "busy" in low
+
+
+def _while_busy(step: Any, timeout_s: float | None = None) -> Any:
+    """Run ``step()``, again after a short jittered pause while SQLite answers "locked"/"busy".
+
+    SQLite's busy handler does not cover every lock: switching a new file to WAL mode, or any
+    step that must raise a shared lock to an exclusive one while another connection waits for
+    the same, fails at once with "database is locked" (deadlock avoidance). Several processes
+    opening one new store together meet exactly that, so opening retries until
+    ``timeout_s`` (default :data:`OPEN_TIMEOUT_S`) and then raises the last error.
+    """
+    deadline = time.monotonic() + (OPEN_TIMEOUT_S if timeout_s is None else timeout_s)
+    pause = 0.005
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause * (0.5 + _jitter.random()))
+        pause = min(pause * 2, 0.25)
+
+
+_jitter = random.Random()
+
+
 def _cause(exc: BaseException) -> str:
     """A plain explanation of an SQLite or OS error."""
     text = str(exc) or type(exc).__name__
@@ -278,13 +312,7 @@ class Store:
                                  f"{_cause(exc)}", path=self.path) from None
         if not self.read_only:
             try:
-                self._conn = self._connect(str(self.path))
-                mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if str(mode).lower() != "wal":  # pragma: no cover - network file systems
-                    raise StoreError(f"store {self.path}: cannot use WAL mode (got {mode!r})",
-                                     path=self.path)
-                self._conn.execute("PRAGMA synchronous = FULL")
-                self._init_schema()
+                _while_busy(self._open_read_write)
                 return
             except sqlite3.Error as exc:
                 conn = getattr(self, "_conn", None)
@@ -293,17 +321,34 @@ class Store:
                 low = str(exc).lower()
                 if not ("readonly" in low or "unable to open" in low or "read-only" in low
                         or "disk i/o" in low) or not self.path.exists():
+                    if _busy(exc):
+                        raise StoreError(
+                            f"store {self.path}: cannot open: {_cause(exc)} (another process "
+                            f"held it for {OPEN_TIMEOUT_S:g} s)", path=self.path) from None
                     raise self._error("cannot open", exc) from None
                 self.read_only = True
                 self.read_only_reason = _cause(exc)
         self._open_read_only()
 
     # -- opening -------------------------------------------------------------------------------
+    def _open_read_write(self) -> None:
+        assert self.path is not None
+        self._conn = self._connect(str(self.path))
+        try:
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":  # pragma: no cover - network file systems
+                raise StoreError(f"store {self.path}: cannot use WAL mode (got {mode!r})",
+                                 path=self.path)
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self._init_schema()
+        except BaseException:
+            self._conn.close()
+            raise
+
     @staticmethod
     def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
-        conn = sqlite3.connect(target, timeout=30.0, isolation_level=None,
+        conn = sqlite3.connect(target, timeout=OPEN_TIMEOUT_S, isolation_level=None,
                                check_same_thread=False, uri=uri)
-        conn.execute("PRAGMA busy_timeout = 30000")
         return conn
 
     def _open_read_only(self) -> None:
@@ -315,16 +360,19 @@ class Store:
         errors = []
         for flags in ("mode=ro", "mode=ro&immutable=1"):
             try:
-                self._conn = self._connect(f"file:{quoted}?{flags}", uri=True)
-                self._check_schema(write=False)
+                _while_busy(lambda flags=flags: self._open_checked(quoted, flags))
                 return
             except sqlite3.Error as exc:
                 errors.append(exc)
-                self._conn.close()
-            except StoreError:
-                self._conn.close()
-                raise
         raise self._error("cannot read", errors[-1])
+
+    def _open_checked(self, quoted: str, flags: str) -> None:
+        self._conn = self._connect(f"file:{quoted}?{flags}", uri=True)
+        try:
+            self._check_schema(write=False)
+        except BaseException:
+            self._conn.close()
+            raise
 
     def _error(self, action: str, exc: BaseException) -> StoreError:
         where = self.path if self.path is not None else ":memory:"

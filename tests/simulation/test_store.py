@@ -83,3 +83,87 @@ def test_retry_policy_backoff_and_retry_after():
         assert 0.75 * nominal <= d <= 1.25 * nominal
     assert p.delay(0, retry_after=30.0) == 30.0  # never sooner than the server asked
     assert p.delay(0, retry_after=5000.0) == p.max_retry_after
+
+
+# -- opening while other processes hold the file ----------------------------------------------
+
+class _LockedAtFirst(sqlite3.Connection):
+    """A real SQLite connection whose first journal-mode switches answer "database is locked",
+    as SQLite does at once (no busy handler) when several processes open one new file."""
+
+    failures = 0
+
+    def execute(self, sql, *args):
+        if sql.startswith("PRAGMA journal_mode") and _LockedAtFirst.failures > 0:
+            _LockedAtFirst.failures -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return super().execute(sql, *args)
+
+
+def _locked_connect(fails):
+    _LockedAtFirst.failures = fails
+
+    def connect(target, uri=False):
+        return sqlite3.connect(target, timeout=1.0, isolation_level=None,
+                               check_same_thread=False, uri=uri, factory=_LockedAtFirst)
+    return staticmethod(connect)
+
+
+def test_open_retries_an_immediate_lock(tmp_path, monkeypatch):
+    monkeypatch.setattr(Store, "_connect", _locked_connect(3))
+    with Store(tmp_path / "s.sqlite") as st:
+        assert not st.read_only and len(st) == 0
+    assert _LockedAtFirst.failures == 0  # all three locks were met and waited out
+
+
+def test_open_gives_up_with_a_clear_error_after_the_timeout(tmp_path, monkeypatch):
+    from beliefreg.simulation import store as store_module
+    from beliefreg.simulation.errors import StoreError
+    monkeypatch.setattr(store_module, "OPEN_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(Store, "_connect", _locked_connect(10**6))
+    with pytest.raises(StoreError, match=r"s\.sqlite: cannot open: database is locked "
+                                         r"\(another process held it for 0\.3 s\)"):
+        Store(tmp_path / "s.sqlite")
+
+
+def test_a_lock_held_by_another_connection_is_waited_for(tmp_path):
+    import threading
+    import time
+    path = tmp_path / "s.sqlite"  # a new file, still in rollback-journal mode, locked
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(0.4, lambda: holder.execute("COMMIT"))
+    release.start()
+    t0 = time.monotonic()
+    with Store(path) as st:
+        assert len(st) == 0 and not st.read_only
+    assert time.monotonic() - t0 >= 0.3
+    release.join()
+    holder.close()
+
+
+_OPEN_CHILD = """
+import pathlib, sys, time
+from beliefreg.simulation import Store
+path, go = sys.argv[1:3]
+while not pathlib.Path(go).exists():
+    time.sleep(0.001)
+for _ in range(20):
+    with Store(path) as st:
+        len(st)
+"""
+
+
+def test_many_processes_open_one_new_store_together(tmp_path):
+    import subprocess
+    import sys
+    import time
+    for round_ in range(2):
+        path, go = tmp_path / f"s{round_}.sqlite", tmp_path / f"go{round_}"
+        kids = [subprocess.Popen([sys.executable, "-c", _OPEN_CHILD, str(path), str(go)],
+                                 stderr=subprocess.PIPE, text=True) for _ in range(6)]
+        time.sleep(1.0)
+        go.write_text("go")
+        for kid in kids:
+            _, err = kid.communicate(timeout=120)
+            assert kid.returncode == 0, err[-2000:]
