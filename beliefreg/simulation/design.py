@@ -21,8 +21,9 @@ from .study import choice_labels
 if TYPE_CHECKING:
     from .study import Study
 
-__all__ = ["Item", "MAX_REQUESTS", "condition_records", "condition_table", "expand", "format_choices",
-           "grid_size", "iter_items", "iter_rendered", "Rendered"]
+__all__ = ["Item", "MAX_REQUESTS", "QuestionBlock", "condition_columns", "condition_records",
+           "condition_table", "expand", "format_choices", "grid_size", "iter_items",
+           "iter_question_blocks", "iter_rendered", "Rendered"]
 
 
 @dataclass(frozen=True)
@@ -124,19 +125,18 @@ def _draw_rng(study: Study, purpose: str, condition: Mapping[str, Any], run: int
     return np.random.default_rng(derive_seed(study.seed, purpose, condition, run, draw))
 
 
-def condition_records(table: pd.DataFrame, start: int = 0,
-                      stop: int | None = None) -> list[dict[str, Any]]:
-    """Rows ``start:stop`` of a condition table as dicts of plain values (NaN -> None).
+def condition_columns(table: pd.DataFrame, start: int = 0,
+                      stop: int | None = None) -> tuple[list[str], list[list[Any]]]:
+    """Rows ``start:stop`` of a condition table as column names and columns of plain values
+    (NaN -> None), the values of :func:`condition_records` without a dict per row.
 
     Column by column (``tolist`` gives Python scalars for numeric dtypes), so a chunk of 10^4
     rows costs a few milliseconds.
     """
     block = table.iloc[start:stop]
-    names = list(block.columns)
-    if not names:
-        return [{} for _ in range(len(block))]
+    names = [str(c) for c in block.columns]
     columns = []
-    for name in names:
+    for name in block.columns:
         col = block[name]
         values = col.tolist()
         kind = col.dtype.kind
@@ -148,6 +148,15 @@ def condition_records(table: pd.DataFrame, start: int = 0,
         else:
             values = [_key_value(v) for v in values]
         columns.append(values)
+    return names, columns
+
+
+def condition_records(table: pd.DataFrame, start: int = 0,
+                      stop: int | None = None) -> list[dict[str, Any]]:
+    """Rows ``start:stop`` of a condition table as dicts of plain values (NaN -> None)."""
+    names, columns = condition_columns(table, start, stop)
+    if not names:
+        return [{} for _ in range(len(table.iloc[start:stop]))]
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
@@ -238,6 +247,157 @@ def iter_rendered(study: Study, *, draw: int = 0, start: int = 0, stop: int | No
                 yield Rendered(condition_id, range(run, run + 1), draw,
                                {**condition, **sampled}, tuple(order), system, question,
                                examples)
+
+
+class QuestionBlock:
+    """Consecutive conditions whose runs all read one question each (no sampled variables,
+    no shuffled choices), in columns: what planning needs to compute store keys without an
+    :class:`Item` or a :class:`Rendered` per condition. Read only.
+
+    Attributes
+    ----------
+    start : int
+        ``condition_id`` of the first condition.
+    questions : list of str
+        The rendered question of each condition, in order.
+    system : str or None
+        The rendered system text (the same for every condition of the study).
+    examples : tuple of (str, str)
+    runs : range
+        The runs of every condition.
+    draw : int
+    """
+
+    __slots__ = ("start", "questions", "system", "examples", "runs", "draw")
+
+    def __init__(self, start: int, questions: list[str], system: str | None,
+                 examples: tuple[tuple[str, str], ...], runs: range, draw: int) -> None:
+        self.start = start
+        self.questions = questions
+        self.system = system
+        self.examples = examples
+        self.runs = runs
+        self.draw = draw
+
+    def __len__(self) -> int:
+        return len(self.questions) * len(self.runs)
+
+
+class _Template:
+    """A ``str.format`` template split into literal text and named fields, so that a column
+    of conditions is rendered by formatting each column once and joining the pieces with a
+    positional template (the same text as ``template.format(**fill)`` row by row).
+
+    ``compile`` returns None for what it does not take apart (positional or indexed fields,
+    attribute access, nested format specs): those templates are rendered row by row.
+    """
+
+    __slots__ = ("joiner", "fields")
+
+    def __init__(self, joiner: str, fields: list[tuple[str, str | None, str]]) -> None:
+        self.joiner = joiner
+        self.fields = fields
+
+    @classmethod
+    def compile(cls, template: str, constants: Mapping[str, Any]) -> _Template | None:
+        import string
+
+        parts: list[str] = []
+        fields: list[tuple[str, str | None, str]] = []
+        try:
+            parsed = list(string.Formatter().parse(template))
+        except ValueError:
+            return None
+        for literal, name, spec, conversion in parsed:
+            parts.append(literal.replace("{", "{{").replace("}", "}}"))
+            if name is None:
+                continue
+            if not name.isidentifier() or "{" in (spec or ""):
+                return None
+            if conversion not in (None, "r", "s", "a"):
+                return None
+            if name in constants:  # a constant field is formatted once, into the text
+                try:
+                    text = _format_value(constants[name], conversion, spec or "")
+                except (TypeError, ValueError):
+                    return None
+                parts.append(text.replace("{", "{{").replace("}", "}}"))
+                continue
+            parts.append("{}")
+            fields.append((name, conversion, spec or ""))
+        return cls("".join(parts), fields)
+
+    def render(self, columns: Mapping[str, list[Any]], n: int) -> list[str]:
+        """The text of ``n`` rows; ``columns`` maps each field name to its values."""
+        if not self.fields:
+            text = self.joiner.format()
+            return [text] * n
+        formatted = []
+        for name, conversion, spec in self.fields:
+            values = columns[name]  # KeyError: the caller renders row by row (and reports)
+            if conversion is not None:
+                values = list(map(_CONVERSIONS[conversion], values))
+            formatted.append(list(map(format, values, [spec] * len(values))))
+        return list(map(self.joiner.format, *formatted))
+
+
+_CONVERSIONS = {"r": repr, "s": str, "a": ascii}
+
+
+def _format_value(value: Any, conversion: str | None, spec: str) -> str:
+    if conversion is not None:
+        value = _CONVERSIONS[conversion](value)
+    return format(value, spec)
+
+
+def iter_question_blocks(study: Study, *, draw: int = 0,
+                         chunk: int = 8192) -> Iterator[QuestionBlock] | None:
+    """The design as :class:`QuestionBlock` s of about ``chunk`` conditions, or None when the
+    runs of a condition read different texts (sampled variables, shuffled choices) or the
+    system text depends on the condition.
+
+    The questions are the texts :func:`iter_rendered` renders (a test checks it): each
+    template field is formatted once per column of a chunk; a template this cannot take
+    apart, or a chunk that does not fill it, is rendered row by row.
+    """
+    if study.sampled or study.shuffle_choices:
+        return None
+    labels = choice_labels(study.choices)
+    shown = [labels[a] for a in labels]
+    constants = {"choices": format_choices(shown),
+                 "choices_list": "\n".join(f"- {s}" for s in shown)}
+    system = None
+    if study.system:
+        sys_template = _Template.compile(study.system, constants)
+        if sys_template is None or sys_template.fields:
+            return None
+        system = sys_template.joiner.format()
+    template = _Template.compile(study.prompt, constants)
+    return _question_blocks(study, template, constants, system, draw, chunk)
+
+
+def _question_blocks(study: Study, template: _Template | None, constants: dict[str, str],
+                     system: str | None, draw: int, chunk: int) -> Iterator[QuestionBlock]:
+    table = study.condition_table_view
+    n = len(table)
+    examples = tuple(study.examples)
+    runs = range(study.runs)
+    chunk = max(1, int(chunk))
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        names, columns = condition_columns(table, lo, hi)
+        questions = None
+        if template is not None:
+            try:
+                questions = template.render(dict(zip(names, columns, strict=True)), hi - lo)
+            except (KeyError, IndexError, TypeError, ValueError):
+                questions = None  # rendered row by row below, which names the problem
+        if questions is None:
+            questions = []
+            for row in zip(*columns, strict=True) if names else [()] * (hi - lo):
+                fill = {**dict(zip(names, row, strict=True)), **constants}
+                questions.append(_render(study, fill)[0])
+        yield QuestionBlock(lo, questions, system, examples, runs, draw)
 
 
 def iter_items(study: Study, *, draw: int = 0, start: int = 0, stop: int | None = None,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .design import Item, Rendered, iter_items, iter_rendered
+from .design import Item, Rendered, iter_items, iter_question_blocks, iter_rendered
 from .keys import canonical_json
 from .pricing import estimate_tokens
 
@@ -91,6 +91,23 @@ def _group_chunks(study: Study, draw: int, chunk: int) -> Iterator[list[Rendered
             groups, n = [], 0
     if groups:
         yield groups
+
+
+def _key_chunks(study: Study, backend: Backend, model: str, draw: int, chunk: int,
+                identity_json: str) -> Iterator[tuple[list[str], Sequence[int]]]:
+    """Store keys and estimated input tokens of the design, about ``chunk`` requests at a
+    time: from question blocks where the backend computes keys from them (no item or
+    rendered group per condition), else from rendered groups."""
+    blocks = None
+    if backend.keys_from_questions(study):
+        blocks = iter_question_blocks(study, draw=draw,
+                                      chunk=max(1, chunk // max(1, study.runs)))
+    if blocks is not None:
+        for block in blocks:
+            yield backend.question_keys(block, study, model, identity_json)
+        return
+    for groups in _group_chunks(study, draw, chunk):
+        yield backend.request_keys(groups, study, model, identity_json)
 
 
 def iter_chunks(study: Study, backend: Backend, model: str, *, draw: int = 0,
@@ -163,8 +180,7 @@ def scan(study: Study, backend: Backend, model: str, store: Store | None, *, dra
     tokens = np.empty(n, dtype=np.int64)
     identity_json = canonical_json(backend.identity(model))
     pos = 0
-    for groups in _group_chunks(study, draw, chunk):
-        keys, toks = backend.request_keys(groups, study, model, identity_json)
+    for keys, toks in _key_chunks(study, backend, model, draw, chunk, identity_json):
         m = len(keys)
         prefixes[pos:pos + m] = key_prefixes(keys)
         tokens[pos:pos + m] = toks

@@ -239,3 +239,99 @@ def test_the_cli_plans_once(fault_server, tmp_path, monkeypatch):
                "--store", str(tmp_path / "s.sqlite"), "--out", str(out), "--no-progress"])
     assert rc == 0 and len(pd.read_csv(out)) == 4
     assert len(calls) == 1
+
+
+# -- question blocks: the grid planning path --------------------------------------------------
+
+_BLOCK_STUDIES = {
+    "grid": dict(prompt="A pack of {pack} for {price} cents? Answer {choices}.",
+                 conditions={"price": [30, 35.5, 40], "pack": [1, 12]}, runs=1),
+    "specs": dict(prompt="{price:>8.2f} {{literal}} {brand!r} {brand!s:^9} {flag} "
+                         "{choices!a} {choices_list}", system="Plain {{system}} é",
+                  conditions={"price": [1.5, 2], "brand": ["A", "Bé\n\"q\""],
+                              "flag": [True, False]}, runs=3),
+    "frame": dict(prompt="{price} and {n} and {tag}",
+                  conditions=pd.DataFrame({"price": [30.0, 1e-7, 45.5], "n": [1, 2, 3],
+                                           "tag": ["x", ("t", 2.5), ["a", 1]]}), runs=2),
+    "odd name": dict(prompt="{0} for {price}", conditions={"price": [1, 2]}, runs=1),
+    "no fields": dict(prompt="Buy? {choices}", conditions=None, runs=4, examples=()),
+    "space": dict(prompt="For {price} cents ({choices})",
+                  conditions=pd.DataFrame({"price": [5, 6], "my var": ["u", "v"]}), runs=1),
+}
+
+
+def _block_study(name):
+    base = dict(choices={"yes": ["Yes"], "no": ["No"]}, examples=EXAMPLES, seed=3)
+    base.update(_BLOCK_STUDIES[name])
+    return Study(**base)
+
+
+@pytest.mark.parametrize("name", sorted(_BLOCK_STUDIES))
+def test_question_blocks_render_the_questions_of_iter_rendered(name):
+    from beliefreg.simulation.design import iter_question_blocks
+
+    if name == "odd name":  # a positional field: refused when the study is made
+        with pytest.raises(StudyError):
+            _block_study(name)
+        return
+    study = _block_study(name)
+    rendered = list(iter_rendered(study, draw=1))
+    for chunk in (1, 2, 4096):
+        blocks = list(iter_question_blocks(study, draw=1, chunk=chunk))
+        assert [q for b in blocks for q in b.questions] == [g.question for g in rendered]
+        assert {b.system for b in blocks} == {g.system for g in rendered}
+        assert [b.start for b in blocks] == list(range(0, study.n_conditions, chunk))
+        assert all(b.runs == range(study.runs) and b.draw == 1 for b in blocks)
+
+
+@pytest.mark.parametrize("name", sorted(set(_BLOCK_STUDIES) - {"odd name"}))
+@pytest.mark.parametrize("base_url", [None, "http://127.0.0.1:9/v1"])
+def test_question_block_keys_and_tokens_equal_the_reference(name, base_url):
+    study = _block_study(name)
+    backend = OpenAIBackend(base_url=base_url)
+    assert backend.keys_from_questions(study)
+    ident = canonical_json(backend.identity("m"))
+    for draw in (0, 2):
+        keys, tokens = [], []
+        for ch in planning_mod._key_chunks(study, backend, "m", draw, 3, ident):
+            keys += ch[0]
+            tokens += list(ch[1])
+        assert keys == _reference_keys(study, backend, "m", draw)
+        _, generic = super(OpenAIBackend, backend).request_keys(
+            list(iter_rendered(study, draw=draw)), study, "m", ident)
+        assert tokens == generic
+
+
+def test_question_blocks_are_not_used_where_runs_differ_or_the_system_varies():
+    from beliefreg.simulation.design import iter_question_blocks
+
+    assert iter_question_blocks(_study("shuffle")) is None
+    assert iter_question_blocks(_study("system")) is None  # sampled variables
+    assert iter_question_blocks(_study("bare")) is None  # a system text with a field
+    assert iter_question_blocks(_study("plain")) is not None
+    for api in ("responses",):
+        assert not OpenAIBackend(api=api).keys_from_questions(_study("plain"))
+    assert not OpenAIBackend().keys_from_questions(_study("plain", layout="completion"))
+
+
+def test_default_question_keys_equal_request_keys():
+    from beliefreg.simulation.backends.base import Backend
+    from beliefreg.simulation.design import iter_question_blocks
+
+    study = _block_study("specs")
+    backend = OpenAIBackend(api="responses")
+    ident = canonical_json(backend.identity("m"))
+    keys = [k for b in iter_question_blocks(study, chunk=2)
+            for k in Backend.question_keys(backend, b, study, "m", ident)[0]]
+    assert keys == _reference_keys(study, backend, "m")
+
+
+def test_a_bad_value_for_a_format_spec_is_reported_as_before():
+    from beliefreg.simulation.design import iter_question_blocks
+
+    study = Study(prompt="{price:.2f} {choices}", choices={"yes": ["Yes"], "no": ["No"]},
+                  conditions={"price": [1.0, "x"]}, runs=1)
+    with pytest.raises(StudyError, match="cannot fill the prompt template"):
+        list(iter_rendered(study))
+    with pytest.raises(StudyError, match="cannot fill the prompt template"):
+        list(iter_question_blocks(study))

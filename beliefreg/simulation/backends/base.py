@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..design import Item, Rendered
+    from ..design import Item, QuestionBlock, Rendered
     from ..pricing import Price
     from ..store import Store
     from ..study import Study
@@ -115,6 +115,24 @@ class Backend(ABC):
                 keys.append(request_key(identity_json, payload, item.run, item.draw))
                 tokens.append(payload_input_tokens(self, payload))
         return keys, tokens
+
+    def keys_from_questions(self, study: Study) -> bool:
+        """Whether :meth:`question_keys` is faster than :meth:`request_keys` for ``study``
+        (planning then expands the design as question blocks)."""
+        return False
+
+    def question_keys(self, block: QuestionBlock, study: Study, model: str,
+                      identity_json: str) -> tuple[list[str], Sequence[int]]:
+        """Store keys and estimated input tokens of every request of ``block`` (see
+        :func:`~beliefreg.simulation.design.iter_question_blocks`), in design order; the
+        same as :meth:`request_keys` of the equivalent groups. The default builds the
+        groups."""
+        from ..design import Rendered, choice_labels
+
+        order = tuple(choice_labels(study.choices))
+        groups = [Rendered(block.start + i, block.runs, block.draw, {}, order, block.system,
+                           q, block.examples) for i, q in enumerate(block.questions)]
+        return self.request_keys(groups, study, model, identity_json)
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def open(self, model: str, study: Study, store: Store) -> None:

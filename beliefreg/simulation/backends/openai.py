@@ -46,7 +46,7 @@ from ..redact import Redactor
 from .base import Backend, Outcome, Reply, outcome_from_result
 
 if TYPE_CHECKING:
-    from ..design import Item, Rendered
+    from ..design import Item, QuestionBlock, Rendered
     from ..store import Store
     from ..study import Study
 
@@ -65,6 +65,26 @@ _SEED_SENTINEL = -918_273_645_501
 _encode_json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 _QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "quota_exceeded"}
+
+
+#: Endpoint of each payload kind, relative to ``base_url``.
+_PATHS = {"chat": "/chat/completions", "completions": "/completions", "responses": "/responses"}
+
+
+def _http_response_type() -> Any:
+    """The HTTP response class of the installed ``openai`` client's transport (``httpx2`` from
+    openai 3, ``httpx`` before): passed as ``cast_to`` it makes ``client.post`` return the raw
+    response."""
+    global _HTTP_RESPONSE
+    if _HTTP_RESPONSE is None:
+        import openai._base_client as base
+
+        transport = getattr(base, "httpx2", None) or getattr(base, "httpx")
+        _HTTP_RESPONSE = transport.Response
+    return _HTTP_RESPONSE
+
+
+_HTTP_RESPONSE: Any = None
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -253,13 +273,10 @@ class OpenAIBackend(Backend):
         condition, and each run adds only its run index and seed to copies of those hashes."""
         if self.api != "chat" or study.layout == "completion":
             return super().request_keys(groups, study, model, identity_json)
-        # the canonical payload text around the messages and the seed, from sentinels
-        text = canonical_json(self._chat_payload(_MSG_SENTINEL, study, _SEED_SENTINEL))
-        m_tok, s_tok = canonical_json(_MSG_SENTINEL), str(_SEED_SENTINEL)
-        i_m, i_s = text.index(m_tok), text.index(s_tok)
-        if not (i_m < i_s and text.count(s_tok) == 1 and text.count(m_tok) == 1):
+        parts = self._key_parts(study)  # the canonical payload text around messages and seed
+        if parts is None:
             return super().request_keys(groups, study, model, identity_json)
-        pre, mid, post = text[:i_m], text[i_m + len(m_tok):i_s], text[i_s + len(s_tok):]
+        pre, mid, post = parts
         run_tail = post.encode() + b',"run":'
         enc = _encode_json_string
         sha256 = hashlib.sha256
@@ -299,6 +316,79 @@ class OpenAIBackend(Backend):
                 keys.append(k.hexdigest())
                 tokens.append(n_tok)
         return keys, tokens
+
+    def keys_from_questions(self, study: Study) -> bool:
+        return self.api == "chat" and study.layout != "completion"
+
+    def question_keys(self, block: QuestionBlock, study: Study, model: str,
+                      identity_json: str) -> tuple[list[str], Any]:
+        """Keys equal to :meth:`request_keys` (a test checks it) for a block of conditions
+        whose runs share their question: the text before the question is hashed once per
+        block, each question is JSON-encoded once, and each run adds its index and seed to
+        copies of the two hash states (the seed's and the key's)."""
+        parts = self._key_parts(study)
+        if parts is None:
+            return super().question_keys(block, study, model, identity_json)
+        pre, mid, post = parts
+        sha256 = hashlib.sha256
+        before = chat_messages(block.system, block.examples, "")[:-1]
+        h_json = canonical_json(before)[:-1]  # without the closing bracket
+        h_json += "," if before else ""
+        seed_state = sha256(f"[{int(study.seed)},{h_json}".encode())
+        key_state = sha256(('{"draw":%d,"identity":%s,"payload":%s%s' % (
+            block.draw, identity_json, pre, h_json)).encode())
+        n_chars = sum(len(m["content"]) + 1 for m in before)
+        n_msgs = len(before) + 1
+        mid_b = mid.encode()
+        run_tail = post.encode() + b',"run":'
+        q_fmt = '{"content":%s,"role":"user"}]'.__mod__
+        q_jsons = [q.encode() for q in map(q_fmt, map(_encode_json_string, block.questions))]
+        keys: list[str] = []
+        append = keys.append
+        s_copy, k_copy = seed_state.copy, key_state.copy
+        from_bytes = int.from_bytes
+        if len(block.runs) == 1:  # one run per condition (a grid): one loop over questions
+            run = block.runs[0]
+            seed_tail = b",%d,%d]" % (run, block.draw)
+            key_tail = run_tail + b"%d}" % run
+            for q in q_jsons:
+                h = s_copy()
+                h.update(q + seed_tail)
+                k = k_copy()
+                k.update(b"%s%s%d%s" % (q, mid_b, from_bytes(h.digest()[:4], "big")
+                                        & 0x7FFFFFFF, key_tail))
+                append(k.hexdigest())
+        else:  # keys in design order: condition, then run
+            tails = [(b",%d,%d]" % (run, block.draw), run_tail + b"%d}" % run)
+                     for run in block.runs]
+            for q in q_jsons:
+                s_state = s_copy()
+                s_state.update(q)
+                k_state = k_copy()
+                k_state.update(q + mid_b)
+                for seed_tail, key_tail in tails:
+                    h = s_state.copy()
+                    h.update(seed_tail)
+                    k = k_state.copy()
+                    k.update(b"%d%s" % (from_bytes(h.digest()[:4], "big") & 0x7FFFFFFF,
+                                        key_tail))
+                    append(k.hexdigest())
+        import numpy as np
+
+        lengths = np.fromiter(map(len, block.questions), dtype=np.int64,
+                              count=len(block.questions))
+        tokens = np.maximum(1, -(-(n_chars + lengths) // 4)) + 4 * n_msgs
+        return keys, np.repeat(tokens, len(block.runs))
+
+    def _key_parts(self, study: Study) -> tuple[str, str, str] | None:
+        """The canonical payload text before the messages, between them and the seed, and
+        after the seed (None when the payload does not have that shape)."""
+        text = canonical_json(self._chat_payload(_MSG_SENTINEL, study, _SEED_SENTINEL))
+        m_tok, s_tok = canonical_json(_MSG_SENTINEL), str(_SEED_SENTINEL)
+        i_m, i_s = text.index(m_tok), text.index(s_tok)
+        if not (i_m < i_s and text.count(s_tok) == 1 and text.count(m_tok) == 1):
+            return None
+        return text[:i_m], text[i_m + len(m_tok):i_s], text[i_s + len(s_tok):]
 
     def prompt_text(self, payload: dict[str, Any]) -> str:
         if "prompt" in payload:
@@ -482,17 +572,18 @@ class OpenAIBackend(Backend):
     async def send(self, payload: dict[str, Any], model: str) -> Reply:
         if self._client is None:
             self._client = self._make_client()
-        kwargs = {k: v for k, v in payload.items() if k != "api"}
-        try:  # the raw body: stored as received, without building and dumping pydantic models
-            if payload["api"] == "chat":
-                raw = await self._client.chat.completions.with_raw_response.create(
-                    model=model, **kwargs)
-            elif payload["api"] == "completions":
-                raw = await self._client.completions.with_raw_response.create(
-                    model=model, **kwargs)
-            else:
-                raw = await self._client.responses.with_raw_response.create(model=model,
-                                                                            **kwargs)
+        body = {k: v for k, v in payload.items() if k != "api" and k != "extra_body"}
+        body["model"] = model
+        extra = payload.get("extra_body")
+        if extra:
+            body.update(extra)  # as the client merges ``extra_body``: its fields win
+        path = _PATHS[payload["api"]]
+        # ``client.post`` is the client's documented way to call an endpoint with a plain body:
+        # the same base URL, headers (auth, organization, project), timeout and exceptions as
+        # ``chat.completions.create``, without its per-request walk over the typed parameters
+        # and its response models (2.3x the requests per second of ``create`` here)
+        try:
+            raw = await self._client.post(path, cast_to=_http_response_type(), body=body)
         except Exception as exc:  # classified; the runner decides what to do
             import asyncio
 
@@ -502,9 +593,9 @@ class OpenAIBackend(Backend):
             failure.message = self._redactor.text(failure.message)
             failure.args = (failure.message,)
             raise failure from None
-        body = raw.http_response.content
-        try:
-            response = json.loads(body)
+        body = raw.content
+        try:  # parsed, and redacted in case the server echoes a key
+            response = self._redactor.json(body)
         except ValueError:  # some servers answer 200 with a non-JSON body
             raise RequestFailed(self._redactor.text(
                 f"malformed response (not JSON): {body[:200]!r}"), retryable=True) from None
@@ -513,7 +604,6 @@ class OpenAIBackend(Backend):
                 f"malformed response (not a JSON object): {body[:200]!r}"), retryable=True)
         # an answer without log-probabilities (content filter, refusal, empty content) is
         # kept as it is: asking again would pay again for the same answer
-        response = self._redactor.obj(response)
         usage = response.get("usage")
         usage = usage if isinstance(usage, dict) else {}
         n_in = usage.get("prompt_tokens", usage.get("input_tokens"))
