@@ -17,7 +17,8 @@ Policy
   (a 400 for this request), is stored as an error row with its message.
 * Before a request is sent it is claimed in the store (:meth:`Store.claim`, a lease renewed
   while the run lasts), so several processes on one store split the work and send each request
-  once; keys another process holds are awaited until answered or their lease expires.
+  once; keys another process holds are awaited until answered or their lease expires. Claims
+  and renewals run in a thread of their own, so the event loop never waits for the store.
 * A stop request (:class:`RunControl`: SIGINT/SIGTERM) stops sending; the requests in flight
   are awaited for at most ``drain_s`` seconds and stored; a second request aborts the wait.
 * When the store cannot take an answer (disk full, I/O error), nothing new is sent, the answers
@@ -37,6 +38,7 @@ import asyncio
 import random
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from itertools import islice
 from dataclasses import dataclass, field
@@ -256,6 +258,9 @@ async def run_tasks(
     deferred: dict[str, Task] = {}
     by_key: dict[str, Task] = {}  # tasks drawn from the source and not finished
     writer = StoreWriter(store)
+    # claims and lease renewals run in this thread (see ``take``); shut down (waiting for a
+    # claim in progress) before the claims are released at the end
+    store_ops = ThreadPoolExecutor(max_workers=1, thread_name_prefix="beliefreg-claims")
     claim_lock = asyncio.Lock()
     limiter = AdaptiveLimiter(concurrency)
     stop = control.stop
@@ -292,8 +297,11 @@ async def run_tasks(
             report.unsaved.append(record)
             stop_for_store(exc)
 
-    def take(keys: list[str]) -> None:
-        result = store.claim(keys, owner, lease_s=lease_s, since=since)
+    async def take(keys: list[str]) -> None:
+        # in a thread: a claim is a write transaction, which waits for the writer thread's
+        # commit (an fsync) in progress; the event loop goes on with the requests in flight
+        result = await asyncio.wrap_future(store_ops.submit(
+            store.claim, keys, owner, lease_s=lease_s, since=since))
         for k in result.mine:
             deferred.pop(k, None)
             claimed.append(by_key[k])
@@ -315,12 +323,12 @@ async def run_tasks(
                     if block:
                         for t in block:
                             by_key[t.key] = t
-                        take([t.key for t in block])
+                        await take([t.key for t in block])
                         continue
                     if deferred:
                         await sleep_unless_stopped(poll)
                         if not stop.is_set():
-                            take(list(deferred))
+                            await take(list(deferred))
                         continue
                 except StoreError as exc:
                     stop_for_store(exc)
@@ -399,8 +407,8 @@ async def run_tasks(
     async def heartbeat() -> None:
         while True:
             await asyncio.sleep(lease_s / 3)
-            try:
-                store.renew(owner, lease_s=lease_s)
+            try:  # in a thread, as claims
+                await asyncio.wrap_future(store_ops.submit(store.renew, owner, lease_s=lease_s))
             except StoreError:  # the claims then expire: another process may take them over
                 pass
 
@@ -439,6 +447,7 @@ async def run_tasks(
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+        store_ops.shutdown(wait=True)
         try:  # commits what is left (at most one flush interval of answers)
             writer.close()
         except StoreError as exc:
