@@ -74,8 +74,9 @@ print(json.dumps({{"seconds": elapsed, "peak_mb": peak - base, "n_send": n_send}
 """
 
 
-def measure(shape: str, n: int, kind: str, store_kind: str = "disk") -> dict:
-    code = CHILD.format(root=str(HERE.parent), shape=shape, n=n, kind=kind,
+def measure(shape: str, n: int, kind: str, store_kind: str = "disk",
+            root: Path | None = None) -> dict:
+    code = CHILD.format(root=str(root or HERE.parent), shape=shape, n=n, kind=kind,
                         store_kind=store_kind)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -95,15 +96,27 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=1_000_000)
     ap.add_argument("--old-requests", type=int, default=100_000)
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    ap.add_argument("--before", default=None, metavar="GIT_REF",
+                    help="also plan the full size with the package as of GIT_REF (a peer in "
+                         "the same run, e.g. the commit before a change)")
     args = ap.parse_args()
+    before_root = None
+    if args.before:
+        import tempfile
+
+        before_root = Path(tempfile.mkdtemp(prefix="beliefreg-before-"))
+        archive = subprocess.run(["git", "-C", str(HERE.parent), "archive", args.before,
+                                  "beliefreg"], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(before_root)], input=archive, check=True)
     load_before = _load()
     rows = []
     for shape, label in (("runs", "1,000 conditions x runs"), ("grid", "grid, 1 run each")):
         old = measure(shape, args.old_requests, "old")
         new_small = measure(shape, args.old_requests, "new")
         new = measure(shape, args.requests, "new")
-        rows.append((label, old, new_small, new))
-        print(label, old, new_small, new, flush=True)
+        before = measure(shape, args.requests, "new", root=before_root) if before_root else None
+        rows.append((label, old, new_small, new, before))
+        print(label, old, new_small, new, before, flush=True)
     load_after = _load()
     lines = [
         "## Planning",
@@ -119,15 +132,19 @@ def main() -> None:
         "through `stable_hash`), in the same run.",
         "",
         "| design | requests | list-based plan (s / MB) | streaming plan (s / MB) | ratio (time) "
-        "| streaming plan at " + f"{args.requests:,} (s / MB) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| streaming plan at " + f"{args.requests:,} (s / MB) |"
+        + (f" as of `{args.before}` at {args.requests:,} (s / MB) | ratio (time) |"
+           if args.before else ""),
+        "|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.before else ""),
     ]
-    for label, old, small, new in rows:
+    for label, old, small, new, before in rows:
         lines.append(
             f"| {label} | {args.old_requests:,} | {old['seconds']:.2f} / {old['peak_mb']:.0f} | "
             f"{small['seconds']:.2f} / {small['peak_mb']:.0f} | "
             f"{old['seconds'] / small['seconds']:.1f}x | "
-            f"{new['seconds']:.2f} / {new['peak_mb']:.0f} |")
+            f"{new['seconds']:.2f} / {new['peak_mb']:.0f} |"
+            + (f" {before['seconds']:.2f} / {before['peak_mb']:.0f} | "
+               f"{before['seconds'] / new['seconds']:.1f}x |" if before else ""))
     lines.append("")
     sys.path.insert(0, str(HERE))
     from simulation import write_section

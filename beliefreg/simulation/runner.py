@@ -38,8 +38,8 @@ import asyncio
 import random
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any

@@ -489,9 +489,9 @@ class Store:
             raise StoreError(f"store {self.path}: cannot write: it is read-only "
                              f"({self.read_only_reason})", path=self.path)
 
-    def _transaction(self, action: str, body: Any) -> Any:
+    def _transaction(self, action: str, body: Any, *, durable: bool = True) -> Any:
         """Run ``body(conn)`` in one immediate transaction (:meth:`transaction`)."""
-        with self.transaction(action) as conn:
+        with self.transaction(action, durable=durable) as conn:
             return body(conn)
 
     @staticmethod
@@ -537,25 +537,38 @@ class Store:
         return self._insert_rows(conn, [self._values(r) for r in records])
 
     @contextlib.contextmanager
-    def transaction(self, action: str = "cannot write") -> Iterator[sqlite3.Connection]:
+    def transaction(self, action: str = "cannot write", *,
+                    durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction for writers that change several tables at once (the batch
         ledger stores a batch's answers and marks it collected in one commit). SQLite errors
-        become :class:`StoreError`."""
+        become :class:`StoreError`.
+
+        ``durable=False`` commits without an fsync (``synchronous=NORMAL`` for this
+        transaction): the change is visible to other processes and survives the writing
+        process being killed, but not a power loss. For claims, which a power loss makes moot
+        (every owner is gone; the leases expire)."""
         self._check_writable()
         with self._lock:
             conn = self._conn
+            relax = not durable and self.path is not None
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                if relax:
+                    conn.execute("PRAGMA synchronous = NORMAL")
                 try:
-                    yield conn
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        try:
-                            conn.execute("ROLLBACK")
-                        except sqlite3.Error:
-                            pass
-                    raise
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield conn
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        if conn.in_transaction:
+                            try:
+                                conn.execute("ROLLBACK")
+                            except sqlite3.Error:
+                                pass
+                        raise
+                finally:
+                    if relax:
+                        conn.execute("PRAGMA synchronous = FULL")
             except sqlite3.Error as exc:
                 raise self._error(action, exc) from None
 
@@ -620,12 +633,13 @@ class Store:
                 conn.executemany("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?)", grant)
             return out
 
-        return self._transaction("cannot claim requests", body)
+        return self._transaction("cannot claim requests", body, durable=False)
 
     def renew(self, owner: str, *, lease_s: float = DEFAULT_LEASE_S) -> None:
         """Extend every claim of ``owner`` to ``lease_s`` seconds from now."""
         self._transaction("cannot renew claims", lambda conn: conn.execute(
-            "UPDATE claims SET expires_at=? WHERE owner=?", (time.time() + lease_s, owner)))
+            "UPDATE claims SET expires_at=? WHERE owner=?", (time.time() + lease_s, owner)),
+            durable=False)
 
     def release(self, owner: str) -> None:
         """Drop every claim of ``owner`` (what it did not send can be claimed at once)."""

@@ -167,3 +167,30 @@ def test_many_processes_open_one_new_store_together(tmp_path):
         for kid in kids:
             _, err = kid.communicate(timeout=120)
             assert kid.returncode == 0, err[-2000:]
+
+
+def test_claims_commit_without_fsync_and_answers_with_it(tmp_path, monkeypatch):
+    store = Store(tmp_path / "s.sqlite")
+    modes = []
+    real = store._conn
+
+    class Spy:  # records the synchronous mode at each COMMIT
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def execute(self, sql, *args):
+            if sql == "COMMIT":
+                modes.append(real.execute("PRAGMA synchronous").fetchone()[0])
+            return real.execute(sql, *args)
+
+    monkeypatch.setattr(store, "_conn", Spy())
+    claims = store.claim(["a", "b"], "owner-1")
+    store.renew("owner-1")
+    store.put_many([Record(key="a", backend="x", model="m", run=0, draw=0, request={},
+                           response={"r": 1}, status="ok")])
+    assert claims.mine == ["a", "b"]
+    assert modes == [1, 1, 2]  # NORMAL for the claim and the renewal, FULL for the answer
+    assert real.execute("PRAGMA synchronous").fetchone()[0] == 2
+    with sqlite3.connect(tmp_path / "s.sqlite") as other:  # the claim is visible at once
+        assert other.execute("SELECT key FROM claims").fetchall() == [("b",)]
+    store.close()
