@@ -122,7 +122,8 @@ def main() -> None:
         "## Planning",
         "",
         f"`python benchmarks/planning.py --requests {args.requests} --old-requests "
-        f"{args.old_requests}` on {_dt.date.today().isoformat()}: {platform.machine()}, "
+        f"{args.old_requests}" + (f" --before {args.before}" if args.before else "")
+        + f"` on {_dt.date.today().isoformat()}: {platform.machine()}, "
         f"{os.cpu_count()} logical CPUs (shared; load average {load_before} before, "
         f"{load_after} after), Python {platform.python_version()}. Planning = everything "
         "before the first request (`prepare`: draw choice, design expansion, every store key, "
