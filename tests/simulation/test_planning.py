@@ -329,8 +329,8 @@ def test_default_question_keys_equal_request_keys():
 def test_a_bad_value_for_a_format_spec_is_reported_as_before():
     from beliefreg.simulation.design import iter_question_blocks
 
-    study = Study(prompt="{price:.2f} {choices}", choices={"yes": ["Yes"], "no": ["No"]},
-                  conditions={"price": [1.0, "x"]}, runs=1)
+    study = Study(prompt="{price:d} {choices}", choices={"yes": ["Yes"], "no": ["No"]},
+                  conditions={"price": [1.5, 2.5]}, runs=1)
     with pytest.raises(StudyError, match="cannot fill the prompt template"):
         list(iter_rendered(study))
     with pytest.raises(StudyError, match="cannot fill the prompt template"):
