@@ -197,3 +197,24 @@ def test_keys_are_canonical_and_stable():
     assert derive_seed(1, "x", 0) == derive_seed(1, "x", 0) != derive_seed(1, "x", 1)
     with pytest.raises(TypeError):
         canonical_json({"x": float("nan")})
+
+
+def test_the_readme_study_file_is_the_readme_python_study(tmp_path):
+    """The README's TOML block describes the same study as its Python example (same requests)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    toml = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
+    path = tmp_path / "study.toml"
+    path.write_text(toml)
+    from_file = load_study(path)
+    python = re.search(r"study = br\.Study\((.*?)\n\)\n", readme, re.S).group(1)
+    from_code = eval(f"Study({python})", {"Study": Study})  # noqa: S307 - the README's own code
+    from dataclasses import fields
+
+    for f in fields(Study):  # Study compares by identity (its conditions may be a DataFrame)
+        if f.compare:
+            assert getattr(from_file, f.name) == getattr(from_code, f.name), f.name
+    assert [(i.question, i.variables) for i in expand(from_file)] == \
+        [(i.question, i.variables) for i in expand(from_code)]
