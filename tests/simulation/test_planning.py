@@ -252,7 +252,7 @@ _BLOCK_STUDIES = {
                               "flag": [True, False]}, runs=3),
     "frame": dict(prompt="{price} and {n} and {tag}",
                   conditions=pd.DataFrame({"price": [30.0, 1e-7, 45.5], "n": [1, 2, 3],
-                                           "tag": ["x", ("t", 2.5), ["a", 1]]}), runs=2),
+                                           "tag": ["x", "\u00e9\"\\\\", "{braces}"]}), runs=2),
     "odd name": dict(prompt="{0} for {price}", conditions={"price": [1, 2]}, runs=1),
     "no fields": dict(prompt="Buy? {choices}", conditions=None, runs=4, examples=()),
     "space": dict(prompt="For {price} cents ({choices})",
