@@ -291,9 +291,12 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
                                                    scores_out=u_new)
             ll_new = None
             # The quasi-log-likelihood is concave in b (log G and log(1 - G) are concave for
-            # the logit and the probit), so a non-negative slope at the end of the step proves
-            # that the step went uphill; only otherwise are the two values compared.
-            if grad_new @ step >= 0.0 or t < 1e-8:
+            # the logit and the probit), so f(b_new) - f(b) >= t * grad_new'step: a slope at the
+            # end of the step above -1e-12 proves that the step lost less than the 1e-12 the
+            # comparison below tolerates (near the maximum the slope of a tiny last step is
+            # rounding noise of either sign). Only otherwise are the two values computed and
+            # compared, which costs two passes of log-sums over the rows.
+            if grad_new @ step >= -1e-12 or t < 1e-8:
                 break
             if ll is None:
                 ll = quasi_loglike(y, eta, w, link)
