@@ -66,11 +66,14 @@ def _at_boundary(eta: np.ndarray, link: Link) -> np.ndarray:
 
 
 def _any_at_boundary(eta: np.ndarray, link: Link) -> bool:
-    """``_at_boundary(eta, link).any()`` from two reductions, without an n-vector temporary."""
+    """``_at_boundary(eta, link).any()`` from two reductions, without an n-vector temporary.
+
+    ``fmax``/``fmin`` skip NaN as the comparison does (NaN is never beyond the threshold).
+    """
     if len(eta) == 0:
         return False
     t = _boundary_threshold(link.name, link)
-    return bool(eta.max() > t or -eta.min() > t)
+    return bool(np.fmax.reduce(eta) > t or -np.fmin.reduce(eta) > t)
 
 
 def inverse_information(info: np.ndarray) -> np.ndarray:
