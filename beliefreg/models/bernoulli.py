@@ -156,8 +156,9 @@ class BernoulliFit:
     ``info`` is minus the Hessian of kind ``info_kind`` at ``params`` (the last pass computed
     it there), so the covariance need not recompute it; ``u`` are the score weights
     :math:`u_i` at ``params`` (:func:`score_weights`, prior weights included), from the same
-    pass. ``qllf`` is None until asked for (:meth:`quasi_llf`): evaluating it costs a pass of
-    log-sums over the rows, which most fits never need.
+    pass. ``qllf`` is None unless the fit needed it (step checks, separation): evaluating it
+    costs a pass of log-sums over the rows, so the results compute it when first asked for
+    (``BinaryResults.quasi_llf``).
     """
 
     params: np.ndarray
@@ -169,12 +170,6 @@ class BernoulliFit:
     info: np.ndarray
     info_kind: HessianKind
     u: np.ndarray | None = None
-
-    def quasi_llf(self, y: np.ndarray, w: np.ndarray | None, link: Link) -> float:
-        """The quasi-log-likelihood at ``params``, computed once from the kept ``eta``."""
-        if self.qllf is None:
-            self.qllf = quasi_loglike(y, self.eta, w, link)
-        return self.qllf
 
 
 def evaluate(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: Link,
