@@ -298,19 +298,12 @@ def main() -> None:
 
 
 def write_section(path: Path, heading: str, body: str) -> None:
-    """Replace (or append) the section starting at ``heading``; keep every other section."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == heading), None)
-    if start is None:
-        if not text.endswith("\n\n"):
-            text = text.rstrip("\n") + "\n\n"
-        path.write_text(text + body)
-        return
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
-               len(lines))
-    tail = "".join(lines[end:])
-    path.write_text("".join(lines[:start]) + body + ("\n" + tail if tail else ""))
+    """Replace (or append) the section ``heading`` (``"## Title"``), keeping its hand-written
+    notes and every other section (see ``_results.write_section``)."""
+    from _results import write_section as write
+
+    write(path, heading.removeprefix("## ").strip(), body.split("\n", 1)[1]
+          if body.startswith(heading) else body)
 
 
 if __name__ == "__main__":
