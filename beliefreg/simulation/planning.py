@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .study import Study
 
 __all__ = ["CHUNK", "PlanChunk", "PlanScan", "request_key", "payload_input_tokens",
-           "key_prefixes", "iter_chunks", "scan", "iter_tasks", "choose_draw"]
+           "digest_keys", "key_prefixes", "iter_chunks", "scan", "iter_tasks", "choose_draw"]
 
 #: Requests per chunk when planning (a chunk's keys are looked up in the store at once).
 CHUNK = 8192
@@ -94,20 +94,28 @@ def _group_chunks(study: Study, draw: int, chunk: int) -> Iterator[list[Rendered
 
 
 def _key_chunks(study: Study, backend: Backend, model: str, draw: int, chunk: int,
-                identity_json: str) -> Iterator[tuple[list[str], Sequence[int]]]:
-    """Store keys and estimated input tokens of the design, about ``chunk`` requests at a
-    time: from question blocks where the backend computes keys from them (no item or
-    rendered group per condition), else from rendered groups."""
+                identity_json: str) -> Iterator[tuple[bytes, Sequence[int]]]:
+    """Store keys (raw SHA-256 digests, 32 bytes each, concatenated) and estimated input
+    tokens of the design, about ``chunk`` requests at a time: from question blocks where the
+    backend computes keys from them (no item or rendered group per condition), else from
+    rendered groups."""
     blocks = None
     if backend.keys_from_questions(study):
         blocks = iter_question_blocks(study, draw=draw,
                                       chunk=max(1, chunk // max(1, study.runs)))
     if blocks is not None:
         for block in blocks:
-            yield backend.question_keys(block, study, model, identity_json)
+            yield backend.question_digests(block, study, model, identity_json)
         return
     for groups in _group_chunks(study, draw, chunk):
-        yield backend.request_keys(groups, study, model, identity_json)
+        keys, tokens = backend.request_keys(groups, study, model, identity_json)
+        yield bytes.fromhex("".join(keys)), tokens
+
+
+def digest_keys(digests: bytes) -> list[str]:
+    """The hex store keys of concatenated 32-byte digests."""
+    text = digests.hex()
+    return [text[i:i + 64] for i in range(0, len(text), 64)]
 
 
 def iter_chunks(study: Study, backend: Backend, model: str, *, draw: int = 0,
@@ -180,11 +188,12 @@ def scan(study: Study, backend: Backend, model: str, store: Store | None, *, dra
     tokens = np.empty(n, dtype=np.int64)
     identity_json = canonical_json(backend.identity(model))
     pos = 0
-    for keys, toks in _key_chunks(study, backend, model, draw, chunk, identity_json):
-        m = len(keys)
-        prefixes[pos:pos + m] = key_prefixes(keys)
+    for digests, toks in _key_chunks(study, backend, model, draw, chunk, identity_json):
+        m = len(digests) // 32
+        prefixes[pos:pos + m] = np.frombuffer(digests, dtype=">u8")[::4]  # first 64 bits
         tokens[pos:pos + m] = toks
         if look_up and store is not None:
+            keys = digest_keys(digests)
             ok = store.ok_keys(keys)
             if ok:
                 answered[pos:pos + m] = [k in ok for k in keys]

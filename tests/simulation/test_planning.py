@@ -294,7 +294,7 @@ def test_question_block_keys_and_tokens_equal_the_reference(name, base_url):
     for draw in (0, 2):
         keys, tokens = [], []
         for ch in planning_mod._key_chunks(study, backend, "m", draw, 3, ident):
-            keys += ch[0]
+            keys += planning_mod.digest_keys(ch[0])
             tokens += list(ch[1])
         assert keys == _reference_keys(study, backend, "m", draw)
         _, generic = super(OpenAIBackend, backend).request_keys(
@@ -324,6 +324,11 @@ def test_default_question_keys_equal_request_keys():
     keys = [k for b in iter_question_blocks(study, chunk=2)
             for k in Backend.question_keys(backend, b, study, "m", ident)[0]]
     assert keys == _reference_keys(study, backend, "m")
+    chat = OpenAIBackend()
+    ident = canonical_json(chat.identity("m"))
+    assert [k for b in iter_question_blocks(study, chunk=2)
+            for k in chat.question_keys(b, study, "m", ident)[0]] == _reference_keys(
+                study, chat, "m")
 
 
 def test_a_bad_value_for_a_format_spec_is_reported_as_before():

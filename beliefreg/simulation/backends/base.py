@@ -117,22 +117,31 @@ class Backend(ABC):
         return keys, tokens
 
     def keys_from_questions(self, study: Study) -> bool:
-        """Whether :meth:`question_keys` is faster than :meth:`request_keys` for ``study``
+        """Whether :meth:`question_digests` is faster than :meth:`request_keys` for ``study``
         (planning then expands the design as question blocks)."""
         return False
 
-    def question_keys(self, block: QuestionBlock, study: Study, model: str,
-                      identity_json: str) -> tuple[list[str], Sequence[int]]:
-        """Store keys and estimated input tokens of every request of ``block`` (see
-        :func:`~beliefreg.simulation.design.iter_question_blocks`), in design order; the
-        same as :meth:`request_keys` of the equivalent groups. The default builds the
-        groups."""
+    def question_digests(self, block: QuestionBlock, study: Study, model: str,
+                         identity_json: str) -> tuple[bytes, Sequence[int]]:
+        """The store keys of every request of ``block`` (see
+        :func:`~beliefreg.simulation.design.iter_question_blocks`) as raw SHA-256 digests
+        (32 bytes each, concatenated, in design order; the key is their hex form), and the
+        estimated input tokens; the same keys as :meth:`request_keys` of the equivalent
+        groups. The default builds the groups."""
         from ..design import Rendered, choice_labels
 
         order = tuple(choice_labels(study.choices))
         groups = [Rendered(block.start + i, block.runs, block.draw, {}, order, block.system,
                            q, block.examples) for i, q in enumerate(block.questions)]
-        return self.request_keys(groups, study, model, identity_json)
+        keys, tokens = self.request_keys(groups, study, model, identity_json)
+        return bytes.fromhex("".join(keys)), tokens
+
+    def question_keys(self, block: QuestionBlock, study: Study, model: str,
+                      identity_json: str) -> tuple[list[str], Sequence[int]]:
+        """:meth:`question_digests` with the keys as hex strings."""
+        digests, tokens = self.question_digests(block, study, model, identity_json)
+        text = digests.hex()
+        return [text[i:i + 64] for i in range(0, len(text), 64)], tokens
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def open(self, model: str, study: Study, store: Store) -> None:

@@ -320,15 +320,15 @@ class OpenAIBackend(Backend):
     def keys_from_questions(self, study: Study) -> bool:
         return self.api == "chat" and study.layout != "completion"
 
-    def question_keys(self, block: QuestionBlock, study: Study, model: str,
-                      identity_json: str) -> tuple[list[str], Any]:
+    def question_digests(self, block: QuestionBlock, study: Study, model: str,
+                         identity_json: str) -> tuple[bytes, Any]:
         """Keys equal to :meth:`request_keys` (a test checks it) for a block of conditions
         whose runs share their question: the text before the question is hashed once per
         block, each question is JSON-encoded once, and each run adds its index and seed to
         copies of the two hash states (the seed's and the key's)."""
-        parts = self._key_parts(study)
+        parts = self._key_parts(study) if self.keys_from_questions(study) else None
         if parts is None:
-            return super().question_keys(block, study, model, identity_json)
+            return super().question_digests(block, study, model, identity_json)
         pre, mid, post = parts
         sha256 = hashlib.sha256
         before = chat_messages(block.system, block.examples, "")[:-1]
@@ -343,7 +343,7 @@ class OpenAIBackend(Backend):
         run_tail = post.encode() + b',"run":'
         q_fmt = '{"content":%s,"role":"user"}]'.__mod__
         q_jsons = [q.encode() for q in map(q_fmt, map(_encode_json_string, block.questions))]
-        keys: list[str] = []
+        keys: list[bytes] = []
         append = keys.append
         s_copy, k_copy = seed_state.copy, key_state.copy
         from_bytes = int.from_bytes
@@ -357,7 +357,7 @@ class OpenAIBackend(Backend):
                 k = k_copy()
                 k.update(b"%s%s%d%s" % (q, mid_b, from_bytes(h.digest()[:4], "big")
                                         & 0x7FFFFFFF, key_tail))
-                append(k.hexdigest())
+                append(k.digest())
         else:  # keys in design order: condition, then run
             tails = [(b",%d,%d]" % (run, block.draw), run_tail + b"%d}" % run)
                      for run in block.runs]
@@ -372,13 +372,13 @@ class OpenAIBackend(Backend):
                     k = k_state.copy()
                     k.update(b"%d%s" % (from_bytes(h.digest()[:4], "big") & 0x7FFFFFFF,
                                         key_tail))
-                    append(k.hexdigest())
+                    append(k.digest())
         import numpy as np
 
         lengths = np.fromiter(map(len, block.questions), dtype=np.int64,
                               count=len(block.questions))
         tokens = np.maximum(1, -(-(n_chars + lengths) // 4)) + 4 * n_msgs
-        return keys, np.repeat(tokens, len(block.runs))
+        return b"".join(keys), np.repeat(tokens, len(block.runs))
 
     def _key_parts(self, study: Study) -> tuple[str, str, str] | None:
         """The canonical payload text before the messages, between them and the seed, and
