@@ -189,10 +189,18 @@ class LlamaRuntime:
         Context window in tokens.
     n_batch : int
         Logical and physical batch size (fixed: the schedule must not change).
+    swa_full : bool
+        Keep a full-size cache for the sliding-window attention layers (Gemma 3). Off (the
+        default), llama.cpp evaluates a prompt in two batches (a checkpoint a few tokens before
+        its end) and, when a cached prompt is reused, evaluates those last tokens again; on, a
+        prompt is one batch and a reused prompt costs only its new tokens (one per follow-up
+        call along a multi-token label instead of about five). The probabilities of the two
+        schedules differ (up to about 0.03 in a log-probability measured): a separate runtime,
+        recorded in the store key of the studies that use it.
     """
 
     def __init__(self, model_path: str | Path, *, n_threads: int | None = None,
-                 n_ctx: int = 4096, n_batch: int = 512) -> None:
+                 n_ctx: int = 4096, n_batch: int = 512, swa_full: bool = False) -> None:
         xlc = _import_xllamacpp()
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
@@ -200,6 +208,7 @@ class LlamaRuntime:
         self.n_threads = int(n_threads or default_threads())
         self.n_ctx = int(n_ctx)
         self.n_batch = int(n_batch)
+        self.swa_full = bool(swa_full)
         params = xlc.CommonParams()
         params.model.path = str(self.model_path)
         params.n_ctx = self.n_ctx
@@ -211,6 +220,7 @@ class LlamaRuntime:
         params.warmup = False
         params.verbosity = 0
         params.cache_prompt = False
+        params.swa_full = self.swa_full
         try:
             self._server = xlc.Server(params)
         except Exception as exc:  # pragma: no cover - depends on the file
@@ -317,6 +327,69 @@ class LlamaRuntime:
             result.update(self._biased_probs(context, missing, listed, reuse_prefix))
         return result
 
+    def forced_probs(self, context: str | Sequence[Any], tokens: Sequence[int], *,
+                     n_probs: int = 64, reuse_prefix: bool = True) -> list[dict[int, float]]:
+        """Exact next-token probabilities at every position of a forced continuation.
+
+        One call generates exactly ``tokens`` after ``context`` (a grammar of token ids,
+        ``root ::= <[t1]> <[t2]> ...``, forces them) and reports, for each generated position,
+        the model's raw next-token distribution (``post_sampling_probs`` off: the softmax of
+        the unmodified logits over the whole vocabulary, so the grammar does not change the
+        values): the top ``n_probs`` list plus the forced token's own probability. Position
+        ``i`` is the distribution after ``context + tokens[:i]``; each forced token is
+        evaluated as one decode step on the cached context, the same computation as a
+        separate call on ``context + tokens[:i]`` with the prompt cache reused, so the values
+        are those of one call per prefix, in one call.
+
+        Parameters
+        ----------
+        context : str or list
+            As in :meth:`token_probs`.
+        tokens : sequence of int
+            The continuation to force (at least one id).
+        n_probs : int
+            Length of the top list per position.
+        reuse_prefix : bool
+            Reuse the KV cache of the previous request's common prefix.
+
+        Returns
+        -------
+        list of dict of int to float
+            One ``{token_id: probability}`` per position (0.0 for a forced token whose
+            probability is below float32 range).
+
+        Raises
+        ------
+        BackendError
+            llama.cpp did not generate exactly the forced tokens.
+        """
+        ids = [int(t) for t in tokens]
+        if not ids:
+            raise ValueError("forced_probs needs at least one token")
+        request = {
+            "prompt": context,
+            "n_predict": len(ids),
+            "n_probs": int(n_probs),
+            "post_sampling_probs": False,
+            "samplers": ["temperature"],
+            "temperature": 1.0,
+            "grammar": "root ::= " + " ".join(f"<[{t}]>" for t in ids),
+            "seed": 0,
+            "cache_prompt": bool(reuse_prefix),
+        }
+        with self._lock:
+            out = _checked(self._server.handle_completions(request))
+        content = out["choices"][0]["logprobs"]["content"]
+        got = [int(c["id"]) for c in content]
+        if got != ids:
+            raise BackendError(f"the forced continuation {ids} came back as {got}")
+        dists = []
+        for tid, entry in zip(ids, content):
+            d = {int(t["id"]): _exp(t["logprob"]) for t in entry["top_logprobs"]}
+            d[tid] = _exp(entry["logprob"])
+            dists.append(d)
+        return dists
+
     def _biased_probs(self, context: str | Sequence[Any], missing: Sequence[int],
                       listed: dict[int, float], reuse_prefix: bool = False
                       ) -> dict[int, float]:
@@ -343,6 +416,13 @@ class LlamaRuntime:
         return {t: post.get(t, 0.0) * scale for t in missing}
 
 
+def _exp(logprob: Any) -> float:
+    """``exp(logprob)``; 0.0 for a probability below float32 range (``-inf`` or null)."""
+    if logprob is None:
+        return 0.0
+    return math.exp(float(logprob))
+
+
 class LlamaRequestError(RuntimeError):
     """llama.cpp answered a request with an error (e.g. a prompt longer than the context)."""
 
@@ -356,8 +436,9 @@ def _checked(out: Any) -> dict[str, Any]:
 
 
 def get_runtime(model_path: str | Path, *, n_threads: int | None = None, n_ctx: int = 4096,
-                n_batch: int = 512) -> LlamaRuntime:
-    """A shared :class:`LlamaRuntime` per (file, threads, context, batch) in this process.
+                n_batch: int = 512, swa_full: bool = False) -> LlamaRuntime:
+    """A shared :class:`LlamaRuntime` per (file, threads, context, batch, SWA cache) in this
+    process.
 
     Without ``n_threads`` the thread count is :func:`measured_threads`: the faster one measured
     on this machine (once, then cached on disk).
@@ -366,17 +447,20 @@ def get_runtime(model_path: str | Path, *, n_threads: int | None = None, n_ctx: 
         if n_threads is None:
             n_threads = _measured_threads_locked(model_path, int(n_ctx), int(n_batch))
         n_threads = int(n_threads)
-        key = _runtime_key(model_path, n_threads, n_ctx, n_batch)
+        key = _runtime_key(model_path, n_threads, n_ctx, n_batch, swa_full)
         runtime = _RUNTIMES.get(key)
         if runtime is None:
-            runtime = LlamaRuntime(model_path, n_threads=n_threads, n_ctx=n_ctx, n_batch=n_batch)
+            runtime = LlamaRuntime(model_path, n_threads=n_threads, n_ctx=n_ctx, n_batch=n_batch,
+                                   swa_full=swa_full)
             _RUNTIMES[key] = runtime
         return runtime
 
 
 def _runtime_key(model_path: str | Path, n_threads: int, n_ctx: int,
-                 n_batch: int) -> tuple[Any, ...]:
-    return (str(Path(model_path).resolve()), int(n_threads), int(n_ctx), int(n_batch))
+                 n_batch: int, swa_full: bool = False) -> tuple[Any, ...]:
+    key: tuple[Any, ...] = (str(Path(model_path).resolve()), int(n_threads), int(n_ctx),
+                            int(n_batch))
+    return (*key, "swa_full") if swa_full else key
 
 
 #: A prompt of about 60 tokens, the size of a study's few-shot Yes/No prompt.
