@@ -161,55 +161,22 @@ def test_multi_token_alternatives_use_the_chain_rule(local_backend, gemma_path):
     assert row["belief_pampers"] == pytest.approx(raw["pampers"] / covered, rel=1e-3)
 
 
-class _PerPrefix(LocalBackend):
-    """The schedule before forced calls: one call per distinct label prefix."""
+def test_only_multi_token_studies_use_the_full_sliding_window_runtime(local_backend,
+                                                                    diaper_study):
+    """Single-token studies keep the default runtime (their store keys and values do not
+    change); multi-token studies with the prompt cache record the other runtime in the key."""
+    from beliefreg.simulation.design import expand
 
-    def _chain_forced(self, rt, context, resolved, listed):
-        return self._chain_per_prefix(rt, context, resolved, listed, 0)
-
-
-def test_forced_calls_agree_with_one_call_per_prefix(gemma_path):
-    """One forced call per spelling variant stores the same conditionals (to the bit) as one
-    cached call per label prefix, over three brands of two and three tokens, with case and
-    leading-space variants, pruning included."""
-    study = Study(prompt="Pampers cost {price} cents per diaper, Huggies 40 and Luvs 30. Which "
-                         "brand would you buy: {choices}?",
-                  choices={"pampers": ["Pampers"], "huggies": ["Huggies"], "luvs": ["Luvs"]},
-                  conditions={"price": [35, 80]}, seed=1,
-                  examples=[("Which fruit would you buy, Apples, Pears or Plums?", "Apples")])
-    new = simulate(study, LocalBackend(n_threads=1), store=None, progress=False)
-    old = simulate(study, _PerPrefix(n_threads=1), store=None, progress=False)
-    cols = ["belief_pampers", "belief_huggies", "belief_luvs", "covered_mass", "missing_mass"]
-    assert (new["belief_method"] == "exact_chain_rule").all()
-    # measured equal to the bit; a forced token off the 64-entry list is read from its own
-    # probability, where the old schedule made a biased call (equal to about 1e-6 relative)
-    assert np.abs(new[cols].to_numpy() - old[cols].to_numpy()).max() <= 1e-6
-    assert new["covered_mass"].between(0.1, 1.0).all()  # the labels carry real mass
-
-
-def test_forced_probs_are_the_raw_distribution(gemma_path):
-    """The grammar forces the tokens but the reported values are the unconstrained
-    distribution: equal to the full-vocabulary list of a separate cached call on each prefix
-    (to float32 rounding: llama.cpp sums the softmax's 262,144 terms in float32 in the order
-    of its partial sort, so the list length moves every value by the same factor, measured
-    3e-6 to 3e-5 relative; with the same length they are equal)."""
-    from beliefreg.simulation.backends.llama_runtime import get_runtime
-
-    rt = get_runtime(gemma_path, n_threads=1, swa_full=True)
-    prompt = completion_prompt(None, [("Which soda do you drink, Coke or Pepsi?", "Coke")],
-                               "Which diaper brand do you buy, Pampers or Huggies?")
-    seq = rt.tokenize(" HUGGIES")  # an unlikely spelling: its tokens are far down the lists
-    assert len(seq) >= 2
-    rt.complete(prompt, max_tokens=1, n_probs=1, temperature=1.0, top_p=1.0, seed=0,
-                cache_prompt=True)
-    short = rt.forced_probs([prompt, seq[0]], seq[1:], n_probs=5)
-    full = rt.forced_probs([prompt, seq[0]], seq[1:], n_probs=300000)
-    for k, tok in enumerate(seq[1:]):
-        ref = rt.token_probs([prompt, *seq[:k + 1]], [tok], n_probs=300000, reuse_prefix=True)
-        assert full[k][tok] == ref[tok]
-        assert short[k][tok] == pytest.approx(ref[tok], rel=1e-4, abs=0)
-    assert min(short[k][tok] for k, tok in enumerate(seq[1:])) < 0.1  # not forced to 1
-    assert sum(short[0].values()) < 1.0  # a top list, not a renormalised one
+    model = local_backend.resolve_model(None)
+    single = local_backend.build_payload(expand(diaper_study)[0], diaper_study, model)
+    assert "swa_full" not in single["runtime"] and "chain" not in single["runtime"]
+    brands = diaper_study.replace(choices={"pampers": ["Pampers"], "huggies": ["Huggies"]})
+    multi = local_backend.build_payload(expand(brands)[0], brands, model)
+    assert multi["runtime"]["swa_full"] is True and multi["runtime"]["chain"] == "prefix_cache"
+    fresh = LocalBackend(n_threads=1, chain_cache=False)
+    assert "swa_full" not in fresh.build_payload(expand(brands)[0], brands, model)["runtime"]
+    assert local_backend._runtime(chain=True).swa_full
+    assert not local_backend._runtime().swa_full
 
 
 def test_default_model_has_no_chat_template_so_completion_layout(local_backend, diaper_study):

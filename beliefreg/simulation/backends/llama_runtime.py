@@ -327,69 +327,6 @@ class LlamaRuntime:
             result.update(self._biased_probs(context, missing, listed, reuse_prefix))
         return result
 
-    def forced_probs(self, context: str | Sequence[Any], tokens: Sequence[int], *,
-                     n_probs: int = 64, reuse_prefix: bool = True) -> list[dict[int, float]]:
-        """Exact next-token probabilities at every position of a forced continuation.
-
-        One call generates exactly ``tokens`` after ``context`` (a grammar of token ids,
-        ``root ::= <[t1]> <[t2]> ...``, forces them) and reports, for each generated position,
-        the model's raw next-token distribution (``post_sampling_probs`` off: the softmax of
-        the unmodified logits over the whole vocabulary, so the grammar does not change the
-        values): the top ``n_probs`` list plus the forced token's own probability. Position
-        ``i`` is the distribution after ``context + tokens[:i]``; each forced token is
-        evaluated as one decode step on the cached context, the same computation as a
-        separate call on ``context + tokens[:i]`` with the prompt cache reused, so the values
-        are those of one call per prefix, in one call.
-
-        Parameters
-        ----------
-        context : str or list
-            As in :meth:`token_probs`.
-        tokens : sequence of int
-            The continuation to force (at least one id).
-        n_probs : int
-            Length of the top list per position.
-        reuse_prefix : bool
-            Reuse the KV cache of the previous request's common prefix.
-
-        Returns
-        -------
-        list of dict of int to float
-            One ``{token_id: probability}`` per position (0.0 for a forced token whose
-            probability is below float32 range).
-
-        Raises
-        ------
-        BackendError
-            llama.cpp did not generate exactly the forced tokens.
-        """
-        ids = [int(t) for t in tokens]
-        if not ids:
-            raise ValueError("forced_probs needs at least one token")
-        request = {
-            "prompt": context,
-            "n_predict": len(ids),
-            "n_probs": int(n_probs),
-            "post_sampling_probs": False,
-            "samplers": ["temperature"],
-            "temperature": 1.0,
-            "grammar": "root ::= " + " ".join(f"<[{t}]>" for t in ids),
-            "seed": 0,
-            "cache_prompt": bool(reuse_prefix),
-        }
-        with self._lock:
-            out = _checked(self._server.handle_completions(request))
-        content = out["choices"][0]["logprobs"]["content"]
-        got = [int(c["id"]) for c in content]
-        if got != ids:
-            raise BackendError(f"the forced continuation {ids} came back as {got}")
-        dists = []
-        for tid, entry in zip(ids, content):
-            d = {int(t["id"]): _exp(t["logprob"]) for t in entry["top_logprobs"]}
-            d[tid] = _exp(entry["logprob"])
-            dists.append(d)
-        return dists
-
     def _biased_probs(self, context: str | Sequence[Any], missing: Sequence[int],
                       listed: dict[int, float], reuse_prefix: bool = False
                       ) -> dict[int, float]:
@@ -414,13 +351,6 @@ class LlamaRuntime:
             raise BackendError("the biased follow-up call lost its anchor token")
         scale = listed[anchor] / post[anchor]
         return {t: post.get(t, 0.0) * scale for t in missing}
-
-
-def _exp(logprob: Any) -> float:
-    """``exp(logprob)``; 0.0 for a probability below float32 range (``-inf`` or null)."""
-    if logprob is None:
-        return 0.0
-    return math.exp(float(logprob))
 
 
 class LlamaRequestError(RuntimeError):

@@ -26,7 +26,9 @@ How a request is answered
    ``pivot="first"`` both come from evaluating the prompt alone, so belief and choice come from
    the same distribution and the belief is identical in every run. Alternatives of several tokens
    are scored by the chain rule (:func:`beliefreg.belief.chain_rule_belief`), one forward pass per
-   distinct prefix.
+   distinct prefix on the evaluated prompt's KV cache; these studies run on a second runtime
+   with a full sliding-window cache (``swa_full``), on which such a pass evaluates one token
+   (on the default runtime llama.cpp evaluates the prompt's last four tokens again each time).
 
 The choice set is resolved against the model's vocabulary (read from the GGUF file) and
 tokenizer once per run; the resolved ids are stored with each response so that the panel can
@@ -151,46 +153,6 @@ def _ctx_key(ctx: tuple[int, ...]) -> str:
     return ",".join(str(i) for i in ctx)
 
 
-def _sequences(resolved: ResolvedChoiceSet) -> list[tuple[int, ...]]:
-    return [tuple(s) for a in resolved.alternatives for s in resolved.sequences[a]]
-
-
-def _needed(seqs: list[tuple[int, ...]], ctx: tuple[int, ...]) -> list[int]:
-    """The tokens that follow ``ctx`` in some label variant."""
-    n = len(ctx)
-    return sorted({s[n] for s in seqs if len(s) > n and s[:n] == ctx})
-
-
-def _prefixes(seqs: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
-    """Every proper, non-empty prefix of the label variants, shortest first."""
-    return sorted({s[:i] for s in seqs for i in range(1, len(s))}, key=len)
-
-
-def _chain_payload(resolved: ResolvedChoiceSet, known: dict[tuple[int, ...], dict[int, float]],
-                   min_prob: float) -> dict[str, Any]:
-    """The stored form of a chain-rule scoring: the probability of every label's next token
-    after each live prefix, and the total probability of the prefixes pruned below
-    ``min_prob`` (labels through a prefix whose probability is 0 are dropped silently)."""
-    seqs = _sequences(resolved)
-    dists = {"": {str(t): known[()][t] for t in _needed(seqs, ())}}
-    path: dict[tuple[int, ...], float] = {(): 1.0}
-    pruned = 0.0
-    for ctx in _prefixes(seqs):
-        parent = dists.get(_ctx_key(ctx[:-1]))
-        if parent is None or parent.get(str(ctx[-1]), 0.0) == 0.0:
-            continue  # the label is already impossible: not fed further
-        p_ctx = path[ctx[:-1]] * parent[str(ctx[-1])]
-        if p_ctx < min_prob:
-            pruned += p_ctx  # bounds what every label through ctx could add
-            continue
-        path[ctx] = p_ctx
-        d = known.get(ctx)
-        if d is None:
-            raise BackendError(f"no distribution after the label prefix {list(ctx)}")
-        dists[_ctx_key(ctx)] = {str(t): d[t] for t in _needed(seqs, ctx)}
-    return {"kind": "chain", "dists": dists, "pruned_mass": pruned}
-
-
 #: Top-N list length of the follow-up calls along multi-token labels with the prompt cache on.
 CHAIN_TOP_N = 64
 #: Seconds per single-token (Yes/No) request of the embedded model on a quiet 2-core machine
@@ -223,7 +185,10 @@ class LocalBackend(Backend):
         the evaluated prompt's KV cache (llama.cpp's prompt cache: only the label's own tokens
         are evaluated), instead of evaluating the whole prompt again for each prefix (default
         True; the order of the calls is fixed, so the probabilities are reproducible; they are
-        not bitwise those of a fresh evaluation of each context). Recorded in the payload (and
+        not bitwise those of a fresh evaluation of each context). With it, the study runs on a
+        runtime with a full sliding-window cache, where the prompt is evaluated in one batch
+        (llama.cpp's default splits it a few tokens before its end; the two schedules' beliefs
+        differed by up to 0.023 in the three-brand benchmark). Recorded in the payload (and
         the store key) of multi-token studies.
     chain_min_prob : float
         A spelling variant whose first tokens already have a probability below this (e.g.
@@ -281,11 +246,11 @@ class LocalBackend(Backend):
         return self._template
 
     def _runtime(self, *, chain: bool = False) -> Any:
-        """The shared runtime; ``chain=True``: the one for multi-token studies with the prompt
-        cache (a full sliding-window cache, so that a follow-up call evaluates only its new
-        tokens, :class:`~beliefreg.simulation.backends.llama_runtime.LlamaRuntime`)."""
+        """The shared runtime; ``chain=True``: the one for multi-token labels scored with the
+        prompt cache (a full sliding-window cache, so that a follow-up call evaluates only its
+        new token: :class:`~beliefreg.simulation.backends.llama_runtime.LlamaRuntime`)."""
         return get_runtime(self.model_path, n_threads=self.n_threads, n_ctx=self.n_ctx,
-                           n_batch=self.n_batch, swa_full=chain and self.chain_cache)
+                           n_batch=self.n_batch, swa_full=chain)
 
     def resolve_model(self, model: str | None) -> str:
         if model is not None and self._model_arg is None:
@@ -446,61 +411,36 @@ class LocalBackend(Backend):
         if resolved.is_single_token:
             probs = rt.token_probs(context, resolved.all_token_ids, listed=listed)
             return {"kind": "single", "probs": {str(k): v for k, v in probs.items()}}
-        if self.chain_cache:
-            known = self._chain_forced(rt, context, resolved, listed)
-        else:
-            known = self._chain_per_prefix(rt, context, resolved, listed, top_n)
-        return _chain_payload(resolved, known, self.chain_min_prob)
+        seqs = [s for a in resolved.alternatives for s in resolved.sequences[a]]
+        dists: dict[str, dict[str, float]] = {}
 
-    def _chain_per_prefix(self, rt: Any, context: Any, resolved: ResolvedChoiceSet,
-                          listed: dict[int, float], top_n: int,
-                          ) -> dict[tuple[int, ...], dict[int, float]]:
-        """One call per distinct label prefix (the prompt cache reused when ``chain_cache``;
-        else every prefix evaluated from scratch with a ``top_n`` list)."""
-        seqs = _sequences(resolved)
-        root = rt.token_probs(context, _needed(seqs, ()), listed=listed,
-                              reuse_prefix=self.chain_cache)
+        def needed(ctx: tuple[int, ...]) -> list[int]:
+            return sorted({s[len(ctx)] for s in seqs if len(s) > len(ctx) and s[:len(ctx)] == ctx})
+
+        root = rt.token_probs(context, needed(()), listed=listed, reuse_prefix=self.chain_cache)
+        dists[""] = {str(k): v for k, v in root.items()}
+        prefixes = sorted({s[:i] for s in seqs for i in range(1, len(s))}, key=len)
         known: dict[tuple[int, ...], dict[int, float]] = {(): root}
         path: dict[tuple[int, ...], float] = {(): 1.0}
-        base = context if isinstance(context, list) else [context]
-        for ctx in _prefixes(seqs):
+        pruned = 0.0
+        for ctx in prefixes:
             parent = known.get(ctx[:-1])
             if parent is None or parent.get(ctx[-1], 0.0) == 0.0:
                 continue  # the label is already impossible: not fed further
             p_ctx = path[ctx[:-1]] * parent[ctx[-1]]
             if p_ctx < self.chain_min_prob:
+                pruned += p_ctx  # bounds what every label through ctx could add
                 continue
             path[ctx] = p_ctx
-            known[ctx] = rt.token_probs([*base, *ctx], _needed(seqs, ctx),
-                                        n_probs=CHAIN_TOP_N if self.chain_cache else top_n,
-                                        reuse_prefix=self.chain_cache)
-        return known
-
-    def _chain_forced(self, rt: Any, context: Any, resolved: ResolvedChoiceSet,
-                      listed: dict[int, float]) -> dict[tuple[int, ...], dict[int, float]]:
-        """One call per spelling variant still alive (the prompt cache reused): the call
-        forces the variant's remaining tokens and reads the raw distribution at each of them
-        (:meth:`~beliefreg.simulation.backends.llama_runtime.LlamaRuntime.forced_probs`), so
-        a label of k tokens costs one call instead of k - 1. A variant is followed only while
-        its prefix probability is at least ``chain_min_prob`` and its next token is not yet
-        known (variants sharing a prefix reuse what an earlier call listed)."""
-        seqs = _sequences(resolved)
-        root = rt.token_probs(context, _needed(seqs, ()), listed=listed, reuse_prefix=True)
-        known: dict[tuple[int, ...], dict[int, float]] = {(): dict(root)}
-        base = context if isinstance(context, list) else [context]
-        for seq in seqs:
-            p = 1.0
-            for j, tok in enumerate(seq):
-                dist = known.get(seq[:j])
-                if dist is None or tok not in dist:
-                    for k, d in enumerate(rt.forced_probs([*base, *seq[:j]], seq[j:],
-                                                          n_probs=CHAIN_TOP_N)):
-                        known.setdefault(seq[:j + k], {}).update(d)
-                    dist = known[seq[:j]]
-                p *= dist[tok]
-                if j + 1 < len(seq) and (dist[tok] == 0.0 or p < self.chain_min_prob):
-                    break  # pruned (or impossible): not followed further
-        return known
+            base = context if isinstance(context, list) else [context]
+            # with the prompt's KV cache reused, a short list (the label's next token is
+            # nearly always on it; one biased call scores the rest) keeps each call cheap
+            d = rt.token_probs([*base, *ctx], needed(ctx),
+                               n_probs=CHAIN_TOP_N if self.chain_cache else top_n,
+                               reuse_prefix=self.chain_cache)
+            known[ctx] = d
+            dists[_ctx_key(ctx)] = {str(k): v for k, v in d.items()}
+        return {"kind": "chain", "dists": dists, "pruned_mass": pruned}
 
     # -- reading -------------------------------------------------------------------------------
     def read(self, response: dict[str, Any], study: Study) -> Outcome:
