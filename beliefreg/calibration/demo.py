@@ -76,9 +76,12 @@ class CalibrationDemo:
         wtp_cov = self.coverage.groupby("n")["coverage_median_wtp"].min()
         if (wtp_cov < 0.9).any():
             worst = wtp_cov.idxmin()
+            at = self.coverage[self.coverage["n"] == worst]
+            each = ", ".join(f"{100 * c:.0f}% {m}" for m, c in
+                             zip(at["method"], at["coverage_median_wtp"], strict=True))
             lines.append(
-                f"Median WTP intervals under-cover at small n ({100 * wtp_cov[worst]:.0f}% at "
-                f"n = {worst}, both methods): the log(bid) slope is within a few SEs of zero, "
+                f"Median WTP intervals under-cover at small n (at n = {worst}: {each}): "
+                "the log(bid) slope is within a few SEs of zero, "
                 "so exp(-a/b) is far from linear over its interval and the delta method is a "
                 "poor guide there; read the slope's intervals, or use more respondents.")
         gain = (eff["mean_effective_n"] / eff["n"]).mean()

@@ -58,6 +58,7 @@ def report(panel: pd.DataFrame | str | Path, out: str | Path | None = None, *,
            formula: str | None = None, price: str | None = "price",
            alternative: str | None = None, cov_type: str | None = None, n_boot: int = 1000,
            seed: int = 0, tolerance: float = 0.10, level: float = 0.95,
+           study: Any = None, model: str | None = None,
            meta: dict[str, Any] | None = None) -> BinaryAnalysis | SharesAnalysis:
     """Analyse a simulator panel and (with ``out``) write the report folder.
 
@@ -77,12 +78,25 @@ def report(panel: pd.DataFrame | str | Path, out: str | Path | None = None, *,
         Default chosen from the design.
     n_boot, seed, tolerance, level
         The efficiency criterion.
+    study : Study or path, optional
+        The study (or its TOML file) that produced a panel of the local backend: the report
+        then adds the direct price-blind check, the model's next-token distribution at the
+        lowest and the highest price (:func:`probe_next_token`), which needs the prompt.
+    model : str, optional
+        With ``study``: the GGUF file the panel was simulated with (default the embedded
+        model).
     meta : dict, optional
         Shown in the summary (``title``, ``command``, ``model``, ...).
 
     Returns
     -------
     BinaryAnalysis or SharesAnalysis
+
+    Raises
+    ------
+    ValueError
+        With ``study``: the panel is not from the local backend, or was simulated with another
+        model, or has three or more alternatives (the direct check reads two).
     """
     from .. import __version__
 
@@ -91,8 +105,14 @@ def report(panel: pd.DataFrame | str | Path, out: str | Path | None = None, *,
     design = panel_design(panel, price=price if price in panel.columns else None)
     common = dict(formula=formula, price=price, cov_type=cov_type, n_boot=n_boot, seed=seed,
                   tolerance=tolerance, level=level)
+    probe = None
+    if study is not None:
+        if not design.binary:
+            raise ValueError("the direct price-blind check (study=) compares two alternatives; "
+                             "this panel has three or more")
+        probe = _probe(panel, study, model, price or "price")
     if design.binary:
-        analysis: Any = analyse(panel, alternative=alternative, **common)
+        analysis: Any = analyse(panel, alternative=alternative, probe=probe, **common)
     else:
         analysis = analyse_shares(panel, **common)
     if out is not None:
@@ -109,6 +129,25 @@ def report(panel: pd.DataFrame | str | Path, out: str | Path | None = None, *,
 
             write_shares_report(analysis, out, info)
     return analysis
+
+
+def _probe(panel: pd.DataFrame, study: Any, model: str | None, price: str) -> PriceBlindProbe:
+    """The direct check for a panel of the local backend, after checking that it is one."""
+    from ..simulation import load_study
+    from ..simulation.backends.local import LocalBackend
+
+    backends = set(map(str, panel["backend"].dropna().unique())) if "backend" in panel else set()
+    if backends != {"local"}:
+        raise ValueError("the direct price-blind check re-runs the prompt on the local model; "
+                         f"this panel came from backend {sorted(backends) or 'unknown'}")
+    if not hasattr(study, "prompt"):
+        study = load_study(study)
+    name = LocalBackend(model).resolve_model(model)
+    models = set(map(str, panel["model"].dropna().unique())) if "model" in panel else set()
+    if models and models != {name}:
+        raise ValueError(f"the panel was simulated with model {sorted(models)}, the direct "
+                         f"check would run {name!r}: pass the panel's model file (--model)")
+    return probe_next_token(study, model=model, price=price)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -131,21 +170,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="covariance (default chosen from the design)")
     p.add_argument("--n-boot", dest="n_boot", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--study", type=Path,
+                   help="the study's TOML file (local backend): adds the direct price-blind "
+                        "check of the model's next-token distribution")
+    p.add_argument("--model", help="with --study: the GGUF file the panel was simulated with")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from ..exceptions import DataError
+    from ..simulation.errors import StudyError
 
     started = time.perf_counter()
     command = " ".join(["beliefreg report", str(args.panel)]
-                       + ([f"--formula '{args.formula}'"] if args.formula else []))
+                       + ([f"--formula '{args.formula}'"] if args.formula else [])
+                       + ([f"--study {args.study}"] if args.study else []))
     try:
         a = report(args.panel, args.out, formula=args.formula, price=args.price,
                    alternative=args.alternative, cov_type=args.cov_type, n_boot=args.n_boot,
-                   seed=args.seed, meta={"command": command, "timings": {},
-                                         "started": started})
-    except (FileNotFoundError, ValueError, DataError, KeyError) as exc:
+                   seed=args.seed, study=args.study, model=args.model,
+                   meta={"command": command, "timings": {}, "started": started})
+    except (FileNotFoundError, ValueError, DataError, KeyError, StudyError) as exc:
         print(f"beliefreg report: {exc}", file=sys.stderr)
         return 1
     if isinstance(a, SharesAnalysis):

@@ -345,6 +345,7 @@ def _model_quantities(fits: dict[str, MeasureFit], sample: pd.DataFrame, design:
     if term is None:
         return {}
     cond = sample.groupby("condition_id", sort=True).first()
+    runs = sample.groupby("condition_id", sort=True).size().to_numpy(dtype=float)
     exog_c = res["belief"]._variable_map().build(cond.reset_index())
     out: dict[str, dict[str, Any]] = {}
     names = list(res["belief"].params.index)
@@ -356,12 +357,12 @@ def _model_quantities(fits: dict[str, MeasureFit], sample: pd.DataFrame, design:
     out["elasticity at the mean"] = {
         "kind": "elasticity",
         "estimates": {m: value(r.params.to_numpy(dtype=float)) for m, r in res.items()},
-        "weights": model_quantity_weights(res, exog_c, gradient),
+        "weights": model_quantity_weights(res, exog_c, gradient, runs),
         "estimator": None}
     out[f"coefficient of {term}"] = {
         "kind": "coefficient",
         "estimates": {m: float(r.params[term]) for m, r in res.items()},
-        "weights": model_quantity_weights(res, exog_c, lambda b: e_j),
+        "weights": model_quantity_weights(res, exog_c, lambda b: e_j, runs),
         "estimator": coefficient_estimator(rhs, term)}
     return out
 

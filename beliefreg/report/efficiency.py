@@ -268,19 +268,48 @@ def condition_covariances(sample: pd.DataFrame, columns: tuple[str, str], *,
     return n, means, cov, ids
 
 
-def logit_weights(params: np.ndarray, exog_c: np.ndarray, gradient: np.ndarray) -> np.ndarray:
-    r"""Influence weights :math:`w_c = \nabla g' A^{-1} x_c` of a smooth function of a logit's
-    parameters on the condition means (balanced runs), :math:`A = \sum_c \Lambda_c(1-\Lambda_c)
-    x_c x_c'`."""
+def logit_weights(params: np.ndarray, exog_c: np.ndarray, gradient: np.ndarray,
+                  runs: np.ndarray | None = None) -> np.ndarray:
+    r"""Influence weights of a smooth function :math:`g` of a pooled logit's parameters on the
+    condition means.
+
+    The logit is fitted on every run (row) of the panel; with :math:`n_c` runs at condition
+    :math:`c`, :math:`\hat\theta - \theta \approx A^{-1} \sum_c n_c x_c (\bar y_c -
+    \Lambda_c)` with :math:`A = \sum_c n_c \Lambda_c(1-\Lambda_c) x_c x_c'`, so
+    :math:`w_c = n_c \nabla g' A^{-1} x_c` and :math:`\operatorname{Var}(g(\hat\theta))
+    \approx \sum_c w_c^2 \sigma_c^2 / n_c`. With equal runs (``runs=None``, the design the
+    criterion asks about: R runs at every condition) the weights do not depend on R.
+
+    Parameters
+    ----------
+    params : ndarray (k,)
+    exog_c : ndarray (C, k)
+        One row per condition.
+    gradient : ndarray (k,)
+        :math:`\nabla g` at ``params``.
+    runs : ndarray (C,), optional
+        Runs per condition in the panel (unequal runs change the weights).
+
+    Returns
+    -------
+    ndarray (C,)
+    """
+    n = np.ones(len(exog_c)) if runs is None else np.asarray(runs, dtype=float)
     mu = 1.0 / (1.0 + np.exp(-(exog_c @ params)))
-    a = (exog_c * (mu * (1.0 - mu))[:, None]).T @ exog_c
-    return exog_c @ np.linalg.solve(a, gradient)
+    a = (exog_c * (n * mu * (1.0 - mu))[:, None]).T @ exog_c
+    return n * (exog_c @ np.linalg.solve(a, gradient))
 
 
 def _split(w_b: np.ndarray, w_c: np.ndarray, n: np.ndarray, cov: np.ndarray,
-           bernoulli: np.ndarray) -> tuple[float, float, float, float]:
+           bernoulli: np.ndarray, p_b: np.ndarray, p_c: np.ndarray
+           ) -> tuple[float, float, float, float]:
     r"""(v1 belief, v1 choice, var of the full-panel target, var of the full-panel difference
     under calibration).
+
+    ``w_b``, ``w_c`` are the weights with equal runs (the design the criterion asks about, whose
+    one-run variance is :math:`v_1 = \sum_c w_c^2 \sigma_c^2`); ``p_b``, ``p_c`` those of the
+    panel's own estimates (its runs per condition ``n``, which may differ by condition), whose
+    variance is :math:`\sum_c p_c^2 \sigma_c^2 / n_c`.
 
     The difference's variance is computed under the null hypothesis that the choice is a
     draw from the belief (:math:`E[c \mid b] = b`): then :math:`\operatorname{Var}(c - b
@@ -291,15 +320,17 @@ def _split(w_b: np.ndarray, w_c: np.ndarray, n: np.ndarray, cov: np.ndarray,
     """
     v1_b = float(np.sum(w_b ** 2 * cov[:, 0, 0]))
     v1_c = float(np.sum(w_c ** 2 * cov[:, 1, 1]))
-    var_target = float(np.sum(w_c ** 2 * cov[:, 1, 1] / n))
-    var_diff = float(np.sum((w_c ** 2 * bernoulli + (w_b - w_c) ** 2 * cov[:, 0, 0]) / n))
+    var_target = float(np.sum(p_c ** 2 * cov[:, 1, 1] / n))
+    var_diff = float(np.sum((p_c ** 2 * bernoulli + (p_b - p_c) ** 2 * cov[:, 0, 0]) / n))
     return v1_b, v1_c, var_target, var_diff
 
 
 def _criterion(quantity: str, kind: str, est: dict[str, float], w: dict[str, np.ndarray],
                n: np.ndarray, cov: np.ndarray, bernoulli: np.ndarray, *, tolerance: float,
                level: float, z: float, z_bias: float, absolute_ok: bool) -> Criterion:
-    v1_b, v1_c, var_t, var_d = _split(w["belief"], w["choice"], n, cov, bernoulli)
+    p = w.get("panel") or w
+    v1_b, v1_c, var_t, var_d = _split(w["belief"], w["choice"], n, cov, bernoulli,
+                                      p["belief"], p["choice"])
     target = est["choice"]
     target_se = math.sqrt(max(var_t, 0.0))
     bias = est["belief"] - target
@@ -367,7 +398,8 @@ def efficiency(sample: pd.DataFrame, *, belief: str, choice: str,
         ``{condition_id: 'price=20'}`` for the level quantities.
     model_quantities : dict, optional
         ``{name: {'kind': 'coefficient' | 'elasticity', 'estimates': {measure: value},
-        'weights': {measure: ndarray (C,)}, 'estimator': callable or None}}``.
+        'weights': {measure: ndarray (C,), 'panel': {measure: ndarray (C,)}}, 'estimator':
+        callable or None}}``, the weights as :func:`model_quantity_weights` gives them.
     tolerance, level : float
         The paper's ±10% and 0.95.
     n_boot, seed : int
@@ -414,13 +446,23 @@ def efficiency(sample: pd.DataFrame, *, belief: str, choice: str,
     return Efficiency(criteria, tolerance, level, float(n.mean()), bias_z=z_bias)
 
 
-def model_quantity_weights(results: dict[str, Any], exog_c: np.ndarray, gradient: Any
-                           ) -> dict[str, np.ndarray]:
-    """Influence weights of each measure's fit: ``gradient(params) -> ndarray (k,)``."""
-    out = {}
+def model_quantity_weights(results: dict[str, Any], exog_c: np.ndarray, gradient: Any,
+                           runs: np.ndarray | None = None) -> dict[str, Any]:
+    """Influence weights of each measure's fit: ``gradient(params) -> ndarray (k,)``.
+
+    ``{measure: weights with equal runs}``, and under ``'panel'`` the same for the panel's runs
+    per condition ``runs`` (C,) when given (see :func:`logit_weights`).
+    """
+    out: dict[str, Any] = {}
+    panel: dict[str, np.ndarray] = {}
     for m, res in results.items():
         params = res.params.to_numpy(dtype=float)
-        out[m] = logit_weights(params, exog_c, np.asarray(gradient(params), dtype=float))
+        g = np.asarray(gradient(params), dtype=float)
+        out[m] = logit_weights(params, exog_c, g)
+        if runs is not None:
+            panel[m] = logit_weights(params, exog_c, g, runs)
+    if runs is not None:
+        out["panel"] = panel
     return out
 
 

@@ -318,13 +318,29 @@ def _tv(a: dict[int, float], b: dict[int, float]) -> tuple[float, float]:
 
 
 def probe_next_token(study: Any, *, model: str | None = None, n_threads: int | None = None,
-                     n_probs: int = 4096, top: int = 8) -> PriceBlindProbe:
+                     n_probs: int = 4096, top: int = 8, price: str = "price"
+                     ) -> PriceBlindProbe:
     """The embedded/local model's next-token distribution at the lowest and highest price.
 
     The prompt is the study's first run at the lowest and at the highest price with the same
     sampled values (the first condition's first run's, e.g. the same persona), laid out as the
     local backend does; the distribution is llama.cpp's exact top-``n_probs`` list (normalised
     over the whole vocabulary).
+
+    Parameters
+    ----------
+    study : Study
+    model : str, optional
+        A GGUF file; default the embedded model.
+    n_threads, n_probs, top : int
+        llama.cpp threads, the listed probabilities, the tokens shown.
+    price : str
+        The condition variable compared at its lowest and highest value.
+
+    Raises
+    ------
+    ValueError
+        The study has no variable ``price`` or fewer than two values of it.
     """
     from ..simulation.backends.local import LocalBackend
     from ..simulation.design import expand
@@ -332,8 +348,12 @@ def probe_next_token(study: Any, *, model: str | None = None, n_threads: int | N
     backend = LocalBackend(model, n_threads=n_threads)
     model_name = backend.resolve_model(model)
     items = expand(study)
-    price = "price"
+    if any(price not in it.variables for it in items[:1]):
+        raise ValueError(f"the study has no condition variable {price!r} (its variables: "
+                         f"{sorted(items[0].variables) if items else []})")
     prices = sorted({float(it.variables[price]) for it in items})
+    if len(prices) < 2:
+        raise ValueError(f"the study has one value of {price!r}: nothing to compare")
     first = items[0]
     sampled = {k: first.variables[k] for k in study.sampled}
 

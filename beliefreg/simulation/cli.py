@@ -125,7 +125,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     table = read_toml(args.study).get("simulate", {}) or {}
     unknown = set(table) - _TOML_OPTIONS
     if unknown:
-        raise SystemExit(f"{args.study}: unknown [simulate] keys {sorted(unknown)}")
+        raise SystemExit(f"beliefreg simulate: {args.study}: unknown [simulate] keys "
+                         f"{sorted(unknown)}; known: {sorted(_TOML_OPTIONS)}")
     opts = dict(table)
     for name in _TOML_OPTIONS:
         value = getattr(args, name, None)
@@ -168,10 +169,10 @@ def _write(panel: Any, out: Path) -> None:
         try:
             panel.to_parquet(out, index=False)
         except ImportError as exc:
-            raise SystemExit(f"writing Parquet needs pyarrow (pip install 'beliefreg[report]') "
-                             f"or use a .csv path: {exc}") from None
+            raise SystemExit(f"beliefreg simulate: writing Parquet needs pyarrow (pip install "
+                             f"'beliefreg[report]') or use a .csv path: {exc}") from None
     else:
-        raise SystemExit(f"--out must end in .parquet or .csv, got {out}")
+        raise SystemExit(f"beliefreg simulate: --out must end in .parquet or .csv, got {out}")
 
 
 def _summary(panel: Any, alternatives: list[str]) -> str:
@@ -190,10 +191,14 @@ def _summary(panel: Any, alternatives: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _error(exc: BaseException) -> None:
+    """Every error of the command reads ``beliefreg simulate: <ErrorType>: <message>``."""
+    print(f"beliefreg simulate: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the ``simulate`` subcommand."""
     from .errors import (
-        BudgetExceededError,
         QuotaExceededError,
         SimulationError,
         SimulationInterrupted,
@@ -216,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
         if opts.get("out") is not None:
             _check_out(Path(opts["out"]))
     except (SimulationError, OSError) as exc:
-        print(f"beliefreg simulate: {exc}", file=sys.stderr)
+        _error(exc)
         return 1
     backend = opts.get("backend", "local")
     backend_options: dict[str, Any] = {}
@@ -248,7 +253,7 @@ def run(args: argparse.Namespace) -> int:
             print(est)
             return 0
         if est.paid and est.n_to_send > 0 and not args.yes and opts.get("budget") is None:
-            print(f"beliefreg: {est}", file=sys.stderr)
+            print(f"beliefreg simulate: {est}", file=sys.stderr)
             if not sys.stdin.isatty():
                 print("beliefreg simulate: a paid run needs --yes (or --budget) when not "
                       "interactive", file=sys.stderr)
@@ -264,11 +269,11 @@ def run(args: argparse.Namespace) -> int:
                                      max_retries=opts.get("max_retries", 6),
                                      budget_usd=opts.get("budget"))
             except QuotaExceededError as exc:
-                print(f"beliefreg simulate: {exc}", file=sys.stderr)
+                _error(exc)
                 panel = exc.panel
                 status = 4
             except StoreError as exc:
-                print(f"beliefreg simulate: StoreError: {exc}", file=sys.stderr)
+                _error(exc)
                 if exc.panel is None:
                     return 1
                 panel = exc.panel
@@ -278,11 +283,8 @@ def run(args: argparse.Namespace) -> int:
                 status = 130
         for w in caught:
             print(f"beliefreg simulate: {w.category.__name__}: {w.message}", file=sys.stderr)
-    except BudgetExceededError as exc:
-        print(f"beliefreg simulate: {exc}", file=sys.stderr)
-        return 1
-    except SimulationError as exc:
-        print(f"beliefreg simulate: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except SimulationError as exc:  # BudgetExceededError included
+        _error(exc)
         return 1
     finally:
         if prepared is not None:

@@ -228,6 +228,7 @@ class Study:
                 "max_requests if the study is meant to be this large")
         table = condition_table(self.conditions)
         _refuse_missing(table, sampled)
+        _refuse_mixed_types(table, sampled)
         object.__setattr__(self, "_table", table)
         variables = set(table.columns) | set(sampled)
         clash = set(table.columns) & set(sampled)
@@ -283,6 +284,26 @@ class Study:
 
 
 _STUDY_KEYS = {f.name for f in fields(Study) if f.init}
+
+
+def _refuse_mixed_types(table: pd.DataFrame, sampled: Mapping[str, list[Any]]) -> None:
+    """A variable whose values mix numbers and text (``price = [30, "sixty"]``) cannot be a
+    regressor, and its panel column cannot be written to Parquet: refuse it before anything is
+    sent, naming the variable and a value of each kind."""
+    columns = [(f"condition variable {name!r}", table[name]) for name in table.columns
+               if table[name].dtype == object]
+    columns += [(f"sampled variable {name!r}", pd.Series(values, dtype=object))
+                for name, values in sampled.items()]
+    for what, col in columns:
+        kind = pd.api.types.infer_dtype(col, skipna=True)
+        if kind not in ("mixed", "mixed-integer"):
+            continue
+        first: dict[str, Any] = {}
+        for v in col:  # the error path only
+            first.setdefault(type(v).__name__, v)
+        shown = ", ".join(f"{v!r} ({t})" for t, v in first.items())
+        raise StudyError(f"{what} mixes value types: {shown}; use one type (numbers for a "
+                         "quantity, text for a label)")
 
 
 def _refuse_missing(table: pd.DataFrame, sampled: Mapping[str, list[Any]]) -> None:

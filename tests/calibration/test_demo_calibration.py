@@ -56,6 +56,10 @@ def test_analysis_with_an_informative_and_a_flat_llm(people):
     assert ppi.mean_lambda < 0.2
     assert abs(ppi.width_ratio_slope - 1.0) < 0.05
     assert "Verdict: the embedded model's beliefs carry next to no information" in flat.verdict()
+    # the under-coverage sentence quotes each method's own figure, as in the coverage table
+    flat.coverage.loc[flat.coverage.method == "PPI++", "coverage_median_wtp"] = 0.79
+    flat.coverage.loc[flat.coverage.method == "human only", "coverage_median_wtp"] = 0.82
+    assert "(at n = 100: 82% human only, 79% PPI++)" in flat.verdict()
     # the benchmark is the plain logit on all 312
     import beliefreg as br
     ref = br.Logit.from_formula("yes ~ np.log(bid)", human).fit(

@@ -145,3 +145,28 @@ def test_condition_covariances_need_two_runs():
     p["buy"] = [1, 0]
     with pytest.raises(ValueError, match="at least 2"):
         condition_covariances(p, ("belief_yes", "buy"))
+
+
+def test_unequal_runs_weights_give_the_pooled_logits_variance():
+    """With unequal runs per price the pooled logit weights conditions by their runs: the
+    variance of the panel's coefficient is sum_c p_c^2 s_c^2 / n_c with the run-weighted
+    influence p_c (against 800 statsmodels fits); the equal-runs weights would overstate it."""
+    import statsmodels.api as sm
+
+    r = SyntheticRespondent(10.6, -2.8, precision=18)
+    prices = np.array([20, 35, 50, 65, 80, 95], float)
+    runs = np.array([12, 12, 12, 240, 240, 240])
+    x = np.column_stack([np.ones(len(prices)), np.log(prices)])
+    theta, grad = np.array([10.6, -2.8]), np.array([0.0, 1.0])
+    s2 = r.choice_variance(prices)
+    predicted = np.sum(logit_weights(theta, x, grad, runs) ** 2 * s2 / runs)
+    equal_runs = np.sum(logit_weights(theta, x, grad) ** 2 * s2 / runs)
+    balanced = logit_weights(theta, x, grad, np.full(len(prices), 7.0))
+    np.testing.assert_allclose(balanced, logit_weights(theta, x, grad), rtol=1e-12)
+    rng = np.random.default_rng(3)
+    xr, m = np.repeat(x, runs, axis=0), np.repeat(r.demand(prices), runs)
+    slopes = [sm.Logit((rng.random(len(m)) < m).astype(float), xr).fit(disp=0).params[1]
+              for _ in range(800)]
+    mc = np.var(slopes, ddof=1)  # its own relative SE is about sqrt(2 / 800) = 5%
+    assert predicted == pytest.approx(mc, rel=0.15)
+    assert abs(equal_runs / mc - 1) > 0.3

@@ -84,3 +84,60 @@ def test_three_brand_design_on_the_embedded_model(tmp_path):
         assert (tmp_path / "rep" / name).is_file(), name
     summary = (tmp_path / "rep" / "summary.md").read_text()
     assert "multinomial fractional logit" in summary
+
+
+STUDY_TOML = """
+prompt = "You are {persona}. Pampers diapers cost {price} cents per diaper. Would you buy a pack? Answer {choices}."
+runs = 2
+seed = 4
+
+[choices]
+yes = ["Yes"]
+no = ["No"]
+
+[conditions]
+price = [20, 50, 95]
+
+[sampled]
+persona = ["a parent of a newborn", "a grandparent"]
+
+[[examples]]
+question = "Would you buy a bag of fresh apples? Answer Yes or No."
+answer = "Yes"
+
+[[examples]]
+question = "Would you buy a broken umbrella? Answer Yes or No."
+answer = "No"
+"""
+
+
+@pytest.mark.slow
+def test_report_of_a_saved_panel_runs_the_direct_price_blind_check(tmp_path):
+    """``beliefreg report PANEL --study FILE``: the prompt is rebuilt from the study file and
+    the model's next-token distribution compared at the lowest and highest price, exactly as
+    the probe computes it from the study object."""
+    toml = tmp_path / "study.toml"
+    toml.write_text(STUDY_TOML)
+    study = br.simulation.load_study(toml)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        panel = br.simulate(study, store=tmp_path / "s.sqlite", progress=False)
+    panel_file = tmp_path / "panel.csv"
+    panel.to_csv(panel_file, index=False)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = cli_main(["report", str(panel_file), "--out", str(tmp_path / "rep"),
+                         "--n-boot", "20", "--study", str(toml)])
+    assert code in (0, 3), out.getvalue()
+    text = (tmp_path / "rep" / "summary.md").read_text()
+    expected = br.report.probe_next_token(study)
+    assert expected.prices == (20.0, 95.0)
+    assert "Direct check on the model" in text
+    assert f"total variation distance of {expected.tv_distance:.4f}" in text
+    # a panel of another backend, or another model, is refused with the reason
+    other = panel.assign(backend="openai")
+    with pytest.raises(ValueError, match="re-runs the prompt on the local model.*openai"):
+        br.report.report(other, study=study, n_boot=10)
+    with pytest.raises(ValueError, match="simulated with model .*other-model"):
+        br.report.report(panel.assign(model="other-model"), study=study, n_boot=10)

@@ -180,3 +180,27 @@ def test_without_a_store_the_resume_hint_does_not_promise_a_resume():
 
     assert "again sends every request again" in _resume_hint(0, Store(None))
     assert _resume_hint(2) == "run the same study again with draw=2 (--draw 2) to resume"
+
+
+def test_every_refusal_of_simulate_reads_the_same_way(tmp_path):
+    """Each error of the command is one line ``beliefreg simulate: ...`` on stderr, exit 1, and
+    names what to change (the [simulate] table's message lists the known keys)."""
+    study = _write_study(tmp_path)
+    (tmp_path / "k").mkdir()
+    bad_key = _write_study(tmp_path / "k", extra="\n[simulate]\nconcurency = 4\n")
+    bad_study = tmp_path / "bad.toml"
+    bad_study.write_text('prompt = "{price} {choices}"\n[choices]\nyes = ["Yes"]\nno = ["No"]\n'
+                         '[conditions]\nprice = [30, "sixty"]\n')
+    cases = [
+        ((str(bad_key), "--dry-run"), "unknown [simulate] keys ['concurency']; known: ["),
+        ((str(bad_study), "--dry-run"), "StudyError:"),
+        ((str(study), "--out", str(tmp_path / "p.xlsx"), "--dry-run"), "--out must end in"),
+        ((str(study), "--concurrency", "0", "--dry-run"), "concurrency"),
+    ]
+    for args, needle in cases:
+        res = _cli("simulate", *args, "--backend", "openai", "--base-url", "http://127.0.0.1:9",
+                   "--model", "m", "--no-store")
+        assert res.returncode == 1, (args, res.stderr)
+        lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+        assert lines and all(ln.startswith("beliefreg simulate: ") for ln in lines), res.stderr
+        assert needle in res.stderr, (needle, res.stderr)

@@ -58,11 +58,32 @@ def test_no_conditions_is_one_condition():
     (dict(prompt="x", conditions={"price": []}), "no values"),
     (dict(prompt="x", sampled={"persona": []}), "non-empty"),
     (dict(prompt="{a}", conditions={"a": [1]}, sampled={"a": [2]}), "both"),
+    (dict(prompt="{price}", conditions={"price": [30, "sixty"]}),
+     r"condition variable 'price' mixes value types: 30 \(int\), 'sixty' \(str\)"),
+    (dict(prompt="{price}", conditions=pd.DataFrame({"price": [30, "x", 40]})),
+     r"'price' mixes value types: 30 \(int\), 'x' \(str\)"),
+    (dict(prompt="{p}", sampled={"p": ["a parent", 3]}),
+     r"sampled variable 'p' mixes value types: 'a parent' \(str\), 3 \(int\)"),
 ])
 def test_invalid_studies_raise_study_error(kwargs, match):
     kwargs.setdefault("choices", YN)
     with pytest.raises(StudyError, match=match):
         Study(**kwargs)
+
+
+def test_one_type_per_variable_is_accepted():
+    s = Study(prompt="{price} {brand} {organic} {p}", choices=YN,
+              conditions={"price": [30, 35.5], "brand": ["a", "b"], "organic": [True, False]},
+              sampled={"p": [1, 2.5]})
+    assert s.n_conditions == 8
+
+
+def test_mixed_types_in_a_toml_study_are_refused_before_sending(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('prompt = "{price} {choices}"\n[choices]\nyes = ["Yes"]\nno = ["No"]\n'
+                    '[conditions]\nprice = [30, "sixty"]\n')
+    with pytest.raises(StudyError, match="'price' mixes value types"):
+        load_study(path)
 
 
 def test_choices_become_a_choice_set_and_errors_are_study_errors():
@@ -176,3 +197,24 @@ def test_keys_are_canonical_and_stable():
     assert derive_seed(1, "x", 0) == derive_seed(1, "x", 0) != derive_seed(1, "x", 1)
     with pytest.raises(TypeError):
         canonical_json({"x": float("nan")})
+
+
+def test_the_readme_study_file_is_the_readme_python_study(tmp_path):
+    """The README's TOML block describes the same study as its Python example (same requests)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    toml = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
+    path = tmp_path / "study.toml"
+    path.write_text(toml)
+    from_file = load_study(path)
+    python = re.search(r"study = br\.Study\((.*?)\n\)\n", readme, re.S).group(1)
+    from_code = eval(f"Study({python})", {"Study": Study})  # noqa: S307 - the README's own code
+    from dataclasses import fields
+
+    for f in fields(Study):  # Study compares by identity (its conditions may be a DataFrame)
+        if f.compare:
+            assert getattr(from_file, f.name) == getattr(from_code, f.name), f.name
+    assert [(i.question, i.variables) for i in expand(from_file)] == \
+        [(i.question, i.variables) for i in expand(from_code)]
