@@ -19,8 +19,10 @@ Exact next-token probabilities
 ``n_probs`` asks llama.cpp for the N most likely next tokens with their probabilities,
 normalised over the whole vocabulary (llama.cpp takes the softmax of all 262,144 logits and
 lists the top N), so each listed value is exact; only unlisted tokens are unknown. Listing the
-whole vocabulary costs about 5 s per call (mostly JSON); N = 4096 adds about 0.05 s to a
-0.15-0.3 s call and held every Yes/No case variant in the prompts measured. To get
+whole vocabulary costs about 5 s per call (mostly JSON); the local backend lists 2048 (about
+25 ms per generated token of JSON, half of 4096's), which held every Yes/No case variant in the
+prompts measured. Listed values also carry float32 rounding of the softmax's sum, whose order
+follows llama.cpp's partial sort: a different N moves them by a few 1e-6 relative. To get
 the exact probability of tokens left off the list, :meth:`LlamaRuntime.token_probs` makes one
 more call on the same context with a logit bias of +100 on those tokens and on the most likely
 listed token (the anchor) and asks for the post-sampling probabilities: adding the same
@@ -195,8 +197,9 @@ class LlamaRuntime:
         its end) and, when a cached prompt is reused, evaluates those last tokens again; on, a
         prompt is one batch and a reused prompt costs only its new tokens (one per follow-up
         call along a multi-token label instead of about five). The probabilities of the two
-        schedules differ (up to about 0.03 in a log-probability measured): a separate runtime,
-        recorded in the store key of the studies that use it.
+        schedules differ (log-probabilities by 0.01 to 0.23 among the top five tokens of one
+        prompt measured; three-brand beliefs by up to 0.023): a separate runtime, recorded in
+        the store key of the studies that use it.
     """
 
     def __init__(self, model_path: str | Path, *, n_threads: int | None = None,
