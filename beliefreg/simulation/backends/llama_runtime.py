@@ -22,7 +22,7 @@ lists the top N), so each listed value is exact; only unlisted tokens are unknow
 whole vocabulary costs about 5 s per call (mostly JSON); the local backend lists 2048 (about
 25 ms per generated token of JSON, half of 4096's), which held every Yes/No case variant in the
 prompts measured. Listed values also carry float32 rounding of the softmax's sum, whose order
-follows llama.cpp's partial sort: a different N moves them by a few 1e-6 relative. To get
+follows llama.cpp's partial sort: a different N moved them by 3e-6 to 3e-5 relative. To get
 the exact probability of tokens left off the list, :meth:`LlamaRuntime.token_probs` makes one
 more call on the same context with a logit bias of +100 on those tokens and on the most likely
 listed token (the anchor) and asks for the post-sampling probabilities: adding the same
