@@ -581,11 +581,21 @@ class BinaryResults(LikelihoodResults):
         super().__init__(model, fitted.params, cov, estimator=estimator, cov_kwds=cov_kwds,
                          use_t=use_t)
         self.hessian = hessian
-        self.quasi_llf = fitted.qllf
+        self._quasi_llf = fitted.qllf  # None until asked for: a pass over the rows
         self.converged = fitted.converged
         self.n_iter = fitted.n_iter
         self.n_boundary = fitted.n_boundary
         self._eta = fitted.eta
+
+    @property
+    def quasi_llf(self) -> float:
+        """The Bernoulli quasi-log-likelihood at the estimate, computed on first use."""
+        if self._quasi_llf is None:
+            from .models.bernoulli import quasi_loglike
+
+            self._quasi_llf = quasi_loglike(self.model.endog, self._eta, self.model.weights,
+                                            self.model.link)
+        return self._quasi_llf
 
     @property
     def llf(self) -> float:

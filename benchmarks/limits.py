@@ -356,8 +356,8 @@ def main() -> None:
     write_section(args.out, "Machine limits", "\n".join(lines) + "\n\n" + NOTES)
 
 
-NOTES = ("<!-- notes are kept by hand below the generated table; a rerun replaces the "
-         "section, so re-read the figures and rewrite the status notes -->")
+NOTES = ("<!-- notes are kept by hand below this marker; a rerun replaces the table above and "
+         "keeps them (benchmarks/_results.py), so re-read the figures and update the notes -->")
 
 
 if __name__ == "__main__":

@@ -104,7 +104,11 @@ def _group_indicator(codes: np.ndarray, n_groups: int, values: np.ndarray | None
     directly (one entry per column), so no sort is needed."""
     n = len(codes)
     data = np.ones(n) if values is None else np.asarray(values, float)
-    return sparse.csc_matrix((data, codes, np.arange(n + 1)), shape=(n_groups, n))
+    # int32 indices when they fit: scipy then takes them as they are, instead of scanning
+    # 64-bit ones for their range and copying them to int32 (about a third of the product's time)
+    index = np.int32 if max(n, n_groups) < np.iinfo(np.int32).max else np.int64
+    return sparse.csc_matrix((data, codes.astype(index, copy=False),
+                              np.arange(n + 1, dtype=index)), shape=(n_groups, n))
 
 
 @dataclass(frozen=True)

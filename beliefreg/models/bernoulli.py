@@ -65,6 +65,17 @@ def _at_boundary(eta: np.ndarray, link: Link) -> np.ndarray:
     return np.abs(eta) > _boundary_threshold(link.name, link)
 
 
+def _any_at_boundary(eta: np.ndarray, link: Link) -> bool:
+    """``_at_boundary(eta, link).any()`` from two reductions, without an n-vector temporary.
+
+    ``fmax``/``fmin`` skip NaN as the comparison does (NaN is never beyond the threshold).
+    """
+    if len(eta) == 0:
+        return False
+    t = _boundary_threshold(link.name, link)
+    return bool(np.fmax.reduce(eta) > t or -np.fmin.reduce(eta) > t)
+
+
 def inverse_information(info: np.ndarray) -> np.ndarray:
     """Invert minus the Hessian; a singular matrix (separation) gets huge, finite variances.
 
@@ -143,27 +154,35 @@ class BernoulliFit:
     """The outcome of :func:`fit_bernoulli`.
 
     ``info`` is minus the Hessian of kind ``info_kind`` at ``params`` (the last pass computed
-    it there), so the covariance need not recompute it.
+    it there), so the covariance need not recompute it; ``u`` are the score weights
+    :math:`u_i` at ``params`` (:func:`score_weights`, prior weights included), from the same
+    pass. ``qllf`` is None unless the fit needed it (step checks, separation): evaluating it
+    costs a pass of log-sums over the rows, so the results compute it when first asked for
+    (``BinaryResults.quasi_llf``).
     """
 
     params: np.ndarray
     eta: np.ndarray
-    qllf: float
+    qllf: float | None
     n_iter: int
     converged: bool
     n_boundary: int
     info: np.ndarray
     info_kind: HessianKind
+    u: np.ndarray | None = None
 
 
 def evaluate(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: Link,
-             params: np.ndarray, kind: HessianKind
+             params: np.ndarray, kind: HessianKind, *, scores_out: np.ndarray | None = None
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The gradient and minus the Hessian of the quasi-log-likelihood in one pass over the rows.
 
     The rows are processed in cache-sized blocks, so the design is read once per Newton
     iteration and no n x k temporary is allocated. The quasi-log-likelihood itself depends on
     the returned linear predictor only (:func:`quasi_loglike`), so it is computed when needed.
+    If ``scores_out`` (shape (n,)) is given, the score weights :math:`u_i` of the same pass are
+    written into it: the values :func:`score_weights` returns at the returned ``eta``, so the
+    sandwich needs no further pass over the link functions.
 
     Returns
     -------
@@ -187,6 +206,8 @@ def evaluate(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: Link,
             xb = exog[rows]
             eb = np.dot(xb, params, out=eta[rows])
             u, h = working_weights(y[rows], eb, None if w is None else w[rows], link, kind)
+            if scores_out is not None:
+                scores_out[rows] = u
             grad += xb.T @ u
             if nonnegative:
                 z = np.multiply(xb, np.sqrt(h, out=h)[:, None], out=scratch[:len(eb)])
@@ -235,7 +256,9 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
         scale = np.sqrt(np.einsum("ij,ij->j", exog, exog) / max(len(exog), 1))
     scale = np.where(scale > 0, scale, 1.0)
     kind: HessianKind = "expected" if link.canonical else "observed"
-    grad, info, eta = evaluate(y, exog, w, link, b, kind)
+    # the score weights of the current and of the trial point, swapped on acceptance
+    u, u_new = np.empty(len(y)), np.empty(len(y))
+    grad, info, eta = evaluate(y, exog, w, link, b, kind, scores_out=u)
     ll: float | None = None  # quasi_loglike(y, eta, w, link), computed when first needed
     converged = False
     it = 0
@@ -262,12 +285,16 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
         ll_new = None
         while True:
             b_new = b + t * step
-            grad_new, info_new, eta_new = evaluate(y, exog, w, link, b_new, kind)
+            grad_new, info_new, eta_new = evaluate(y, exog, w, link, b_new, kind,
+                                                   scores_out=u_new)
             ll_new = None
             # The quasi-log-likelihood is concave in b (log G and log(1 - G) are concave for
-            # the logit and the probit), so a non-negative slope at the end of the step proves
-            # that the step went uphill; only otherwise are the two values compared.
-            if grad_new @ step >= 0.0 or t < 1e-8:
+            # the logit and the probit), so f(b_new) - f(b) >= t * grad_new'step: a slope at the
+            # end of the step above -1e-12 proves that the step lost less than the 1e-12 the
+            # comparison below tolerates (near the maximum the slope of a tiny last step is
+            # rounding noise of either sign). Only otherwise are the two values computed and
+            # compared, which costs two passes of log-sums over the rows.
+            if grad_new @ step >= -1e-12 or t < 1e-8:
                 break
             if ll is None:
                 ll = quasi_loglike(y, eta, w, link)
@@ -276,7 +303,8 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
                 break
             t *= 0.5
         b, grad, info, eta, ll = b_new, grad_new, info_new, eta_new, ll_new
-        if _at_boundary(eta, link).any():
+        u, u_new = u_new, u
+        if _any_at_boundary(eta, link):
             if ll is None:
                 ll = quasi_loglike(y, eta, w, link)
             separated = decrement < _SEPARATION_TOL * (abs(ll) + 0.1)
@@ -288,12 +316,11 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
             # standard errors are large and finite rather than overflowing.
             converged = True
             break
-    if ll is None:
-        ll = quasi_loglike(y, eta, w, link)
     if not converged:
         warnings.warn(f"the quasi-likelihood maximisation did not converge in {it} iterations; "
                       "raise maxiter or check the design", ConvergenceWarning, stacklevel=3)
-    n_boundary = int(np.count_nonzero(_at_boundary(eta, link)))
+    n_boundary = int(np.count_nonzero(_at_boundary(eta, link))) if _any_at_boundary(
+        eta, link) else 0
     if n_boundary:
         warnings.warn(
             f"fitted probabilities are numerically 0 or 1 for {n_boundary} observation(s): "
@@ -301,4 +328,4 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
             "coefficients of the separating terms are not identified and their standard errors "
             "are very large", SeparationWarning, stacklevel=3)
     return BernoulliFit(params=b, eta=eta, qllf=ll, n_iter=it, converged=converged,
-                        n_boundary=n_boundary, info=info, info_kind=kind)
+                        n_boundary=n_boundary, info=info, info_kind=kind, u=u)

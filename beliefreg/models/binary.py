@@ -233,7 +233,10 @@ class BinaryModel(DesignModel):
                 info = information(self.exog, hessian_weights(self.endog, fitted.eta,
                                                               self.weights, self.link, hessian))
             bread = inverse_information(info)
-            cov = estimator.compute(bread, self._scores(fitted.params, fitted.eta))
+            # the score weights of the last pass, at the estimate (no further pass)
+            scores = (IndexScores(self.exog, fitted.u) if fitted.u is not None
+                      else self._scores(fitted.params, fitted.eta))
+            cov = estimator.compute(bread, scores)
             return BinaryResults(self, fitted, cov, estimator=estimator, hessian=hessian,
                                  cov_kwds=cov_kwds, use_t=use_t)
 

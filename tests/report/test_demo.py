@@ -173,10 +173,11 @@ def test_demo_efficiency_section_is_true_for_the_embedded_model(demo_report):
     g = sample.groupby("condition_id")
     x = np.column_stack([np.ones(g.ngroups), np.log(g["price"].first().to_numpy(float))])
     mu = 1 / (1 + np.exp(-(x @ direct.params.to_numpy())))
-    a_inv = np.linalg.inv((x * (mu * (1 - mu))[:, None]).T @ x)
-    # the variance of the all-run estimate: the run-to-run variance at each price over its
-    # runs (a dropped row leaves some prices with fewer runs)
-    m = (x * (g["buy"].var(ddof=1) / g.size()).to_numpy()[:, None]).T @ x
+    n = g.size().to_numpy(float)  # a dropped row leaves some prices with fewer runs
+    a_inv = np.linalg.inv((x * (n * mu * (1 - mu))[:, None]).T @ x)
+    # the variance of the all-run (pooled) estimate: n_c runs at price c, each with the
+    # run-to-run variance there
+    m = (x * (n * g["buy"].var(ddof=1).to_numpy())[:, None]).T @ x
     se = math.sqrt((a_inv @ m @ a_inv)[1, 1])
     assert coef.loc["choice", "target"] == pytest.approx(direct.params["np.log(price)"])
     assert coef.loc["choice", "target_se"] == pytest.approx(se, rel=1e-6)
