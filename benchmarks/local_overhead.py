@@ -111,6 +111,9 @@ def main() -> None:
         f"{statistics.median(s for _, s, _ in later):.2f} s |",
         f"| **llama.cpp's own time as a share of `simulate`** (median of {len(later)} calls; "
         f"range {min(fractions):.1%}-{max(fractions):.1%}) | **{frac:.1%}** |",
+        "",
+        "<!-- notes are kept by hand below this marker; a rerun replaces the table above and "
+        "keeps them (benchmarks/_results.py), so re-read the figures and update the notes -->",
     ]
     write_section(args.out, "Local backend overhead", "\n".join(lines))
 

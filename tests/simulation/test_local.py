@@ -119,8 +119,14 @@ def test_choice_frequencies_match_beliefs(local_backend):
     assert stats.chisquare(observed, expected_wrong).pvalue < 0.001
 
 
-def test_multi_token_alternatives_use_the_chain_rule(local_backend, runtime):
-    """Brand names of two tokens: P(label) = p(t1 | prompt) * p(t2 | prompt, t1)."""
+def test_multi_token_alternatives_use_the_chain_rule(local_backend, gemma_path):
+    """Brand names of two tokens: P(label) = p(t1 | prompt) * p(t2 | prompt, t1).
+
+    The reference evaluates every context afresh on the runtime the backend uses for
+    multi-token labels (full sliding-window cache: each prompt is one batch)."""
+    from beliefreg.simulation.backends.llama_runtime import get_runtime
+
+    runtime = get_runtime(gemma_path, n_threads=1, swa_full=True)
     cs = ChoiceSet({"pampers": ["Pampers"], "huggies": ["Huggies"]}, casefold=False)
     study = Study(prompt="Which diaper brand do you buy, {choices}?", choices=cs,
                   examples=[("Which soda do you drink, Coke or Pepsi?", "Coke")], seed=1)
@@ -153,6 +159,24 @@ def test_multi_token_alternatives_use_the_chain_rule(local_backend, runtime):
     covered = raw["pampers"] + raw["huggies"]
     assert row["covered_mass"] == pytest.approx(covered, rel=1e-3)
     assert row["belief_pampers"] == pytest.approx(raw["pampers"] / covered, rel=1e-3)
+
+
+def test_only_multi_token_studies_use_the_full_sliding_window_runtime(local_backend,
+                                                                    diaper_study):
+    """Single-token studies keep the default runtime (their store keys and values do not
+    change); multi-token studies with the prompt cache record the other runtime in the key."""
+    from beliefreg.simulation.design import expand
+
+    model = local_backend.resolve_model(None)
+    single = local_backend.build_payload(expand(diaper_study)[0], diaper_study, model)
+    assert "swa_full" not in single["runtime"] and "chain" not in single["runtime"]
+    brands = diaper_study.replace(choices={"pampers": ["Pampers"], "huggies": ["Huggies"]})
+    multi = local_backend.build_payload(expand(brands)[0], brands, model)
+    assert multi["runtime"]["swa_full"] is True and multi["runtime"]["chain"] == "prefix_cache"
+    fresh = LocalBackend(n_threads=1, chain_cache=False)
+    assert "swa_full" not in fresh.build_payload(expand(brands)[0], brands, model)["runtime"]
+    assert local_backend._runtime(chain=True).swa_full
+    assert not local_backend._runtime().swa_full
 
 
 def test_default_model_has_no_chat_template_so_completion_layout(local_backend, diaper_study):

@@ -19,8 +19,10 @@ Exact next-token probabilities
 ``n_probs`` asks llama.cpp for the N most likely next tokens with their probabilities,
 normalised over the whole vocabulary (llama.cpp takes the softmax of all 262,144 logits and
 lists the top N), so each listed value is exact; only unlisted tokens are unknown. Listing the
-whole vocabulary costs about 5 s per call (mostly JSON); N = 4096 adds about 0.05 s to a
-0.15-0.3 s call and held every Yes/No case variant in the prompts measured. To get
+whole vocabulary costs about 5 s per call (mostly JSON); the local backend lists 2048 (about
+25 ms per generated token of JSON, half of 4096's), which held every Yes/No case variant in the
+prompts measured. Listed values also carry float32 rounding of the softmax's sum, whose order
+follows llama.cpp's partial sort: a different N moved them by 3e-6 to 3e-5 relative. To get
 the exact probability of tokens left off the list, :meth:`LlamaRuntime.token_probs` makes one
 more call on the same context with a logit bias of +100 on those tokens and on the most likely
 listed token (the anchor) and asks for the post-sampling probabilities: adding the same
@@ -189,10 +191,19 @@ class LlamaRuntime:
         Context window in tokens.
     n_batch : int
         Logical and physical batch size (fixed: the schedule must not change).
+    swa_full : bool
+        Keep a full-size cache for the sliding-window attention layers (Gemma 3). Off (the
+        default), llama.cpp evaluates a prompt in two batches (a checkpoint a few tokens before
+        its end) and, when a cached prompt is reused, evaluates those last tokens again; on, a
+        prompt is one batch and a reused prompt costs only its new tokens (one per follow-up
+        call along a multi-token label instead of about five). The probabilities of the two
+        schedules differ (log-probabilities by 0.01 to 0.23 among the top five tokens of one
+        prompt measured; three-brand beliefs by up to 0.023): a separate runtime, recorded in
+        the store key of the studies that use it.
     """
 
     def __init__(self, model_path: str | Path, *, n_threads: int | None = None,
-                 n_ctx: int = 4096, n_batch: int = 512) -> None:
+                 n_ctx: int = 4096, n_batch: int = 512, swa_full: bool = False) -> None:
         xlc = _import_xllamacpp()
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
@@ -200,6 +211,7 @@ class LlamaRuntime:
         self.n_threads = int(n_threads or default_threads())
         self.n_ctx = int(n_ctx)
         self.n_batch = int(n_batch)
+        self.swa_full = bool(swa_full)
         params = xlc.CommonParams()
         params.model.path = str(self.model_path)
         params.n_ctx = self.n_ctx
@@ -211,6 +223,7 @@ class LlamaRuntime:
         params.warmup = False
         params.verbosity = 0
         params.cache_prompt = False
+        params.swa_full = self.swa_full
         try:
             self._server = xlc.Server(params)
         except Exception as exc:  # pragma: no cover - depends on the file
@@ -356,8 +369,9 @@ def _checked(out: Any) -> dict[str, Any]:
 
 
 def get_runtime(model_path: str | Path, *, n_threads: int | None = None, n_ctx: int = 4096,
-                n_batch: int = 512) -> LlamaRuntime:
-    """A shared :class:`LlamaRuntime` per (file, threads, context, batch) in this process.
+                n_batch: int = 512, swa_full: bool = False) -> LlamaRuntime:
+    """A shared :class:`LlamaRuntime` per (file, threads, context, batch, SWA cache) in this
+    process.
 
     Without ``n_threads`` the thread count is :func:`measured_threads`: the faster one measured
     on this machine (once, then cached on disk).
@@ -366,17 +380,20 @@ def get_runtime(model_path: str | Path, *, n_threads: int | None = None, n_ctx: 
         if n_threads is None:
             n_threads = _measured_threads_locked(model_path, int(n_ctx), int(n_batch))
         n_threads = int(n_threads)
-        key = _runtime_key(model_path, n_threads, n_ctx, n_batch)
+        key = _runtime_key(model_path, n_threads, n_ctx, n_batch, swa_full)
         runtime = _RUNTIMES.get(key)
         if runtime is None:
-            runtime = LlamaRuntime(model_path, n_threads=n_threads, n_ctx=n_ctx, n_batch=n_batch)
+            runtime = LlamaRuntime(model_path, n_threads=n_threads, n_ctx=n_ctx, n_batch=n_batch,
+                                   swa_full=swa_full)
             _RUNTIMES[key] = runtime
         return runtime
 
 
 def _runtime_key(model_path: str | Path, n_threads: int, n_ctx: int,
-                 n_batch: int) -> tuple[Any, ...]:
-    return (str(Path(model_path).resolve()), int(n_threads), int(n_ctx), int(n_batch))
+                 n_batch: int, swa_full: bool = False) -> tuple[Any, ...]:
+    key: tuple[Any, ...] = (str(Path(model_path).resolve()), int(n_threads), int(n_ctx),
+                            int(n_batch))
+    return (*key, "swa_full") if swa_full else key
 
 
 #: A prompt of about 60 tokens, the size of a study's few-shot Yes/No prompt.

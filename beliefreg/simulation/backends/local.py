@@ -17,16 +17,18 @@ How a request is answered
 2. One completion is sampled at the study's temperature (and top_p) from the full vocabulary,
    with llama.cpp's top-k/min-p truncation off and a seed derived from the request, so the
    sampled text is a draw from the distribution whose probabilities are read. Every generated
-   token comes with its top 1024 probabilities.
+   token comes with its top 2048 probabilities.
 3. The pivot is located in the generated tokens with the study's strategy
    (:func:`beliefreg.belief.find_pivot`); the token sampled there is the model choice.
 4. The probabilities of every token variant of every alternative at the pivot are exact: read
-   from the top-1024 list, and for variants off the list from one more forward pass with a logit
+   from the top-2048 list, and for variants off the list from one more forward pass with a logit
    bias (:meth:`~beliefreg.simulation.backends.llama_runtime.LlamaRuntime.token_probs`). With
    ``pivot="first"`` both come from evaluating the prompt alone, so belief and choice come from
    the same distribution and the belief is identical in every run. Alternatives of several tokens
    are scored by the chain rule (:func:`beliefreg.belief.chain_rule_belief`), one forward pass per
-   distinct prefix.
+   distinct prefix on the evaluated prompt's KV cache; these studies run on a second runtime
+   with a full sliding-window cache (``swa_full``), on which such a pass evaluates one token
+   (on the default runtime llama.cpp evaluates the prompt's last four tokens again each time).
 
 The choice set is resolved against the model's vocabulary (read from the GGUF file) and
 tokenizer once per run; the resolved ids are stored with each response so that the panel can
@@ -40,6 +42,7 @@ import hashlib
 import json
 import math
 import os
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,9 +75,12 @@ __all__ = ["LocalBackend", "DEFAULT_MODEL"]
 DEFAULT_MODEL = "gemma-3-270m-q4_k_m"
 
 #: Probabilities listed per generated token by llama.cpp (exact; variants off the list are
-#: scored by one more forward pass). 4096 costs about 0.05 s per token more than 20; with longer
-#: generations (``max_tokens > 4``) the list is 512 long to keep the JSON small.
-TOP_N = 4096
+#: scored by one more forward pass). The list is serialised for every generated token: 2048
+#: held every Yes/No variant of the demo prompts (the rarest, ``YES`` and ``NO``, rank
+#: 1170-1595) and made a request about 20% faster than 4096 with the same beliefs; 1024 drops
+#: ``YES``/``NO`` and the extra pass doubles the cost (benchmarks/RESULTS.md, "Local backend
+#: overhead"). With longer generations (``max_tokens > 4``) the list is 512 long.
+TOP_N = 2048
 TOP_N_LONG = 512
 #: Probabilities kept per generated token in the store (for audits and re-reading).
 STORED_TOP = 20
@@ -151,13 +157,18 @@ def _ctx_key(ctx: tuple[int, ...]) -> str:
     return ",".join(str(i) for i in ctx)
 
 
+#: Choice sets resolved in this process, by (model file, choice set): see ``LocalBackend._resolve``.
+_RESOLVED: dict[tuple[str, str], ResolvedChoiceSet] = {}
+_RESOLVED_LOCK = threading.Lock()
+
 #: Top-N list length of the follow-up calls along multi-token labels with the prompt cache on.
 CHAIN_TOP_N = 64
 #: Seconds per single-token (Yes/No) request of the embedded model on a quiet 2-core machine
 #: (the demo: 160 requests in 84 s), and the cost of one follow-up call along a multi-token
-#: label relative to it (with the prompt cache: about 0.2, benchmarks/multitoken.py; without: 1).
+#: label relative to it (with the prompt cache, on the full sliding-window runtime: 0.12,
+#: benchmarks/multitoken.py; without: 1).
 SECONDS_PER_REQUEST = 0.53
-FOLLOW_UP_COST = {True: 0.2, False: 1.0}
+FOLLOW_UP_COST = {True: 0.12, False: 1.0}
 
 
 class LocalBackend(Backend):
@@ -176,14 +187,17 @@ class LocalBackend(Backend):
         Context window in tokens.
     top_n : int, optional
         Length of the exact top-N list read per generated token (variants beyond it cost one
-        more forward pass); default 4096 for answers of up to 4 tokens, else 512. It changes
+        more forward pass); default 2048 for answers of up to 4 tokens, else 512. It changes
         speed only, never the probabilities.
     chain_cache : bool
         Alternatives of several tokens: score every continuation of every spelling variant from
         the evaluated prompt's KV cache (llama.cpp's prompt cache: only the label's own tokens
         are evaluated), instead of evaluating the whole prompt again for each prefix (default
         True; the order of the calls is fixed, so the probabilities are reproducible; they are
-        not bitwise those of a fresh evaluation of each context). Recorded in the payload (and
+        not bitwise those of a fresh evaluation of each context). With it, the study runs on a
+        runtime with a full sliding-window cache, where the prompt is evaluated in one batch
+        (llama.cpp's default splits it a few tokens before its end; the two schedules' beliefs
+        differed by up to 0.023 in the three-brand benchmark). Recorded in the payload (and
         the store key) of multi-token studies.
     chain_min_prob : float
         A spelling variant whose first tokens already have a probability below this (e.g.
@@ -218,8 +232,6 @@ class LocalBackend(Backend):
         self._path: Path | None = None
         self._sha: str | None = None
         self._template: bool | None = None
-        self._vocab: list[str] | None = None
-        self._resolved: dict[str, ResolvedChoiceSet] = {}
         self._pivot_fn: Any = None
 
     # -- model file ----------------------------------------------------------------------------
@@ -240,9 +252,12 @@ class LocalBackend(Backend):
             self._template = bool(meta.get("tokenizer.chat_template"))
         return self._template
 
-    def _runtime(self) -> Any:
+    def _runtime(self, *, chain: bool = False) -> Any:
+        """The shared runtime; ``chain=True``: the one for multi-token labels scored with the
+        prompt cache (a full sliding-window cache, so that a follow-up call evaluates only its
+        new token: :class:`~beliefreg.simulation.backends.llama_runtime.LlamaRuntime`)."""
         return get_runtime(self.model_path, n_threads=self.n_threads, n_ctx=self.n_ctx,
-                           n_batch=self.n_batch)
+                           n_batch=self.n_batch, swa_full=chain)
 
     def resolve_model(self, model: str | None) -> str:
         if model is not None and self._model_arg is None:
@@ -317,6 +332,8 @@ class LocalBackend(Backend):
             multi = False
         if multi:
             spec["chain"] = "prefix_cache" if self.chain_cache else "fresh"
+            if self.chain_cache:
+                spec["swa_full"] = True
             spec["chain_min_prob"] = self.chain_min_prob
         return spec
 
@@ -336,23 +353,28 @@ class LocalBackend(Backend):
             raise StudyError(f"the choice set does not fit the model's tokenizer: {exc}") from None
 
     def _resolve(self, cs: ChoiceSet) -> ResolvedChoiceSet:
-        key = json.dumps(_choice_spec(cs), sort_keys=True)
-        if key not in self._resolved:
-            rt = self._runtime()
-            if self._vocab is None:
-                self._vocab = tokenizer_metadata(self.model_path).get("tokenizer.ggml.tokens")
-            self._resolved[key] = cs.resolve(tokenize=rt.tokenize, vocab=self._vocab)
-        return self._resolved[key]
+        """The choice set resolved against the model's vocabulary and tokenizer, once per
+        process for a (model file, choice set): a scan of the whole vocabulary (about 1 s for
+        Gemma's 262,144 tokens) that every backend instance would otherwise repeat."""
+        path = self.model_path
+        stat = path.stat()
+        key = (f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}",
+               json.dumps(_choice_spec(cs), sort_keys=True))
+        with _RESOLVED_LOCK:
+            if key not in _RESOLVED:
+                vocab = tokenizer_metadata(path).get("tokenizer.ggml.tokens")
+                _RESOLVED[key] = cs.resolve(tokenize=self._runtime().tokenize, vocab=vocab)
+            return _RESOLVED[key]
 
     async def send(self, payload: dict[str, Any], model: str) -> Reply:
         return await asyncio.to_thread(self._send_blocking, payload)
 
     def _send_blocking(self, payload: dict[str, Any]) -> Reply:
-        rt = self._runtime()
         spec = payload["choices"]
         cs = ChoiceSet(spec["forms"], casefold=spec["casefold"],
                        leading_space=spec["leading_space"], prefix_match=spec["prefix_match"])
         resolved = self._resolve(cs)
+        rt = self._runtime(chain=bool((payload.get("runtime") or {}).get("swa_full")))
         prompt = payload["prompt"]
         top_n = self.top_n or (TOP_N if payload["max_tokens"] <= 4 else TOP_N_LONG)
         try:
