@@ -64,6 +64,22 @@ _SEED_SENTINEL = -918_273_645_501
 #: JSON string encoder of the canonical form (``ensure_ascii=False``).
 _encode_json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
+
+def _head_hashes(seed: int, system: str | None, examples: Any, draw: int, identity_json: str,
+                 pre: str) -> tuple[Any, Any, int, int]:
+    """The two SHA-256 states of a request key up to its question (one place for the format):
+    the derived seed's (``[seed, <messages before the question>``) and the key's
+    (``{"draw":..,"identity":..,"payload":<pre><messages before the question>``), with the
+    characters and the message count before the question (for the token estimate)."""
+    before = chat_messages(system, examples, "")[:-1]
+    h_json = canonical_json(before)[:-1]  # without the closing bracket
+    h_json += "," if before else ""
+    seed_state = hashlib.sha256(f"[{seed},{h_json}".encode())
+    key_state = hashlib.sha256(('{"draw":%d,"identity":%s,"payload":%s%s' % (
+        draw, identity_json, pre, h_json)).encode())
+    n_chars = sum(len(m["content"]) + 1 for m in before)
+    return seed_state, key_state, n_chars, len(before) + 1
+
 _QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "quota_exceeded"}
 
 
@@ -279,27 +295,19 @@ class OpenAIBackend(Backend):
         pre, mid, post = parts
         run_tail = post.encode() + b',"run":'
         enc = _encode_json_string
-        sha256 = hashlib.sha256
-        seed_text = f"[{int(study.seed)},"
         keys: list[str] = []
         tokens: list[int] = []
         heads: dict[tuple[Any, ...], tuple[Any, Any, str, int, int]] = {}
         for g in groups:
             head_key = (g.system, g.examples, g.draw)
             head = heads.get(head_key)
-            if head is None:  # the messages before the question, as canonical JSON
-                before = chat_messages(g.system, g.examples, "")[:-1]
-                h_json = canonical_json(before)[:-1]  # without the closing bracket
-                h_json += "," if before else ""
-                seed_state = sha256(f"{seed_text}{h_json}".encode())
-                key_state = sha256(('{"draw":%d,"identity":%s,"payload":%s%s' % (
-                    g.draw, identity_json, pre, h_json)).encode())
-                n_chars = sum(len(m["content"]) + 1 for m in before)
-                head = (seed_state, key_state, h_json, n_chars, len(before) + 1)
+            if head is None:
+                head = _head_hashes(int(study.seed), g.system, g.examples, g.draw,
+                                    identity_json, pre)
                 if len(heads) > 64:
                     heads.clear()
                 heads[head_key] = head
-            seed_state, key_state, _, n_chars, n_msgs = head
+            seed_state, key_state, n_chars, n_msgs = head
             q_json = ('{"content":%s,"role":"user"}]' % enc(g.question)).encode()
             s_state = seed_state.copy()
             s_state.update(q_json + b",")
@@ -330,15 +338,8 @@ class OpenAIBackend(Backend):
         if parts is None:
             return super().question_digests(block, study, model, identity_json)
         pre, mid, post = parts
-        sha256 = hashlib.sha256
-        before = chat_messages(block.system, block.examples, "")[:-1]
-        h_json = canonical_json(before)[:-1]  # without the closing bracket
-        h_json += "," if before else ""
-        seed_state = sha256(f"[{int(study.seed)},{h_json}".encode())
-        key_state = sha256(('{"draw":%d,"identity":%s,"payload":%s%s' % (
-            block.draw, identity_json, pre, h_json)).encode())
-        n_chars = sum(len(m["content"]) + 1 for m in before)
-        n_msgs = len(before) + 1
+        seed_state, key_state, n_chars, n_msgs = _head_hashes(
+            int(study.seed), block.system, block.examples, block.draw, identity_json, pre)
         mid_b = mid.encode()
         run_tail = post.encode() + b',"run":'
         q_fmt = '{"content":%s,"role":"user"}]'.__mod__
