@@ -94,9 +94,14 @@ def report(panel: pd.DataFrame | str | Path, out: str | Path | None = None, *,
 
     Raises
     ------
+    FileNotFoundError, ValueError
+        The panel file is missing or not .parquet/.csv.
+    DataError
+        The panel lacks a column the analysis needs (named in the message).
     ValueError
-        With ``study``: the panel is not from the local backend, or was simulated with another
-        model, or has three or more alternatives (the direct check reads two).
+        With ``study``: the panel is not from the local backend, was simulated with another
+        model, is not a panel of this study (its request keys are not the study's), or has
+        three or more alternatives (the direct check reads two).
     """
     from .. import __version__
 
@@ -142,11 +147,27 @@ def _probe(panel: pd.DataFrame, study: Any, model: str | None, price: str) -> Pr
                          f"this panel came from backend {sorted(backends) or 'unknown'}")
     if not hasattr(study, "prompt"):
         study = load_study(study)
-    name = LocalBackend(model).resolve_model(model)
+    backend = LocalBackend(model)
+    name = backend.resolve_model(model)
     models = set(map(str, panel["model"].dropna().unique())) if "model" in panel else set()
     if models and models != {name}:
         raise ValueError(f"the panel was simulated with model {sorted(models)}, the direct "
                          f"check would run {name!r}: pass the panel's model file (--model)")
+    if "request_key" in panel and "draw" in panel:
+        # the study must be the one the panel came from: its requests have the panel's keys
+        from ..simulation.pipeline import plan
+
+        have = set(map(str, panel["request_key"].dropna()))
+        planned: set[str] = set()
+        for d in sorted({int(x) for x in panel["draw"].dropna().unique()}):
+            planned.update(plan(study, backend, name, draw=d).keys)
+        foreign = have - planned
+        if foreign:
+            raise ValueError(
+                f"the study does not reproduce this panel: {len(foreign)} of {len(have)} of "
+                "the panel's requests are not requests of the study (its prompt, conditions, "
+                "sampled values, runs, seed or layout differ); pass the study file the panel "
+                "was simulated from")
     return probe_next_token(study, model=model, price=price)
 
 

@@ -137,7 +137,12 @@ def test_report_of_a_saved_panel_runs_the_direct_price_blind_check(tmp_path):
     assert expected.prices == (20.0, 95.0)
     assert "Direct check on the model" in text
     assert f"total variation distance of {expected.tv_distance:.4f}" in text
-    # a panel of another backend, or another model, is refused with the reason
+    # a study that is not the panel's (other prices), a panel of another backend, or of
+    # another model, is refused with the reason
+    other_toml = tmp_path / "other.toml"
+    other_toml.write_text(STUDY_TOML.replace("price = [20, 50, 95]", "price = [30, 60]"))
+    with pytest.raises(ValueError, match="does not reproduce this panel: 6 of 6"):
+        br.report.report(panel, study=other_toml, n_boot=10)
     other = panel.assign(backend="openai")
     with pytest.raises(ValueError, match="re-runs the prompt on the local model.*openai"):
         br.report.report(other, study=study, n_boot=10)
