@@ -19,6 +19,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from .backends import BACKENDS
+
 __all__ = ["register", "run", "register_batch", "run_batch"]
 
 _TOML_OPTIONS = {"backend", "model", "base_url", "api", "store", "out", "concurrency",
@@ -87,7 +89,7 @@ def register(subparsers: Any) -> None:
                     "running the same command again resumes.",
     )
     p.add_argument("study", type=Path, help="the study file (TOML)")
-    p.add_argument("--backend", choices=["local", "openai", "openai-batch"],
+    p.add_argument("--backend", choices=list(BACKENDS),
                    help="default: local; openai-batch sends OpenAI Batch API files (half price, "
                         "up to 24 hours; resumable, cancel with `beliefreg batch cancel`)")
     p.add_argument("--model", help="model name, or a GGUF path for the local backend")
@@ -127,6 +129,9 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     if unknown:
         raise SystemExit(f"beliefreg simulate: {args.study}: unknown [simulate] keys "
                          f"{sorted(unknown)}; known: {sorted(_TOML_OPTIONS)}")
+    if "backend" in table and table["backend"] not in BACKENDS:
+        raise SystemExit(f"beliefreg simulate: {args.study}: [simulate] backend "
+                         f"{table['backend']!r} is not one of {list(BACKENDS)}")
     opts = dict(table)
     for name in _TOML_OPTIONS:
         value = getattr(args, name, None)

@@ -191,8 +191,11 @@ def test_every_refusal_of_simulate_reads_the_same_way(tmp_path):
     bad_study = tmp_path / "bad.toml"
     bad_study.write_text('prompt = "{price} {choices}"\n[choices]\nyes = ["Yes"]\nno = ["No"]\n'
                          '[conditions]\nprice = [30, "sixty"]\n')
+    (tmp_path / "b").mkdir()
+    bad_backend = _write_study(tmp_path / "b", extra='\n[simulate]\nbackend = "lokal"\n')
     cases = [
         ((str(bad_key), "--dry-run"), "unknown [simulate] keys ['concurency']; known: ["),
+        ((str(bad_backend), "--dry-run"), "[simulate] backend 'lokal' is not one of"),
         ((str(bad_study), "--dry-run"), "StudyError:"),
         ((str(study), "--out", str(tmp_path / "p.xlsx"), "--dry-run"), "--out must end in"),
         ((str(study), "--concurrency", "0", "--dry-run"), "concurrency"),
