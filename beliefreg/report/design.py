@@ -88,8 +88,9 @@ def panel_design(panel: pd.DataFrame, *, price: str | None = None,
     Raises
     ------
     DataError
-        The panel has no ``condition_id`` column, no ``belief_<alt>`` columns, or ``price``
-        is not one of its condition variables.
+        The panel has no ``condition_id`` column, no ``belief_<alt>`` columns, a design value
+        is missing, ``price`` is not numeric, or ``price`` is not one of its condition
+        variables.
     """
     if not isinstance(panel, pd.DataFrame):
         raise TypeError(f"panel must be a pandas DataFrame, got {type(panel).__name__}")
@@ -98,6 +99,14 @@ def panel_design(panel: pd.DataFrame, *, price: str | None = None,
             raise DataError(f"the panel has no {col!r} column: is it a beliefreg.simulate "
                             f"panel? columns: {list(panel.columns)[:20]}")
     design_cols = list(panel.columns[:list(panel.columns).index("condition_id")])
+    for col in design_cols:  # the simulator never writes a missing design value
+        missing = panel[col].isna().to_numpy()
+        if missing.any():
+            rows = [str(r) for r in panel.index[missing][:10]]
+            raise DataError(f"design column {col!r} is missing in {int(missing.sum())} row(s) "
+                            f"(rows {', '.join(rows)}{', ...' if missing.sum() > 10 else ''}): "
+                            "a panel from beliefreg.simulate has every design value; fill or "
+                            "drop those rows")
     conditions, sampled = [], []
     g = panel.groupby("condition_id", sort=True)
     for col in design_cols:
@@ -118,10 +127,20 @@ def panel_design(panel: pd.DataFrame, *, price: str | None = None,
                         f"{alts}")
     if price is None:
         price = "price" if "price" in conditions else None
-    elif price not in conditions:
+    if price is not None and price not in conditions:
         raise DataError(f"price={price!r} is not a condition variable of the panel; condition "
                         f"variables: {conditions}" + (f" (sampled per run: {sampled})"
                                                       if sampled else ""))
+    if price is not None and price in panel.columns and not (
+            pd.api.types.is_numeric_dtype(panel[price])
+            and not pd.api.types.is_bool_dtype(panel[price])):
+        bad = panel[price][pd.to_numeric(panel[price], errors="coerce").isna()]
+    else:
+        bad = None
+    if bad is not None and len(bad):
+        raise DataError(f"the price column {price!r} holds values that are not numbers: "
+                        f"{list(dict.fromkeys(bad.astype(str)))[:5]} (rows "
+                        f"{', '.join(map(str, bad.index[:10]))}); a price must be numeric")
     return PanelDesign(conditions, sampled, alts, price, g.size())
 
 

@@ -216,3 +216,23 @@ def test_synthetic_panel_has_the_schema_the_report_reads():
     p = synthetic_panel([20, 40], 3, 0)
     assert list(p.columns[:3]) == ["price", "condition_id", "run"]
     assert panel_design(p).conditions == ["price"]
+
+
+def test_messy_panels_get_errors_naming_the_column_and_rows(tmp_path):
+    panel = _two_variable_panel(runs=4)
+    gap = panel.copy()
+    gap.loc[3, "price"] = np.nan
+    with pytest.raises(DataError, match=r"design column 'price' is missing in 1 row\(s\) "
+                                        r"\(rows 3\)"):
+        report(gap)
+    text = panel.copy()
+    text["price"] = text["price"].astype(str) + "c"
+    with pytest.raises(DataError, match=r"the price column 'price' holds values that are not "
+                                        r"numbers: \['\d+c'"):
+        report(text)
+    path = tmp_path / "p.csv"
+    text.to_csv(path, index=False)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert cli_main(["report", str(path), "--out", str(tmp_path / "r")]) == 1
+    assert err.getvalue().startswith("beliefreg report: the price column 'price'")
