@@ -394,7 +394,9 @@ def probe_next_token(study: Any, *, model: str | None = None, n_threads: int | N
             f"{'; ' + persona if persona else ''}) differs by a total variation distance of "
             f"{tv:.4f} (unlisted mass at most {unlisted:.1e}); belief in "
             f"{study.alternatives[0]!r} {p_first[0]:.4f} vs {p_first[1]:.4f}. "
-            + ("The price in the prompt barely changes what the model would say next."
-               if tv < 0.02 else "The price in the prompt does change the distribution."))
+            + ("The price in the prompt barely changes what the model would say next "
+               "(total variation below 0.02)."
+               if tv < 0.02 else "The price in the prompt does change the distribution "
+               "(total variation 0.02 or more)."))
     return PriceBlindProbe((prices[0], prices[-1]), tv, unlisted, table,
                            (p_first[0], p_first[1]), text)

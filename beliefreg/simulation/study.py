@@ -333,7 +333,16 @@ def load_study(path: str | Path) -> Study:
     ``[[examples]]`` tables have ``question`` and ``answer``, and an optional ``[choice_options]``
     table passes options to :class:`~beliefreg.belief.ChoiceSet` (``casefold = false``, ...).
     An optional ``[simulate]`` table holds defaults for the command line (``backend``,
-    ``store``, ``out``, ``concurrency``, ...) and is ignored here.
+    ``store``, ``out``, ``concurrency``, ...) and is ignored here. Each variable's values have
+    one type: ``price = [30, "sixty"]`` is refused (numbers for a quantity, text for a label).
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    StudyError
+        The TOML cannot be parsed (line and column given), a key is unknown, ``prompt`` or
+        ``choices`` is missing, or the study is invalid (the message names the field).
 
     Examples
     --------
@@ -364,6 +373,10 @@ def load_study(path: str | Path) -> Study:
             data["choices"] = ChoiceSet(data["choices"], **options)
         except (ChoiceSetError, TypeError) as exc:
             raise StudyError(f"{path}: invalid choices: {exc}") from None
+    absent = [k for k in ("prompt", "choices") if k not in data]
+    if absent:
+        raise StudyError(f"{path}: the study needs {' and '.join(repr(k) for k in absent)} "
+                         "(a top-level prompt = \"...\" and a [choices] table)")
     unknown = set(data) - _STUDY_KEYS
     if unknown:
         raise StudyError(f"{path}: unknown study keys {sorted(unknown)}; "

@@ -218,3 +218,13 @@ def test_the_readme_study_file_is_the_readme_python_study(tmp_path):
             assert getattr(from_file, f.name) == getattr(from_code, f.name), f.name
     assert [(i.question, i.variables) for i in expand(from_file)] == \
         [(i.question, i.variables) for i in expand(from_code)]
+
+
+def test_a_study_file_without_choices_says_what_is_missing(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('prompt = "Would you buy it? {choices}"\nruns = 2\n')
+    with pytest.raises(StudyError, match=r"the study needs 'choices' \(a top-level prompt"):
+        load_study(path)
+    path.write_text('[choices]\nyes = ["Yes"]\nno = ["No"]\n')
+    with pytest.raises(StudyError, match="the study needs 'prompt'"):
+        load_study(path)
