@@ -131,16 +131,13 @@ def panel_design(panel: pd.DataFrame, *, price: str | None = None,
         raise DataError(f"price={price!r} is not a condition variable of the panel; condition "
                         f"variables: {conditions}" + (f" (sampled per run: {sampled})"
                                                       if sampled else ""))
-    if price is not None and price in panel.columns and not (
-            pd.api.types.is_numeric_dtype(panel[price])
-            and not pd.api.types.is_bool_dtype(panel[price])):
+    if price is not None and not (pd.api.types.is_numeric_dtype(panel[price])
+                                  and not pd.api.types.is_bool_dtype(panel[price])):
         bad = panel[price][pd.to_numeric(panel[price], errors="coerce").isna()]
-    else:
-        bad = None
-    if bad is not None and len(bad):
-        raise DataError(f"the price column {price!r} holds values that are not numbers: "
-                        f"{list(dict.fromkeys(bad.astype(str)))[:5]} (rows "
-                        f"{', '.join(map(str, bad.index[:10]))}); a price must be numeric")
+        if len(bad):
+            raise DataError(f"the price column {price!r} holds values that are not numbers: "
+                            f"{list(dict.fromkeys(bad.astype(str)))[:5]} (rows "
+                            f"{', '.join(map(str, bad.index[:10]))}); a price must be numeric")
     return PanelDesign(conditions, sampled, alts, price, g.size())
 
 

@@ -314,10 +314,7 @@ class Store:
             try:
                 _while_busy(self._open_read_write)
                 return
-            except sqlite3.Error as exc:
-                conn = getattr(self, "_conn", None)
-                if conn is not None:
-                    conn.close()
+            except sqlite3.Error as exc:  # _open_read_write closed its connection
                 low = str(exc).lower()
                 if not ("readonly" in low or "unable to open" in low or "read-only" in low
                         or "disk i/o" in low) or not self.path.exists():
