@@ -254,3 +254,92 @@ def test_simulate_inside_a_running_event_loop(fault_server):
 
     panel = asyncio.run(call())
     assert len(panel) == 2 and panel["error"].isna().all()
+
+
+def _raw_server(mode):
+    """A TCP server on 127.0.0.1 that reads a request and then closes the connection
+    (``close``), holds it without answering (``hang``) or sends half a response (``half``)."""
+    import socket
+    import threading
+    import time
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            if mode == "hang":
+                time.sleep(2.0)
+            elif mode == "half":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 100\r\n\r\n{\"a\":")
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return sock
+
+
+@pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
+@pytest.mark.parametrize("mode,expected", [("close", "connection error"),
+                                           ("half", "connection error"),
+                                           ("refused", "connection error"),
+                                           ("hang", "timed out after 0.5 s")])
+def test_transport_failures_are_classified_alike(transport, mode, expected):
+    """Both transports of the official client give the same classification: the aiohttp
+    transport reports a dropped or refused connection as a connect timeout, which the backend
+    names a connection error (its cause)."""
+    import asyncio
+    import socket
+
+    from beliefreg.simulation.errors import RequestFailed
+
+    if transport == "aiohttp":
+        pytest.importorskip("aiohttp")
+    if mode == "refused":
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+    else:
+        sock = _raw_server(mode)
+        port = sock.getsockname()[1]
+    backend = OpenAIBackend(base_url=f"http://127.0.0.1:{port}/v1", model="m", timeout=0.5,
+                            transport=transport)
+
+    async def send():
+        try:
+            await backend.send({"api": "chat", "messages": [{"role": "user", "content": "x"}]},
+                               "m")
+        finally:
+            await backend.close()
+
+    try:
+        with pytest.raises(RequestFailed) as info:
+            asyncio.run(send())
+    finally:
+        sock.close()
+    assert info.value.message.startswith(expected)
+    assert info.value.retryable and not info.value.fatal and not info.value.quota
+
+
+def test_the_aiohttp_transport_is_the_default_when_installed(fault_server):
+    pytest.importorskip("aiohttp")
+    import asyncio
+
+    from openai._vendor.httpx_aiohttp.transport import AiohttpTransport
+
+    backend = _backend(fault_server)
+    client = backend._make_client()
+    try:
+        assert isinstance(client._client._transport, AiohttpTransport)
+    finally:
+        asyncio.run(client.close())
+    assert OpenAIBackend(transport="httpx")._http_client(__import__("openai")) is None
+    with pytest.raises(ValueError, match="transport"):
+        OpenAIBackend(transport="curl")

@@ -146,6 +146,25 @@ def _error_text(exc: Any) -> str:
     return str(getattr(exc, "message", None) or exc)
 
 
+def _dropped_connection(exc: BaseException) -> str | None:
+    """The aiohttp connection error behind a client "timeout", as text, or None.
+
+    The official client's aiohttp transport maps every ``aiohttp.ClientConnectionError`` (a
+    server that closed the connection, a refused connection) to ``httpx`` ``ConnectTimeout``,
+    which the client raises as ``APITimeoutError``; the cause chain keeps the original."""
+    cause = exc.__cause__
+    for _ in range(4):
+        if cause is None:
+            return None
+        kind = type(cause)
+        if kind.__module__.startswith("aiohttp"):
+            if "Timeout" in kind.__name__:
+                return None
+            return f"{kind.__name__}: {cause}" if str(cause) else kind.__name__
+        cause = cause.__cause__
+    return None
+
+
 def _mentions_logprobs(text: str) -> bool:
     t = text.lower()
     return "logprob" in t or "log_prob" in t or "log prob" in t
@@ -181,6 +200,13 @@ class OpenAIBackend(Backend):
         Extra request fields a compatible server understands, e.g. ``{"top_k": -1}`` for
         vLLM (no top-k truncation even when the model's generation config sets one). They
         are part of the request, so they enter its store key.
+    transport : {"auto", "aiohttp", "httpx"}
+        The HTTP transport under the official client. ``"aiohttp"`` is the client's own
+        aiohttp transport (``openai.DefaultAioHttpClient``, installed with
+        ``beliefreg[openai]``), which costs about half the CPU per request of the default
+        ``httpx`` one (``benchmarks/RESULTS.md``, "Simulation throughput"); headers, timeout,
+        exceptions and error classification are the client's either way. ``"auto"``
+        (default) uses aiohttp when it is installed.
 
     Examples
     --------
@@ -196,9 +222,12 @@ class OpenAIBackend(Backend):
                  api: str = "chat", api_key: str | None = None, timeout: float = 60.0,
                  top_logprobs: int = 20, prices: dict[str, Any] | None = None,
                  probe: bool = True, max_tokens_param: str | None = None,
-                 extra_body: dict[str, Any] | None = None) -> None:
+                 extra_body: dict[str, Any] | None = None, transport: str = "auto") -> None:
         if api not in ("chat", "responses"):
             raise ValueError(f"api must be 'chat' or 'responses', got {api!r}")
+        if transport not in ("auto", "aiohttp", "httpx"):
+            raise ValueError(f"transport must be 'auto', 'aiohttp' or 'httpx', got {transport!r}")
+        self.transport = transport
         self.default_model = model
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.is_openai = base_url is None or self.base_url == DEFAULT_BASE_URL
@@ -414,7 +443,25 @@ class OpenAIBackend(Backend):
                 raise BackendError("no API key: set OPENAI_API_KEY or pass api_key=")
             key = "unused"  # local servers ignore it; the client requires one
         return openai.AsyncOpenAI(api_key=key, base_url=self.base_url, timeout=self.timeout,
-                                  max_retries=0)
+                                  max_retries=0, http_client=self._http_client(openai))
+
+    def _http_client(self, openai: Any) -> Any:
+        """The official client's aiohttp transport (``openai.DefaultAioHttpClient``, the
+        ``openai[aiohttp]`` extra) when asked for or, with ``transport="auto"``, when it is
+        installed; ``None`` (the client's default ``httpx`` transport) otherwise."""
+        if self.transport == "httpx":
+            return None
+        make = getattr(openai, "DefaultAioHttpClient", None)
+        try:
+            if make is None:
+                raise RuntimeError("this openai client has no DefaultAioHttpClient")
+            return make(timeout=self.timeout)
+        except (RuntimeError, ImportError) as exc:  # aiohttp not installed
+            if self.transport == "aiohttp":
+                raise BackendError(
+                    f"transport='aiohttp' needs the openai client's aiohttp extra: pip install "
+                    f"'openai[aiohttp]' ({exc})") from None
+            return None
 
     async def open(self, model: str, study: Study, store: Store) -> None:
         self._client = self._make_client()
@@ -540,6 +587,9 @@ class OpenAIBackend(Backend):
 
         text = _error_text(exc)
         if isinstance(exc, openai.APITimeoutError):
+            dropped = _dropped_connection(exc)
+            if dropped is not None:  # the aiohttp transport reports these as timeouts
+                return RequestFailed(f"connection error: {dropped}", retryable=True)
             return RequestFailed(f"timed out after {self.timeout:g} s", retryable=True)
         if isinstance(exc, openai.APIConnectionError):
             return RequestFailed(f"connection error: {text}", retryable=True)
