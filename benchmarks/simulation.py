@@ -9,9 +9,10 @@ Usage::
 ``--throughput`` starts ``_fast_server.py`` (an asyncio HTTP server answering every request
 with one fixed chat completion with log-probabilities) in its own process and measures, in
 the same run and interleaved: the bare ``openai`` client (``AsyncOpenAI``, 32 requests in
-flight, nothing stored or read), ``simulate(..., "openai")`` at concurrency 32 with the store
-in memory, with the store on disk, and with the store on disk written as before (one fsync'd
-commit per answer on the event loop). Requests/s is wall time from the first request to the
+flight, nothing stored or read; through its default httpx transport and its aiohttp transport),
+``simulate(..., "openai")`` at concurrency 32 with the store in memory, with the store on disk,
+with the store on disk written as before (one fsync'd commit per answer on the event loop),
+and with the store on disk through the httpx transport. Requests/s is wall time from the first request to the
 panel; the package's CPU per request is the process CPU time of ``simulate`` (planning,
 sending, storing, reading the panel through the belief extraction) less that of the bare
 client, divided by the requests. Results go to ``## Simulation throughput``.
@@ -112,8 +113,12 @@ def _throughput(args: argparse.Namespace) -> None:
     http_response = openai._base_client.httpx2.Response \
         if hasattr(openai._base_client, "httpx2") else openai._base_client.httpx.Response
 
-    async def bare(how: str) -> None:
-        client = openai.AsyncOpenAI(base_url=url, api_key="x", max_retries=0)
+    def make_client(transport: str) -> openai.AsyncOpenAI:
+        http = openai.DefaultAioHttpClient() if transport == "aiohttp" else None
+        return openai.AsyncOpenAI(base_url=url, api_key="x", max_retries=0, http_client=http)
+
+    async def bare(how: str, transport: str) -> None:
+        client = make_client(transport)
         it = iter(payloads)
 
         async def worker() -> None:
@@ -144,26 +149,37 @@ def _throughput(args: argparse.Namespace) -> None:
         real = runner_mod.StoreWriter
         if kind == "disk, commit on the loop":
             runner_mod.StoreWriter = CommitOnLoop
+        transport = "httpx" if kind.endswith("httpx") else "aiohttp"
         try:
-            simulate(study.replace(seed=rep), OpenAIBackend(base_url=url), store=store,
-                     concurrency=32, progress=False)
+            simulate(study.replace(seed=rep), OpenAIBackend(base_url=url, transport=transport),
+                     store=store, concurrency=32, progress=False)
         finally:
             runner_mod.StoreWriter = real
 
-    kinds = ["bare openai client, create", "bare openai client, client.post", "memory",
-             "disk", "disk, commit on the loop"]
+    # (label, transport of its client)
+    kinds = {"bare openai client, create, httpx": "httpx",
+             "bare openai client, client.post, httpx": "httpx",
+             "bare openai client, client.post, aiohttp": "aiohttp",
+             "memory": "aiohttp", "disk": "aiohttp",
+             "disk, commit on the loop": "aiohttp",
+             "disk, httpx": "httpx"}
+    peer = {"httpx": "bare openai client, client.post, httpx",
+            "aiohttp": "bare openai client, client.post, aiohttp"}
+    create = "bare openai client, create, httpx"
     wall = {k: [] for k in kinds}
     cpu = {k: [] for k in kinds}
     load_before = _load()
     try:
-        asyncio.run(bare("create"))  # warm up every path
-        asyncio.run(bare("post"))
+        asyncio.run(bare("create", "httpx"))  # warm up every path
+        asyncio.run(bare("post", "httpx"))
+        asyncio.run(bare("post", "aiohttp"))
         run_sim("memory", 99)
+        run_sim("disk, httpx", 98)
         for rep in range(args.repeats):
             for k in kinds:
                 t, c = time.perf_counter(), time.process_time()
                 if k.startswith("bare"):
-                    asyncio.run(bare("create" if k.endswith("create") else "post"))
+                    asyncio.run(bare("create" if ", create" in k else "post", kinds[k]))
                 else:
                     run_sim(k, rep)
                 wall[k].append(time.perf_counter() - t)
@@ -174,9 +190,9 @@ def _throughput(args: argparse.Namespace) -> None:
     load_after = _load()
     rate = {k: n / statistics.median(wall[k]) for k in kinds}
     cpu_req = {k: statistics.median(cpu[k]) / n * 1e3 for k in kinds}
-    own = {k: cpu_req[k] - cpu_req[kinds[1]] for k in kinds}
-    rows = [f"| {k} | {rate[k]:.0f} | {rate[k] / rate[kinds[0]]:.2f} | "
-            f"{rate[k] / rate[kinds[1]]:.2f} | {cpu_req[k]:.2f} | "
+    own = {k: cpu_req[k] - cpu_req[peer[kinds[k]]] for k in kinds}
+    rows = [f"| {k} | {kinds[k]} | {rate[k]:.0f} | {rate[k] / rate[create]:.2f} | "
+            f"{rate[k] / rate[peer[kinds[k]]]:.2f} | {cpu_req[k]:.2f} | "
             + ("-" if k.startswith("bare") else f"{own[k]:.2f}") + " |" for k in kinds]
     section = "\n".join([
         "## Simulation throughput",
@@ -187,15 +203,19 @@ def _throughput(args: argparse.Namespace) -> None:
         f"Python {platform.python_version()}, openai {openai.__version__}. A fast local "
         "server (`benchmarks/_fast_server.py`, its own process) answers every request; "
         f"{n} requests per measurement, 32 in flight, median of {args.repeats} interleaved "
-        "repeats. Both bare clients send the payloads `simulate` sends (system, two "
+        "repeats. The bare clients send the payloads `simulate` sends (system, two "
         "examples, question) and store nothing: `create` is `chat.completions.create`; "
         "`client.post` is the client's documented call of an endpoint with a plain body, "
-        "the call the openai backend makes. CPU is this process's CPU time per request; "
-        "the package's own is that less the `client.post` client's (the same transport).",
+        "the call the openai backend makes; each through the official client's default "
+        "`httpx` transport or its aiohttp transport (`openai.DefaultAioHttpClient`). "
+        "`simulate` runs at concurrency 32 through the aiohttp transport (the backend's "
+        "default when installed) unless the row says httpx. CPU is this process's CPU time "
+        "per request; the package's own is that less the bare `client.post` client's with "
+        "the same transport.",
         "",
-        "| client | requests/s | ratio to `create` | ratio to `client.post` | "
-        "CPU ms/request | package CPU ms/request |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| client | transport | requests/s | ratio to `create` (httpx) | ratio to "
+        "`client.post` (same transport) | CPU ms/request | package CPU ms/request |",
+        "|---|---|---:|---:|---:|---:|---:|",
         *rows,
         "",
     ])

@@ -19,6 +19,7 @@ import pandas as pd
 
 from .backends import get_backend
 from .backends.base import Backend
+from .collector import fewer_collections
 from .design import Item
 from .errors import (
     BackendError,
@@ -433,7 +434,17 @@ def run_prepared(prepared: PreparedRun, *, concurrency: int | None = None,
                  retry: RetryPolicy | None = None, drain_s: float = 30.0) -> pd.DataFrame:
     """Send the pending requests of a :class:`PreparedRun` and return the panel (the second
     half of :func:`simulate`, whose documentation applies; the store is closed afterwards if
-    :func:`prepare` opened it)."""
+    :func:`prepare` opened it). The garbage collector runs less often meanwhile
+    (:func:`~beliefreg.simulation.collector.fewer_collections`)."""
+    with fewer_collections():
+        return _run_prepared(prepared, concurrency=concurrency, progress=progress,
+                             max_retries=max_retries, budget_usd=budget_usd, retry=retry,
+                             drain_s=drain_s)
+
+
+def _run_prepared(prepared: PreparedRun, *, concurrency: int | None, progress: bool,
+                  max_retries: int, budget_usd: float | None, retry: RetryPolicy | None,
+                  drain_s: float) -> pd.DataFrame:
     try:
         _check_run_options(concurrency, retry.max_retries if retry else max_retries,
                            budget_usd)
@@ -447,7 +458,7 @@ def run_prepared(prepared: PreparedRun, *, concurrency: int | None = None,
             f"temperature={study.temperature:g}, top_p={study.top_p:g}: log-probabilities are "
             "reported before temperature scaling and truncation, so the belief no longer "
             "describes the distribution the choice is sampled from (use temperature=1, top_p=1)",
-            BeliefSamplingWarning, stacklevel=3)
+            BeliefSamplingWarning, stacklevel=4)
     policy = retry or RetryPolicy(max_retries=max_retries)
     n_keys = the_scan.n_unique
     n_pending = len(the_scan.pending)
@@ -458,7 +469,7 @@ def run_prepared(prepared: PreparedRun, *, concurrency: int | None = None,
             warnings.warn(
                 "some conditions render to identical requests (a design variable does not "
                 "appear in the prompt?); they share the same stored responses",
-                DuplicateRequestWarning, stacklevel=3)
+                DuplicateRequestWarning, stacklevel=4)
         n_cached = the_scan.n_cached
         report = RunReport()
         if n_pending and st.read_only:
@@ -589,11 +600,11 @@ def run_prepared(prepared: PreparedRun, *, concurrency: int | None = None,
     if n_released:
         warnings.warn(
             f"{n_released} requests of cancelled batches did not run; running the study "
-            "again submits them", FailedRequestsWarning, stacklevel=3)
+            "again submits them", FailedRequestsWarning, stacklevel=4)
     if n_err:
         sample = panel.loc[panel["error"].notna(), "error"].iloc[0]
         warnings.warn(
             f"{n_err} of {len(panel)} requests failed after retries (e.g. {sample!r}); their "
             "rows have `error` set and NaN beliefs. Running the study again retries them.",
-            FailedRequestsWarning, stacklevel=3)
+            FailedRequestsWarning, stacklevel=4)
     return panel
