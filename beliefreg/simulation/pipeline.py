@@ -187,7 +187,7 @@ class PreparedRun:
         frames = []
         for ch in iter_chunks(self.study, self.backend, self.model, draw=self.scan.draw):
             try:
-                records = self.store.get_many(ch.keys)
+                records = self.store.get_many(ch.keys, request=False)
             except StoreError:
                 records = {}
             for k in ch.keys:

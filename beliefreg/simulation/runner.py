@@ -167,6 +167,7 @@ class AdaptiveLimiter:
         self._cond = asyncio.Condition()
         self._paused_until = 0.0
         self._streak = 0
+        self._waiting = 0
 
     async def acquire(self) -> None:
         while True:
@@ -174,17 +175,22 @@ class AdaptiveLimiter:
             if wait > 0:
                 await asyncio.sleep(wait)
                 continue
+            if self.active < self.limit:  # one event loop: a free slot is taken at once
+                self.active += 1
+                return
             async with self._cond:
-                if self.active < self.limit and self._paused_until <= time.monotonic():
-                    self.active += 1
-                    return
-                await self._cond.wait_for(
-                    lambda: self.active < self.limit or self._paused_until > time.monotonic())
+                self._waiting += 1
+                try:
+                    await self._cond.wait_for(
+                        lambda: self.active < self.limit or self._paused_until > time.monotonic())
+                finally:
+                    self._waiting -= 1
 
     async def release(self) -> None:
-        async with self._cond:
-            self.active -= 1
-            self._cond.notify_all()
+        self.active -= 1
+        if self._waiting:  # wake the senders waiting for a slot
+            async with self._cond:
+                self._cond.notify_all()
 
     def on_success(self) -> None:
         self._streak += 1

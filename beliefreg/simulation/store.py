@@ -432,17 +432,25 @@ class Store:
             except sqlite3.Error as exc:
                 raise self._error("cannot read", exc) from None
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, Record]:
-        """The stored records among ``keys`` (absent keys are left out)."""
+    def get_many(self, keys: Iterable[str], *, request: bool = True) -> dict[str, Record]:
+        """The stored records among ``keys`` (absent keys are left out).
+
+        With ``request=False`` the request payloads are neither read nor decoded (each
+        record's ``request`` is an empty dict): the panel needs only the responses."""
         keys = list(dict.fromkeys(keys))
         out: dict[str, Record] = {}
-        cols = ", ".join(_COLUMNS)
+        cols = ", ".join(c if request or c != "request" else "'{}'" for c in _COLUMNS)
+        loads = json.loads
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for row in self._read(f"SELECT {cols} FROM responses WHERE key IN ({marks})", chunk):
-                rec = self._record(row)
-                out[rec.key] = rec
+                (key, backend, model, run, draw, req, resp, status, error, attempts, n_in,
+                 n_out, cost, created, elapsed) = row
+                out[key] = Record(key, backend, model, run, draw,
+                                  loads(req) if request else {},
+                                  None if resp is None else loads(resp), status, error, attempts,
+                                  n_in, n_out, cost, created, elapsed)
         return out
 
     def count_present(self, keys: Iterable[str]) -> int:

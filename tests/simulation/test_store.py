@@ -29,6 +29,10 @@ def test_store_round_trip_wal_and_overwrite(tmp_path):
         assert got["b"].request == {"messages": [{"role": "user", "content": "é"}]}
         assert got["b"].response == {"x": 1} and got["b"].cost_usd == 0.5
         assert got["b"].created_at.endswith("+00:00")
+        light = st.get_many(["a", "b", "missing"], request=False)  # what the panel reads
+        assert light["b"].request == {} and light["b"] == got["b"].__class__(
+            **{**got["b"].__dict__, "request": {}})
+        assert light["a"] == got["a"].__class__(**{**got["a"].__dict__, "request": {}})
         st.put(_record("a"))  # a later success replaces the error row
         assert st.get_many(["a"])["a"].ok and len(st) == 2
         assert st.count_present(["a", "b", "c"]) == 2
@@ -194,3 +198,37 @@ def test_claims_commit_without_fsync_and_answers_with_it(tmp_path, monkeypatch):
     with sqlite3.connect(tmp_path / "s.sqlite") as other:  # the claim is visible at once
         assert other.execute("SELECT key FROM claims").fetchall() == [("b",)]
     store.close()
+
+
+def test_limiter_caps_concurrency_wakes_waiters_and_halves_on_rate_limits():
+    import asyncio
+
+    from beliefreg.simulation.runner import AdaptiveLimiter
+
+    async def main():
+        lim = AdaptiveLimiter(3)
+        peak, done = 0, 0
+
+        async def job():
+            nonlocal peak, done
+            await lim.acquire()
+            peak = max(peak, lim.active)
+            await asyncio.sleep(0.001)
+            await lim.release()
+            done += 1
+
+        await asyncio.wait_for(asyncio.gather(*(job() for _ in range(50))), 10)
+        assert peak == 3 and done == 50 and lim.active == 0
+        lim.on_rate_limit(0.05)
+        assert lim.limit == 1
+        t0 = asyncio.get_running_loop().time()
+        await lim.acquire()  # waits for the pause
+        assert asyncio.get_running_loop().time() - t0 >= 0.04
+        waiter = asyncio.ensure_future(lim.acquire())
+        await asyncio.sleep(0.01)
+        assert not waiter.done()  # the one slot is taken
+        await lim.release()
+        await asyncio.wait_for(waiter, 1)
+        assert lim.active == 1
+
+    asyncio.run(main())
