@@ -236,16 +236,21 @@ def iter_tasks(study: Study, backend: Backend, model: str, the_scan: PlanScan, *
     if len(pending) == 0:
         return
     identity_json = canonical_json(backend.identity(model))
+    positions = pending.tolist()
+    n_pending = len(positions)
     j = 0
     pos = 0
-    for item in iter_items(study, draw=the_scan.draw):
-        if j >= len(pending):
-            return
-        if pos == pending[j]:
-            payload = backend.build_payload(item, study, model)
-            yield item, payload, request_key(identity_json, payload, item.run, item.draw)
-            j += 1
-        pos += 1
+    for group in iter_rendered(study, draw=the_scan.draw):
+        end = pos + len(group.runs)
+        if positions[j] < end:
+            runs = []
+            while j < n_pending and positions[j] < end:
+                runs.append(group.runs[positions[j] - pos])
+                j += 1
+            yield from backend.group_tasks(group, runs, study, model, identity_json)
+            if j >= n_pending:
+                return
+        pos = end
 
 
 def choose_draw(study: Study, backend: Backend, model: str, store: Store,

@@ -85,6 +85,34 @@ def test_fast_keys_equal_reference_keys(name, api, base_url):
         assert full == ref
 
 
+@pytest.mark.parametrize("name", sorted(_STUDIES))
+@pytest.mark.parametrize("api", ["chat", "responses", "completion"])
+def test_tasks_equal_the_reference_payloads_and_keys(name, api):
+    """What the sending loop gets (OpenAIBackend.group_tasks through iter_tasks, messages
+    hashed once per condition) equals every payload built item by item and hashed whole;
+    pending positions in the middle of a condition's runs included."""
+    more = {"layout": "completion"} if api == "completion" else {}
+    study = _study(name, **more)
+    backend = OpenAIBackend(base_url="http://127.0.0.1:9/v1",
+                            api="chat" if api == "completion" else api,
+                            extra_body={"top_k": -1} if name == "frame" else None)
+    identity = backend.identity("m")
+    for draw in (0, 2):
+        items = expand(study, draw=draw)
+        ref = []
+        for it in items:
+            payload = backend.build_payload(it, study, "m")
+            ref.append((it, payload, stable_hash({"identity": identity, "payload": payload,
+                                                  "run": it.run, "draw": it.draw})))
+        sc = scan(study, backend, "m", Store(None), draw=draw, look_up=False)
+        if sc.has_duplicates:
+            continue
+        for keep in (np.arange(len(ref)), np.arange(1, len(ref), 3), np.array([len(ref) - 1])):
+            sc.pending = keep
+            got = list(iter_tasks(study, backend, "m", sc))
+            assert [(it, p, k) for it, p, k in got] == [ref[i] for i in keep]
+
+
 def test_fast_token_estimates_equal_payload_estimates():
     study = _study("system")
     backend = OpenAIBackend(base_url="http://127.0.0.1:9/v1")

@@ -116,6 +116,25 @@ class Backend(ABC):
                 tokens.append(payload_input_tokens(self, payload))
         return keys, tokens
 
+    def group_tasks(self, group: Rendered, runs: Sequence[int], study: Study, model: str,
+                    identity_json: str) -> list[tuple[Item, dict[str, Any], str]]:
+        """``(item, payload, key)`` of the runs ``runs`` of ``group`` (the sending loop's
+        inner step, :func:`~beliefreg.simulation.planning.iter_tasks`).
+
+        The default builds each payload and hashes it; a backend may override it with a
+        faster computation that gives the same payloads and keys (a test checks the OpenAI
+        backend's)."""
+        from ..design import _item
+        from ..planning import request_key
+
+        out = []
+        for run in runs:
+            item = _item(group.condition_id, run, group.draw, group.variables,
+                         group.choice_order, group.system, group.question, group.examples)
+            payload = self.build_payload(item, study, model)
+            out.append((item, payload, request_key(identity_json, payload, run, group.draw)))
+        return out
+
     def keys_from_questions(self, study: Study) -> bool:
         """Whether :meth:`question_digests` is faster than :meth:`request_keys` for ``study``
         (planning then expands the design as question blocks)."""

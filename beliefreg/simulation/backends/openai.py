@@ -247,6 +247,7 @@ class OpenAIBackend(Backend):
             "max_completion_tokens" if self.is_openai else "max_tokens")
         self.extra_body = dict(extra_body) if extra_body else None
         self._client: Any = None
+        self._task_head: Any = None  # the hash states before the question (group_tasks)
         self._redactor = Redactor([api_key or os.environ.get("OPENAI_API_KEY")])
 
     # -- identity and payloads -----------------------------------------------------------------
@@ -353,6 +354,41 @@ class OpenAIBackend(Backend):
                 keys.append(k.hexdigest())
                 tokens.append(n_tok)
         return keys, tokens
+
+    def group_tasks(self, group: Rendered, runs: Sequence[int], study: Study, model: str,
+                    identity_json: str) -> list[tuple[Item, dict[str, Any], str]]:
+        """As the default (a test checks it), with the messages built and hashed once per
+        group: each run adds its index to a copy of the seed's hash state and its seed and
+        index to a copy of the key's, as :meth:`request_keys` does. The runs' payloads share
+        one messages list (payloads are read only)."""
+        parts = self._key_parts(study) if self.keys_from_questions(study) else None
+        if parts is None:
+            return super().group_tasks(group, runs, study, model, identity_json)
+        from ..design import _item
+
+        pre, mid, post = parts
+        head_key = (int(study.seed), group.system, group.examples, group.draw, identity_json,
+                    pre)
+        if self._task_head is None or self._task_head[0] != head_key:
+            self._task_head = (head_key, _head_hashes(*head_key))
+        seed_state, key_state = (h.copy() for h in self._task_head[1][:2])
+        q_json = ('{"content":%s,"role":"user"}]' % _encode_json_string(group.question)).encode()
+        seed_state.update(q_json + b",")
+        key_state.update(q_json + mid.encode())
+        run_tail = post.encode() + b',"run":'
+        draw_tail = b",%d]" % group.draw
+        messages = chat_messages(group.system, group.examples, group.question)
+        out = []
+        for run in runs:
+            h = seed_state.copy()
+            h.update(b"%d" % run + draw_tail)
+            seed = int.from_bytes(h.digest()[:4], "big") & 0x7FFFFFFF
+            k = key_state.copy()
+            k.update(b"%d" % seed + run_tail + b"%d}" % run)
+            item = _item(group.condition_id, run, group.draw, group.variables,
+                         group.choice_order, group.system, group.question, group.examples)
+            out.append((item, self._chat_payload(messages, study, seed), k.hexdigest()))
+        return out
 
     def keys_from_questions(self, study: Study) -> bool:
         return self.api == "chat" and study.layout != "completion"
