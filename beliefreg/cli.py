@@ -56,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 130
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv  # the command as typed (the report header repeats it)
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2

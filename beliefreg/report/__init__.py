@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -203,9 +204,11 @@ def _run(args: argparse.Namespace) -> int:
     from ..simulation.errors import StudyError
 
     started = time.perf_counter()
-    command = " ".join(["beliefreg report", str(args.panel)]
-                       + ([f"--formula '{args.formula}'"] if args.formula else [])
-                       + ([f"--study {args.study}"] if args.study else []))
+    typed = getattr(args, "argv", None)  # set by beliefreg.cli.main
+    command = ("beliefreg " + shlex.join(typed) if typed else
+               " ".join(["beliefreg report", str(args.panel), f"--out {args.out}"]
+                        + ([f"--formula '{args.formula}'"] if args.formula else [])
+                        + ([f"--study {args.study}"] if args.study else [])))
     try:
         a = report(args.panel, args.out, formula=args.formula, price=args.price,
                    alternative=args.alternative, cov_type=args.cov_type, n_boot=args.n_boot,

@@ -37,7 +37,7 @@ from ..exceptions import SeparationWarning
 from ..models.binary import FractionalLogit, Logit
 from ..results import BinaryResults
 from ..tables import ComparisonTable, compare
-from .design import PanelDesign, _default_rhs_or_note, panel_design, parse_rhs
+from .design import PanelDesign, _default_rhs_or_note, checked_rhs, panel_design
 from .efficiency import Efficiency, coefficient_estimator, efficiency, model_quantity_weights
 from .verdict import PriceBlind, Verdict, describe_demand, price_blind_check
 
@@ -428,7 +428,7 @@ def analyse(panel: pd.DataFrame, *, formula: str | None = None, price: str | Non
         kwds = {"groups": "condition_id"} if cov_type == "cluster" else {}
         cov_reason = f"{cov_type} (as asked)"
     few = ct == "cluster" and design.n_conditions < 42
-    rhs = parse_rhs(formula) or _default_rhs_or_note(design, panel, errors)
+    rhs = checked_rhs(formula, panel, design) or _default_rhs_or_note(design, panel, errors)
     settings = {"price": design.price, "alternative": alt, "belief": belief,
                 "cov_type": ct, "cov_reason": cov_reason, "few_clusters": few,
                 "n_boot": n_boot, "seed": seed, "tolerance": tolerance, "level": level,

@@ -128,7 +128,7 @@ def _store_arg(value: str | None) -> tuple[dict[str, Any], str]:
 def _command(args: argparse.Namespace) -> str:
     """The command with its effective settings (what to type to get the same report)."""
     parts = ["beliefreg demo", f"--runs {args.runs}", f"--prices {args.prices}",
-             f"--seed {args.seed}", f"--backend {args.backend}"]
+             f"--seed {args.seed}", f"--backend {args.backend}", f"--out {args.out}"]
     if args.model:
         parts.append(f"--model {args.model}")
     if args.base_url:

@@ -19,7 +19,8 @@ import pandas as pd
 
 from ..exceptions import DataError
 
-__all__ = ["PanelDesign", "panel_design", "default_rhs", "parse_rhs", "FEW_CLUSTERS"]
+__all__ = ["PanelDesign", "panel_design", "default_rhs", "parse_rhs", "checked_rhs",
+           "FEW_CLUSTERS"]
 
 #: Fewer clusters than this are "few": normal critical values under-cover (measured: 0.910 with
 #: 16 price clusters for a nominal 0.95), so the report uses t(G-1) critical values.
@@ -174,6 +175,37 @@ def parse_rhs(formula: str | None) -> str | None:
     rhs = rhs.strip()
     if not rhs:
         raise ValueError(f"the formula {formula!r} has no right-hand side")
+    return rhs
+
+
+def checked_rhs(formula: str | None, panel: pd.DataFrame, design: PanelDesign) -> str | None:
+    """:func:`parse_rhs`, refusing up front a right-hand side that cannot be built on the panel.
+
+    Raises
+    ------
+    ValueError
+        The formula names a column the panel lacks (or does not parse); the message gives
+        patsy's reason and the panel's condition and sampled variables. Nothing is fitted.
+    """
+    rhs = parse_rhs(formula)
+    if rhs is None:
+        return None
+    import warnings
+
+    import patsy
+
+    env = patsy.EvalEnvironment([{"np": np, "numpy": np}])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # np.log(0) and the like: the fits report them
+            patsy.dmatrix(rhs, panel, eval_env=env, NA_action="drop")
+    except patsy.PatsyError as exc:
+        origin = getattr(exc, "origin", None)
+        where = f" (in `{origin.code[origin.start:origin.end]}`)" if origin is not None else ""
+        sampled = (f" and sampled variables {design.sampled}" if design.sampled else "")
+        raise ValueError(f"the formula {rhs!r} cannot be built on this panel{where}: "
+                         f"{getattr(exc, 'message', exc)}; the panel's condition variables are "
+                         f"{design.conditions}{sampled} (nothing was fitted)") from None
     return rhs
 
 

@@ -117,6 +117,11 @@ class Criterion:
     kind : {'level', 'average', 'elasticity', 'coefficient'}
     target, target_se : float
         The all-choice estimate and its standard error (run-to-run variance).
+    target_se_null : float
+        The target's standard error with each condition's choice variance taken as
+        :math:`E[b(1-b)] + \\operatorname{Var}(b)` (choices drawn from the beliefs), which is
+        not 0 when every run of a condition chose the same (2 of 2 runs): used only to say
+        whether the target is known well enough (:attr:`target_loose`).
     band : {'relative', 'absolute', 'none'}
         ``'none'``: the criterion does not apply (``reason`` says why).
     half_width : float
@@ -138,6 +143,7 @@ class Criterion:
     resampling: RunsNeeded | None = None
     resampling_error: str | None = None
     tolerance: float = 0.10
+    target_se_null: float = math.nan
 
     @property
     def applies(self) -> bool:
@@ -148,7 +154,14 @@ class Criterion:
         """The target's own 95% interval is wider than the band: the panel has fewer runs than
         choice needs, so the target is not within the band of the truth with probability 0.95
         and the belief's runs needed, measured against it, is uncertain."""
-        return self.applies and 1.96 * self.target_se > self.half_width
+        return self.applies and 1.96 * self.target_uncertainty > self.half_width
+
+    @property
+    def target_uncertainty(self) -> float:
+        """The larger of :attr:`target_se` and :attr:`target_se_null` (a condition whose runs
+        all chose the same has a sample variance of 0, not a known target)."""
+        null = self.target_se_null
+        return max(self.target_se, null) if math.isfinite(null) else self.target_se
 
     def band_text(self) -> str:
         if self.band == "relative":
@@ -177,6 +190,7 @@ class Criterion:
                 "sd_one_run": math.sqrt(max(e.v1, 0.0)), "one_run_variance": e.v1,
                 "runs_normal": e.runs_normal, "runs_resampling": e.runs_resampling,
                 "runs_available": avail, "status": self.status(measure),
+                "target_se_null": self.target_se_null,
                 "target_looser_than_band": self.target_loose,
                 "reason": self.reason}
 
@@ -302,9 +316,9 @@ def logit_weights(params: np.ndarray, exog_c: np.ndarray, gradient: np.ndarray,
 
 def _split(w_b: np.ndarray, w_c: np.ndarray, n: np.ndarray, cov: np.ndarray,
            bernoulli: np.ndarray, p_b: np.ndarray, p_c: np.ndarray
-           ) -> tuple[float, float, float, float]:
+           ) -> tuple[float, float, float, float, float]:
     r"""(v1 belief, v1 choice, var of the full-panel target, var of the full-panel difference
-    under calibration).
+    under calibration, var of the full-panel target under calibration).
 
     ``w_b``, ``w_c`` are the weights with equal runs (the design the criterion asks about, whose
     one-run variance is :math:`v_1 = \sum_c w_c^2 \sigma_c^2`); ``p_b``, ``p_c`` those of the
@@ -322,14 +336,15 @@ def _split(w_b: np.ndarray, w_c: np.ndarray, n: np.ndarray, cov: np.ndarray,
     v1_c = float(np.sum(w_c ** 2 * cov[:, 1, 1]))
     var_target = float(np.sum(p_c ** 2 * cov[:, 1, 1] / n))
     var_diff = float(np.sum((p_c ** 2 * bernoulli + (p_b - p_c) ** 2 * cov[:, 0, 0]) / n))
-    return v1_b, v1_c, var_target, var_diff
+    var_target_null = float(np.sum(p_c ** 2 * (bernoulli + cov[:, 0, 0]) / n))
+    return v1_b, v1_c, var_target, var_diff, var_target_null
 
 
 def _criterion(quantity: str, kind: str, est: dict[str, float], w: dict[str, np.ndarray],
                n: np.ndarray, cov: np.ndarray, bernoulli: np.ndarray, *, tolerance: float,
                level: float, z: float, z_bias: float, absolute_ok: bool) -> Criterion:
     p = w.get("panel") or w
-    v1_b, v1_c, var_t, var_d = _split(w["belief"], w["choice"], n, cov, bernoulli,
+    v1_b, v1_c, var_t, var_d, var_t0 = _split(w["belief"], w["choice"], n, cov, bernoulli,
                                       p["belief"], p["choice"])
     target = est["choice"]
     target_se = math.sqrt(max(var_t, 0.0))
@@ -354,7 +369,7 @@ def _criterion(quantity: str, kind: str, est: dict[str, float], w: dict[str, np.
                   f"different from 0: a ±{tolerance:.0%} band around it is narrower than its "
                   "own uncertainty, so no number of runs answers the question")
     c = Criterion(quantity, kind, target, target_se, band, hw, reason, errors,
-                  tolerance=tolerance)
+                  tolerance=tolerance, target_se_null=math.sqrt(max(var_t0, 0.0)))
     if c.applies:
         for m, e in errors.items():
             e.runs_normal = normal_runs_needed(e.v1, hw, bias=e.bias_used, level=level)

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..models.multinomial import MultinomialFractionalLogit
-from .design import PanelDesign, _default_rhs_or_note, panel_design, parse_rhs
+from .design import PanelDesign, _default_rhs_or_note, checked_rhs, panel_design
 from .efficiency import Efficiency, efficiency
 
 __all__ = ["SharesAnalysis", "analyse_shares", "shares_sample"]
@@ -155,7 +155,7 @@ def analyse_shares(panel: pd.DataFrame, *, formula: str | None = None,
     else:
         ct, kwds = cov_type, ({"groups": "condition_id"} if cov_type == "cluster" else {})
         reason = f"{cov_type} (as asked)"
-    rhs = parse_rhs(formula) or _default_rhs_or_note(design, panel, errors)
+    rhs = checked_rhs(formula, panel, design) or _default_rhs_or_note(design, panel, errors)
     base = base or alts[-1]
     settings = {"price": design.price, "cov_type": ct, "cov_reason": reason, "rhs": rhs,
                 "base": base, "tolerance": tolerance, "level": level, "n_boot": n_boot,

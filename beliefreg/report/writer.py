@@ -203,7 +203,9 @@ def _levels_md(a: BinaryAnalysis) -> str:
     rows = []
     for c in eff.get("level"):
         b, ch = c.measures["belief"], c.measures["choice"]
-        rows.append([c.quantity.removeprefix("demand at "), f"{c.target:.3f}",
+        rows.append([c.quantity.removeprefix("demand at "),
+                     f"{c.target:.3f}" + (f" (±{1.96 * c.target_uncertainty:.2g}: rough)"
+                                          if c.target_loose else ""),
                      c.band_text().split(" (")[0], f"{b.estimate:.3f}",
                      _bias_text(c, "belief"), c.status("belief"), c.status("choice"),
                      _resampled(c, "belief"), _resampled(c, "choice")])
@@ -234,6 +236,13 @@ def efficiency_reading(a: BinaryAnalysis) -> list[str]:
                 + (f" ({never_b} never: centred elsewhere)" if never_b else "")
                 + ", choice "
                 + (f"{min(fin_c)} to {max(fin_c)} runs" if fin_c else "n/a") + ".")
+        loose = [c for c in levels if c.target_loose]
+        if loose:
+            ci = [1.96 * c.target_uncertainty for c in loose]
+            line += (f" At {len(loose)} of the {len(levels)} conditions the target itself is "
+                     f"known only to ±{min(ci):.2g} to ±{max(ci):.2g} (the panel has "
+                     f"{eff.runs_per_condition:g} runs per condition), wider than the band: "
+                     "these runs needed are rough; simulate more runs to pin the targets down.")
         out.append(line)
     for c in _summary_criteria(a):
         if c.applies:
@@ -247,7 +256,7 @@ def efficiency_reading(a: BinaryAnalysis) -> list[str]:
                           "simulated without replacement is optimistic beyond a tenth of them: "
                           "trust the normal approximation)")
                        + "."
-                       + (f" The target itself is known only to ±{1.96 * c.target_se:.3g} "
+                       + (f" The target itself is known only to ±{1.96 * c.target_uncertainty:.3g} "
                           f"(the panel has {eff.runs_per_condition:g} runs per condition, "
                           "choice needs more), wider than the band: simulate more runs to "
                           "pin it down." if c.target_loose else ""))

@@ -23,9 +23,6 @@ from .backends import BACKENDS
 
 __all__ = ["register", "run", "register_batch", "run_batch"]
 
-_TOML_OPTIONS = {"backend", "model", "base_url", "api", "store", "out", "concurrency",
-                 "max_retries", "timeout", "threads", "budget", "poll_interval",
-                 "max_batch_requests", "max_batch_bytes"}
 
 
 def register_batch(subparsers: Any) -> None:
@@ -122,18 +119,15 @@ def register(subparsers: Any) -> None:
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
-    from .study import read_toml
+    from .study import SIMULATE_KEYS, read_toml
 
+    # load_study has refused unknown keys
     table = read_toml(args.study).get("simulate", {}) or {}
-    unknown = set(table) - _TOML_OPTIONS
-    if unknown:
-        raise SystemExit(f"beliefreg simulate: {args.study}: unknown [simulate] keys "
-                         f"{sorted(unknown)}; known: {sorted(_TOML_OPTIONS)}")
     if "backend" in table and table["backend"] not in BACKENDS:
         raise SystemExit(f"beliefreg simulate: {args.study}: [simulate] backend "
                          f"{table['backend']!r} is not one of {list(BACKENDS)}")
     opts = dict(table)
-    for name in _TOML_OPTIONS:
+    for name in SIMULATE_KEYS:
         value = getattr(args, name, None)
         if value is not None:
             opts[name] = value

@@ -17,7 +17,7 @@ import pandas as pd
 from ..belief import ChoiceSet, ChoiceSetError
 from .errors import StudyError
 
-__all__ = ["Study", "load_study", "RESERVED_PLACEHOLDERS", "as_choice_set", "choice_alternatives",
+__all__ = ["Study", "load_study", "SIMULATE_KEYS", "RESERVED_PLACEHOLDERS", "as_choice_set", "choice_alternatives",
            "choice_labels"]
 
 #: Placeholders filled by the simulator rather than by condition variables.
@@ -77,12 +77,22 @@ def _placeholders(template: str) -> set[str]:
 
 def _normalise_examples(examples: Any) -> tuple[tuple[str, str], ...]:
     out = []
-    for ex in examples or ():
+    examples = list(examples or ())
+    for i, ex in enumerate(examples):
         if isinstance(ex, Mapping):
-            try:
-                out.append((str(ex["question"]), str(ex["answer"])))
-            except KeyError:
-                raise StudyError("each example needs a 'question' and an 'answer'") from None
+            keys = set(map(str, ex))
+            if keys != {"question", "answer"}:
+                missing = sorted({"question", "answer"} - keys)
+                extra = sorted(keys - {"question", "answer"})
+                raise StudyError(
+                    f"example {i + 1} (of {len(examples)}) needs exactly 'question' and "
+                    f"'answer'" + (f"; missing {missing}" if missing else "")
+                    + (f"; unknown {extra}" if extra else ""))
+            out.append((str(ex["question"]), str(ex["answer"])))
+        elif isinstance(ex, (str, bytes)) or not hasattr(ex, "__len__") or len(ex) != 2:
+            raise StudyError(f"example {i + 1} (of {len(examples)}) must be a (question, "
+                             f"answer) pair or a table with 'question' and 'answer', got "
+                             f"{ex!r:.80}")
         else:
             q, a = ex
             out.append((str(q), str(a)))
@@ -324,6 +334,12 @@ def _refuse_missing(table: pd.DataFrame, sampled: Mapping[str, list[Any]]) -> No
                              f"positions {bad[:10]}")
 
 
+#: Options a study file's ``[simulate]`` table may hold (defaults for ``beliefreg simulate``).
+SIMULATE_KEYS = frozenset({"backend", "model", "base_url", "api", "store", "out", "concurrency",
+                           "max_retries", "timeout", "threads", "budget", "poll_interval",
+                           "max_batch_requests", "max_batch_bytes"})
+
+
 def load_study(path: str | Path) -> Study:
     """Load a :class:`Study` from a TOML file.
 
@@ -333,7 +349,9 @@ def load_study(path: str | Path) -> Study:
     ``[[examples]]`` tables have ``question`` and ``answer``, and an optional ``[choice_options]``
     table passes options to :class:`~beliefreg.belief.ChoiceSet` (``casefold = false``, ...).
     An optional ``[simulate]`` table holds defaults for the command line (``backend``,
-    ``store``, ``out``, ``concurrency``, ...) and is ignored here. Each variable's values have
+    ``store``, ``out``, ``concurrency``, ...: :data:`SIMULATE_KEYS`); its keys are checked
+    here (a misspelt option is refused, whichever command reads the file) and its values are
+    used by ``beliefreg simulate`` only. Each variable's values have
     one type: ``price = [30, "sixty"]`` is refused (numbers for a quantity, text for a label).
 
     Raises
@@ -341,7 +359,8 @@ def load_study(path: str | Path) -> Study:
     FileNotFoundError
         No file at ``path``.
     StudyError
-        The TOML cannot be parsed (line and column given), a key is unknown, ``prompt`` or
+        The TOML cannot be parsed (line and column given), a key (or a ``[simulate]`` key) is
+        unknown, an example lacks ``question`` or ``answer`` (its number given), ``prompt`` or
         ``choices`` is missing, or the study is invalid (the message names the field).
 
     Examples
@@ -364,7 +383,14 @@ def load_study(path: str | Path) -> Study:
         answer = "Yes"
     """
     data = read_toml(path)
-    data.pop("simulate", None)
+    table = data.pop("simulate", None)
+    if table is not None:
+        if not isinstance(table, dict):
+            raise StudyError(f"{path}: simulate must be a [simulate] table of options")
+        unknown = set(table) - SIMULATE_KEYS
+        if unknown:
+            raise StudyError(f"{path}: unknown [simulate] keys {sorted(unknown)}; "
+                             f"known: {sorted(SIMULATE_KEYS)}")
     options = data.pop("choice_options", None)
     if options is not None:
         if "choices" not in data:

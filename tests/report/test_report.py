@@ -236,3 +236,55 @@ def test_messy_panels_get_errors_naming_the_column_and_rows(tmp_path):
     with contextlib.redirect_stderr(err):
         assert cli_main(["report", str(path), "--out", str(tmp_path / "r")]) == 1
     assert err.getvalue().startswith("beliefreg report: the price column 'price'")
+
+
+def test_a_formula_the_panel_cannot_build_is_refused_before_anything_is_fitted(tmp_path):
+    path = tmp_path / "panel.csv"
+    _two_variable_panel(runs=4).to_csv(path, index=False)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = cli_main(["report", str(path), "--out", str(tmp_path / "rep"),
+                           "--formula", "np.log(prices) + C(organic)"])
+    assert status == 1 and not (tmp_path / "rep").exists()
+    assert err.getvalue().startswith(
+        "beliefreg report: the formula 'np.log(prices) + C(organic)' cannot be built on this "
+        "panel (in `np.log(prices)`)")
+    assert ("condition variables are ['price', 'organic'] and sampled variables ['persona'] "
+            "(nothing was fitted)") in err.getvalue()
+    panel = _three_brand_panel(runs=4)
+    with pytest.raises(ValueError, match=r"cannot be built on this panel \(in `np.lg\(price\)`\): .*no attribute 'lg'"):
+        report(panel, formula="np.lg(price)")
+
+
+def test_the_header_repeats_the_command_as_typed(tmp_path):
+    path = tmp_path / "panel.csv"
+    _two_variable_panel(runs=4).to_csv(path, index=False)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert cli_main(["report", str(path), "--out", str(tmp_path / "my report"),
+                         "--n-boot", "20", "--seed", "3"]) == 0
+    head = (tmp_path / "my report" / "summary.md").read_text().splitlines()[2]
+    assert head.startswith(f"`beliefreg report {path} --out '{tmp_path / 'my report'}' "
+                           "--n-boot 20 --seed 3`")
+
+
+def test_runs_needed_per_condition_say_when_their_targets_are_rough():
+    """With 2 runs per price a condition whose 2 runs both chose Yes has a sample variance of
+    0; its target is still unknown to about ±0.5, and the per-condition rows say so."""
+    panel = synthetic_panel(list(range(20, 100, 10)), 2, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = analyse(panel, n_boot=20)
+    levels = a.efficiency.get("level")
+    unanimous = [c for c in levels if c.target in (0.0, 1.0)]
+    assert unanimous and all(c.target_se == 0 and c.target_se_null > 0.1 for c in unanimous)
+    assert all(c.target_loose for c in levels if c.applies)
+    text = " ".join(br.report.writer.efficiency_reading(a))
+    assert f"At {sum(c.applies for c in levels)} of the {len(levels)} conditions the target " \
+           "itself is known only to" in text
+    many = synthetic_panel(list(range(20, 100, 10)), 2000, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = analyse(many, n_boot=20)
+    middle = [c for c in b.efficiency.get("level") if 0.3 <= c.target <= 0.7]
+    assert middle and not any(c.target_loose for c in middle)

@@ -228,3 +228,23 @@ def test_a_study_file_without_choices_says_what_is_missing(tmp_path):
     path.write_text('[choices]\nyes = ["Yes"]\nno = ["No"]\n')
     with pytest.raises(StudyError, match="the study needs 'prompt'"):
         load_study(path)
+
+
+def test_study_files_name_the_example_and_the_simulate_key_at_fault(tmp_path):
+    """A misspelt key in an example, or in the [simulate] table, is refused by load_study
+    itself (so `report --study` refuses it as `simulate` does), naming the example."""
+    head = 'prompt = "x {choices}"\n[choices]\nyes = ["Yes"]\nno = ["No"]\n'
+    ex = tmp_path / "ex.toml"
+    ex.write_text(head + '[[examples]]\nquestion = "a"\nanswer = "b"\n'
+                         '[[examples]]\nquestion = "c"\nanwser = "d"\n')
+    with pytest.raises(StudyError, match=r"example 2 \(of 2\) needs exactly 'question' and "
+                                         r"'answer'; missing \['answer'\]; unknown \['anwser'\]"):
+        load_study(ex)
+    sim = tmp_path / "sim.toml"
+    sim.write_text(head + "[simulate]\nconcurency = 4\n")
+    with pytest.raises(StudyError, match=r"unknown \[simulate\] keys \['concurency'\]; known: "
+                                         r"\[.*'concurrency'"):
+        load_study(sim)
+    with pytest.raises(StudyError, match=r"example 1 \(of 1\) must be a \(question, answer\) "
+                                         r"pair"):
+        Study(prompt="x {choices}", choices={"yes": ["Yes"], "no": ["No"]}, examples=["ab"])
