@@ -143,6 +143,21 @@ def _throughput(args: argparse.Namespace) -> None:
         def close(self):
             pass
 
+    from _fast_server import BODY
+
+    from beliefreg.simulation.backends.base import Reply
+
+    class NoHTTP(OpenAIBackend):  # the package's own work: every answer is the fast
+        # server's body, parsed as the backend parses it, without a transport
+        async def open(self, model, study, store):
+            pass
+
+        async def send(self, payload, model):
+            await asyncio.sleep(0)
+            body = dict(payload)  # as send() builds its request body
+            body.pop("api")
+            return Reply(response=self._redactor.json(BODY), input_tokens=40, output_tokens=1)
+
     def run_sim(kind: str, rep: int) -> None:
         tmp = tempfile.mkdtemp()
         store = None if kind == "memory" else os.path.join(tmp, "s.sqlite")
@@ -150,9 +165,11 @@ def _throughput(args: argparse.Namespace) -> None:
         if kind == "disk, commit on the loop":
             runner_mod.StoreWriter = CommitOnLoop
         transport = "httpx" if kind.endswith("httpx") else "aiohttp"
+        backend = (NoHTTP if kind.endswith("no HTTP") else OpenAIBackend)(
+            base_url=url, transport=transport)
         try:
-            simulate(study.replace(seed=rep), OpenAIBackend(base_url=url, transport=transport),
-                     store=store, concurrency=32, progress=False)
+            simulate(study.replace(seed=rep), backend, store=store, concurrency=32,
+                     progress=False)
         finally:
             runner_mod.StoreWriter = real
 
@@ -162,7 +179,8 @@ def _throughput(args: argparse.Namespace) -> None:
              "bare openai client, client.post, aiohttp": "aiohttp",
              "memory": "aiohttp", "disk": "aiohttp",
              "disk, commit on the loop": "aiohttp",
-             "disk, httpx": "httpx"}
+             "disk, httpx": "httpx",
+             "disk, no HTTP": "none"}
     peer = {"httpx": "bare openai client, client.post, httpx",
             "aiohttp": "bare openai client, client.post, aiohttp"}
     create = "bare openai client, create, httpx"
@@ -190,7 +208,9 @@ def _throughput(args: argparse.Namespace) -> None:
     load_after = _load()
     rate = {k: n / statistics.median(wall[k]) for k in kinds}
     cpu_req = {k: statistics.median(cpu[k]) / n * 1e3 for k in kinds}
-    own = {k: cpu_req[k] - cpu_req[peer[kinds[k]]] for k in kinds}
+    own = {k: cpu_req[k] - (cpu_req[peer[kinds[k]]] if kinds[k] in peer else 0.0)
+           for k in kinds}
+    peer["none"] = peer["aiohttp"]
     rows = [f"| {k} | {kinds[k]} | {rate[k]:.0f} | {rate[k] / rate[create]:.2f} | "
             f"{rate[k] / rate[peer[kinds[k]]]:.2f} | {cpu_req[k]:.2f} | "
             + ("-" if k.startswith("bare") else f"{own[k]:.2f}") + " |" for k in kinds]
@@ -211,7 +231,10 @@ def _throughput(args: argparse.Namespace) -> None:
         "`simulate` runs at concurrency 32 through the aiohttp transport (the backend's "
         "default when installed) unless the row says httpx. CPU is this process's CPU time "
         "per request; the package's own is that less the bare `client.post` client's with "
-        "the same transport.",
+        "the same transport. The row `disk, no HTTP` is `simulate` with a backend whose "
+        "`send` returns the fast server's body, parsed as the openai backend parses it, "
+        "without any transport: the package's own work alone (its ratio is to the bare "
+        "aiohttp client).",
         "",
         "| client | transport | requests/s | ratio to `create` (httpx) | ratio to "
         "`client.post` (same transport) | CPU ms/request | package CPU ms/request |",
