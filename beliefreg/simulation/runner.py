@@ -319,17 +319,38 @@ async def run_tasks(
             report.n_done_elsewhere += 1
             progress.update(ok=True, cost=None, elsewhere=True)
 
+    # the claim of the next block starts while the workers still have ``refill_at`` claimed
+    # tasks to take, so that they do not wait for it (a claim waits for the writer thread's
+    # commit in progress, an fsync)
+    refill_at = max(1, int(concurrency))
+    prefetch: list[asyncio.Future[bool] | None] = [None]
+    source_done = [False]
+
+    async def claim_next_block() -> bool:
+        """Draw the next block of tasks from the plan and claim it (False: none left)."""
+        block = list(islice(source, batch))
+        if not block:
+            source_done[0] = True
+            return False
+        for t in block:
+            by_key[t.key] = t
+        await take([t.key for t in block])
+        return True
+
     async def next_task() -> Task | None:
         async with claim_lock:
             while not stop.is_set():
-                if claimed:
-                    return claimed.popleft()
                 try:
-                    block = list(islice(source, batch))
-                    if block:
-                        for t in block:
-                            by_key[t.key] = t
-                        await take([t.key for t in block])
+                    ahead = prefetch[0]
+                    if ahead is not None and (ahead.done() or not claimed):
+                        prefetch[0] = None
+                        await ahead  # its claim's StoreError surfaces here
+                        continue
+                    if claimed:
+                        if len(claimed) <= refill_at and ahead is None and not source_done[0]:
+                            prefetch[0] = asyncio.ensure_future(claim_next_block())
+                        return claimed.popleft()
+                    if not source_done[0] and await claim_next_block():
                         continue
                     if deferred:
                         await sleep_unless_stopped(poll)
@@ -446,9 +467,11 @@ async def run_tasks(
             report.stopped = "interrupted"  # the signal came as the last request finished
             report.signal_name = control.signal_name
     finally:
-        for t in (beat, stop_wait, abort_wait):
+        pending_claim = [f for f in prefetch if f is not None]
+        for t in (beat, stop_wait, abort_wait, *pending_claim):
             t.cancel()
-        await asyncio.gather(beat, stop_wait, abort_wait, return_exceptions=True)
+        await asyncio.gather(beat, stop_wait, abort_wait, *pending_claim,
+                             return_exceptions=True)
         if not everything.done():  # cancelled from outside
             for w in workers:
                 w.cancel()
