@@ -118,7 +118,8 @@ def _elasticity_md(a: BinaryAnalysis) -> str:
     for m in MEASURES:
         e = a.fits[m].elasticity
         if e is None:
-            rows.append([LABELS[m], "n/a", "n/a", "n/a"])
+            na = "n/a (separated)" if a.fits[m].separated else "n/a"
+            rows.append([LABELS[m], na, "n/a", "n/a"])
         else:
             r = e.iloc[0]
             rows.append([LABELS[m], _fmt(float(r["estimate"])), _fmt(float(r["std_err"])),
@@ -425,7 +426,8 @@ def console_summary(a: BinaryAnalysis, meta: dict[str, Any]) -> str:
                 r = e.iloc[0]
                 lines.append(f"  {LABELS[m]:<27} {r['estimate']:9.4f}  (SE {r['std_err']:.4f})")
             else:
-                lines.append(f"  {LABELS[m]:<27} n/a")
+                lines.append(f"  {LABELS[m]:<27} n/a" + (" (separated: the MLE does not exist)"
+                                                          if a.fits[m].separated else ""))
     if a.single_run is not None:
         s = a.single_run
         lines += ["", f"Single-run SE of the price coefficient (median of {len(s.table)} runs): "
