@@ -309,3 +309,12 @@ def test_price_blind_test_needs_residual_degrees_of_freedom():
     assert np.isnan(blind.p_value) and np.isnan(blind.f_stat)
     assert (f"after the condition and sampled-variable effects 8 residual degrees of freedom "
             f"are left, and the HC1 test needs at least {MIN_RESIDUAL_DF}") in blind.text
+
+
+def test_one_text_price_is_named_not_mistaken_for_a_sampled_variable():
+    panel = _two_variable_panel(runs=4)
+    panel["price"] = panel["price"].astype(object)
+    panel.loc[5, "price"] = "twenty"
+    with pytest.raises(DataError, match=r"the price column 'price' holds values that are not "
+                                        r"numbers: \['twenty'\] \(rows 5\)"):
+        report(panel)
