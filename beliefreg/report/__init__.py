@@ -15,6 +15,9 @@ The covariance is chosen from the design: clustered by condition when there are 
 condition (t(G-1) critical values in the verdict when the clusters are few).
 
 ``beliefreg demo`` is this report on the built-in study (:mod:`beliefreg.report.demo`).
+
+Call ``beliefreg.report(panel, out, formula=..., study=...)``; its parameters, errors and
+sources: ``help(beliefreg.report.report)``.
 """
 
 from __future__ import annotations
