@@ -7,6 +7,8 @@ know (fitted values, predictions, fit statistics).
 
 from __future__ import annotations
 
+import dataclasses
+
 import warnings
 from typing import Any
 
@@ -59,7 +61,8 @@ class LikelihoodResults:
     """
 
     def __init__(self, model: Any, params: np.ndarray, cov: np.ndarray, *,
-                 estimator: Covariance, cov_kwds: dict[str, Any], use_t: bool = False) -> None:
+                 estimator: Covariance, cov_kwds: dict[str, Any], use_t: bool = False,
+                 separated: int = 0) -> None:
         self.model = model
         names = self._param_names()
         self.params = pd.Series(np.asarray(params, float), index=names, name="params")
@@ -70,6 +73,16 @@ class LikelihoodResults:
         self.cov_check = check_covariance(cov, n_groups=estimator.n_groups, nparams=len(names),
                                           fixed=bool(getattr(estimator, "fix", False)),
                                           name=estimator.name, params=params)
+        if separated and estimator.name != "nonrobust":
+            # the sandwich's bread and meat both vanish along the separating direction: what
+            # is left is rounding (an SE of 3 or of NaN for the same fit), not an estimate
+            self.cov_check = dataclasses.replace(
+                self.cov_check, singular=True, degenerate=True,
+                reason=f"the fit is separated ({separated} fitted probabilities are 0 or 1: "
+                       f"the (quasi-)MLE does not exist), and the {estimator.name} covariance "
+                       "divides two numerically zero quantities there, so no standard error "
+                       "is reported; cov_type='nonrobust' gives the model-based (very large) "
+                       "ones, or drop the separating terms")
         if self.cov_check.reason:
             negative = [n for n, v in zip(names, np.diag(cov)) if not v > 0]
             detail = (f"; the variances of {negative} are negative, so their standard errors "
@@ -579,7 +592,7 @@ class BinaryResults(LikelihoodResults):
     def __init__(self, model: Any, fitted: Any, cov: np.ndarray, *, estimator: Covariance,
                  hessian: str, cov_kwds: dict[str, Any], use_t: bool = False) -> None:
         super().__init__(model, fitted.params, cov, estimator=estimator, cov_kwds=cov_kwds,
-                         use_t=use_t)
+                         use_t=use_t, separated=fitted.n_boundary)
         self.hessian = hessian
         self._quasi_llf = fitted.qllf  # None until asked for: a pass over the rows
         self.converged = fitted.converged

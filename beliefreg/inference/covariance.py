@@ -351,7 +351,9 @@ def get_covariance(cov_type: str, groups: Sequence[np.ndarray] | None = None,
                              f"cov_type='cluster', not {cov_type!r}")
         return {"nonrobust": NonRobust, "HC0": HC0, "HC1": HC1}[canonical]()
     if groups is None or len(groups) == 0:
-        raise ValueError("cov_type='cluster' needs cov_kwds={'groups': <column name(s) or array>}")
+        raise ValueError("cov_type='cluster' needs cov_kwds={'groups': <column name(s) or "
+                         "array>} (for a beliefreg panel, runs of one condition share a prompt: "
+                         "cov_kwds={'groups': 'condition_id'})")
     if len(groups) > 2:
         raise ValueError(f"at most two-way clustering is supported, got {len(groups)} variables")
     codes, counts = [], []

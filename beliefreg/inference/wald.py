@@ -67,7 +67,8 @@ class CovarianceCheck:
     degenerate : bool
         A one-way cluster covariance with G <= k whose every eigenvalue is within rounding of
         0 relative to the parameters (the model fits each cluster's scores exactly, so the
-        cluster score sums cancel): no standard error can be read from it, and every one is NaN.
+        cluster score sums cancel), or a robust covariance of a separated fit (set by the
+        results): no standard error can be read from it, and every one is NaN.
     reason : str
         Empty when the covariance is positive definite; else a sentence for messages.
     """
@@ -115,9 +116,14 @@ def check_covariance(cov: Any, *, n_groups: Sequence[int] | None = None, nparams
     reasons = []
     if not psd:
         shown = ", ".join(f"{x:.3g}" for x in values[:3])
-        reasons.append(f"{label} is not positive semi-definite (smallest eigenvalues {shown}; "
-                       "two-way clustering can produce this): use cov_kwds={'fix': True} "
-                       "(eigenvalue clipping) or one-way clustering")
+        if n_groups is not None and len(n_groups) == 2:
+            reasons.append(f"{label} is not positive semi-definite (smallest eigenvalues "
+                           f"{shown}; two-way clustering can produce this): use "
+                           "cov_kwds={'fix': True} (eigenvalue clipping) or one-way clustering")
+        else:
+            reasons.append(f"{label} is not positive semi-definite beyond rounding (smallest "
+                           f"eigenvalues {shown}): the design or the fit is close to "
+                           "singular (collinear terms, or separation)")
     singular = False
     if n_groups is not None and len(n_groups) == 1 and n_groups[0] <= nparams:
         singular = True

@@ -15,6 +15,9 @@ The covariance is chosen from the design: clustered by condition when there are 
 condition (t(G-1) critical values in the verdict when the clusters are few).
 
 ``beliefreg demo`` is this report on the built-in study (:mod:`beliefreg.report.demo`).
+
+Call ``beliefreg.report(panel, out, formula=..., study=...)``; its parameters, errors and
+sources: ``help(beliefreg.report.report)``.
 """
 
 from __future__ import annotations
@@ -63,9 +66,21 @@ def report(panel: pd.DataFrame | str | Path, out: str | Path | None = None, *,
            meta: dict[str, Any] | None = None) -> BinaryAnalysis | SharesAnalysis:
     """Analyse a simulator panel and (with ``out``) write the report folder.
 
+    The panel is one row per request as :func:`beliefreg.simulate` writes it: the design
+    variables first, then ``condition_id``, ``run``, ``choice`` and one ``belief_<alternative>``
+    column per alternative (``covered_mass``, ``belief_flags`` and ``error`` are used when
+    present). Two alternatives: a fractional logit of the belief (Bernoulli QMLE, Papke and
+    Wooldridge 1996) against a logit of the sampled choice; three or more: a multinomial
+    fractional logit of the belief shares against a multinomial logit of the choices. Standard
+    errors are clustered by condition when conditions have several runs (t(G-1) critical values
+    with fewer than 42 clusters). The efficiency criterion is the paper's (runs per condition
+    within ±``tolerance`` of the all-choice target with probability ``level``; Sun and Zhang
+    2025, arXiv 2512.23184), split into bias and variance.
+
     Parameters
     ----------
     panel : DataFrame or path
+        The panel, or a .parquet/.csv file of it.
     out : path, optional
         The report folder; None: analyse only.
     formula : str, optional
@@ -97,8 +112,12 @@ def report(panel: pd.DataFrame | str | Path, out: str | Path | None = None, *,
     ------
     FileNotFoundError, ValueError
         The panel file is missing or not .parquet/.csv.
+    ValueError
+        ``formula`` names a column the panel lacks or does not parse (nothing is fitted; the
+        message lists the condition and sampled variables).
     DataError
-        The panel lacks a column the analysis needs (named in the message).
+        The panel lacks a column the analysis needs, a design value is missing, or the price
+        holds values that are not numbers (the column and rows are named).
     ValueError
         With ``study``: the panel is not from the local backend, was simulated with another
         model, is not a panel of this study (its request keys are not the study's), or has

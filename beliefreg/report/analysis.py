@@ -247,7 +247,7 @@ def _fit(measure: str, sample: pd.DataFrame, outcome: str, rhs: str, cov: tuple[
             warnings.simplefilter("always")
             fit.results = model_class.from_formula(formula, sample).fit(**kw)
             fit.separated = any(issubclass(w.category, SeparationWarning) for w in caught)
-            if price is not None:
+            if price is not None and not fit.separated:  # no MLE: no elasticity either
                 fit.elasticity = fit.results.elasticity(price, at="mean")
                 fit.curve = fit.results.demand_curve(price, grid)
     except Exception as exc:  # noqa: BLE001 - the report records the failure and goes on
@@ -459,8 +459,11 @@ def analyse(panel: pd.DataFrame, *, formula: str | None = None, price: str | Non
             errors.append(f"the {LABELS[m]} could not be fitted: {fit.error}")
     if fits["choice"].separated:
         notes.append("The logit of choice is separated (the sampled answers are perfectly "
-                     "predicted by the regressors): its MLE does not exist, and its estimates "
-                     "and standard errors are where the iterations stopped, not estimates.")
+                     "predicted by the regressors): its MLE does not exist, and its "
+                     "coefficients are where the iterations stopped, not estimates (no standard "
+                     "errors, no elasticity). The efficiency criterion therefore has no rows "
+                     "for the elasticity and the price coefficient: their target, the "
+                     "all-choice estimate, does not exist; simulate more runs per condition.")
     if few and not (fits["belief"].results is not None
                     and getattr(fits["belief"].results, "use_t", False)):
         notes.append(f"{design.n_conditions} clusters are few: the intervals printed by the "

@@ -128,17 +128,29 @@ def panel_design(panel: pd.DataFrame, *, price: str | None = None,
                         f"{alts}")
     if price is None:
         price = "price" if "price" in conditions else None
+    bad = _non_numeric(panel[price]) if price is not None and price in panel.columns else None
+    if bad is not None and 0 < len(bad) < len(panel):
+        _refuse_price(price, bad)  # a few text cells: a typo, not a sampled variable
     if price is not None and price not in conditions:
         raise DataError(f"price={price!r} is not a condition variable of the panel; condition "
                         f"variables: {conditions}" + (f" (sampled per run: {sampled})"
                                                       if sampled else ""))
-    if price is not None and not (pd.api.types.is_numeric_dtype(panel[price])
-                                  and not pd.api.types.is_bool_dtype(panel[price])):
-        bad = panel[price][pd.to_numeric(panel[price], errors="coerce").isna()]
-        if len(bad):
-            raise DataError(f"the price column {price!r} holds values that are not numbers: "
-                            f"{list(dict.fromkeys(bad.astype(str)))[:5]} (rows "
-                            f"{', '.join(map(str, bad.index[:10]))}); a price must be numeric")
+    if bad is not None and len(bad):
+        _refuse_price(price, bad)
+    return PanelDesign(conditions, sampled, alts, price, g.size())
+
+
+def _non_numeric(column: pd.Series) -> pd.Series:
+    """The values of a price column that are not numbers (empty when it is numeric)."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return column.iloc[:0]
+    return column[pd.to_numeric(column, errors="coerce").isna()]
+
+
+def _refuse_price(price: str, bad: pd.Series) -> None:
+    raise DataError(f"the price column {price!r} holds values that are not numbers: "
+                    f"{list(dict.fromkeys(bad.astype(str)))[:5]} (rows "
+                    f"{', '.join(map(str, bad.index[:10]))}); a price must be numeric")
     return PanelDesign(conditions, sampled, alts, price, g.size())
 
 

@@ -211,6 +211,13 @@ class Efficiency:
         rows = [c.row(m) for c in self.criteria for m in MEASURES]
         return pd.DataFrame(rows)
 
+    @property
+    def runs_text(self) -> str:
+        """``'10 runs per condition'``, or ``'9.75 runs per condition on average'``."""
+        r = self.runs_per_condition
+        return (f"{r:g} runs per condition" if float(r).is_integer()
+                else f"{r:.3g} runs per condition on average")
+
     def get(self, kind: str) -> list[Criterion]:
         return [c for c in self.criteria if c.kind == kind]
 
@@ -353,23 +360,26 @@ def _criterion(quantity: str, kind: str, est: dict[str, float], w: dict[str, np.
     sig = abs(bias) > z_bias * bias_se + 1e-12
     errors = {"belief": MeasureError(est["belief"], bias, bias_se, bool(sig), v1_b),
               "choice": MeasureError(target, 0.0, 0.0, False, v1_c)}
-    clear = math.isfinite(target) and abs(target) > z * target_se and target != 0.0
+    se_null = math.sqrt(max(var_t0, 0.0))
+    # a sample variance of 0 (every run alike) is not a known target: the larger SE decides
+    se = max(target_se, se_null) if math.isfinite(se_null) else target_se
+    clear = math.isfinite(target) and abs(target) > z * se and target != 0.0
     if clear:
         band, hw = "relative", tolerance * abs(target)
-        reason = (f"the target {target:.4g} is {abs(target) / target_se:.1f} standard errors "
-                  f"from 0" if target_se > 0 else f"the target {target:.4g} has no sampling "
+        reason = (f"the target {target:.4g} is {abs(target) / se:.1f} standard errors "
+                  f"from 0" if se > 0 else f"the target {target:.4g} has no sampling "
                   "error")
     elif absolute_ok:
         band, hw = "absolute", ABS_LEVEL
-        reason = (f"the target {target:.4g} is not clearly above 0 (SE {target_se:.3g}): an "
+        reason = (f"the target {target:.4g} is not clearly above 0 (SE {se:.3g}): an "
                   f"absolute band of ±{ABS_LEVEL:g} is used")
     else:
         band, hw = "none", math.nan
-        reason = (f"the target {target:.4g} (SE {target_se:.3g}) is not significantly "
+        reason = (f"the target {target:.4g} (SE {se:.3g}) is not significantly "
                   f"different from 0: a ±{tolerance:.0%} band around it is narrower than its "
                   "own uncertainty, so no number of runs answers the question")
     c = Criterion(quantity, kind, target, target_se, band, hw, reason, errors,
-                  tolerance=tolerance, target_se_null=math.sqrt(max(var_t0, 0.0)))
+                  tolerance=tolerance, target_se_null=se_null)
     if c.applies:
         for m, e in errors.items():
             e.runs_normal = normal_runs_needed(e.v1, hw, bias=e.bias_used, level=level)

@@ -252,8 +252,22 @@ def describe_demand(fits: dict[str, Any], sample: pd.DataFrame, design: Any,
                    r["p_lo"], r["p_hi"], p_lo, p_hi)
 
 
+#: The HC1 F test of the price-blind check needs this many residual degrees of freedom: with
+#: one, a deterministic belief (the local backend gives the same belief to the same prompt)
+#: leaves residuals of rounding size and F statistics of 1e25.
+MIN_RESIDUAL_DF = 10
+
+
 def price_blind_check(sample: pd.DataFrame, design: Any, belief: str) -> PriceBlind:
-    """Does the belief move with the condition at all, holding the sampled variables fixed?"""
+    """Does the belief move with the condition at all, holding the sampled variables fixed?
+
+    A linear model of the belief on condition fixed effects and fixed effects of the sampled
+    values' cells, HC1 covariance, F test of the condition effects (statsmodels OLS). The
+    residual is the part of the belief that neither explains (run noise, and the
+    condition-by-persona interaction when beliefs are deterministic), so the test asks whether
+    the belief's mean moves with the condition beyond that; it needs at least
+    :data:`MIN_RESIDUAL_DF` residual degrees of freedom.
+    """
     import statsmodels.api as sm
 
     keys = list(design.sampled)
@@ -276,7 +290,9 @@ def price_blind_check(sample: pd.DataFrame, design: Any, belief: str) -> PriceBl
                if "covered_mass" in sample else pd.Series([math.nan]))
     f_stat = p = math.nan
     df = (cond.shape[1], 0)
-    testable = np.linalg.matrix_rank(x.to_numpy()) == x.shape[1] and len(y) > x.shape[1]
+    resid_df = len(y) - x.shape[1]
+    testable = (np.linalg.matrix_rank(x.to_numpy()) == x.shape[1]
+                and resid_df >= MIN_RESIDUAL_DF)
     if np.ptp(y) > 0 and cond.shape[1] > 0 and testable:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -296,8 +312,10 @@ def price_blind_check(sample: pd.DataFrame, design: Any, belief: str) -> PriceBl
                 "change the model's answer distribution at all.")
     elif math.isnan(p):
         text = (f"The mean belief ranges over {gap:.4f} across conditions"
-                + ("" if testable else f" (too few runs to test it{held}: the conditions and "
-                   "the sampled values use up the rows)") + ".")
+                + ("" if testable else f" (too few runs to test it{held}: after the "
+                   f"condition and sampled-variable effects {max(resid_df, 0)} residual degrees "
+                   f"of freedom are left, and the HC1 test needs at least {MIN_RESIDUAL_DF})")
+                + ".")
     else:
         verdict = ("moves the belief" if p < 0.05 else "does not detectably move the belief")
         text = (f"The {what} {verdict}{held}: F({df[0]}, {df[1]}) = {f_stat:.2f}, p = {p:.3g} "
@@ -397,6 +415,11 @@ def probe_next_token(study: Any, *, model: str | None = None, n_threads: int | N
             + ("The price in the prompt barely changes what the model would say next "
                "(total variation below 0.02)."
                if tv < 0.02 else "The price in the prompt does change the distribution "
-               "(total variation 0.02 or more)."))
+               "(total variation 0.02 or more).")
+            + " This compares one prompt at the two extreme prices; the test above asks "
+              "whether the belief's mean across the runs moves with the price beyond how much "
+              "the price's effect differs between runs (sampled values), so the two can "
+              "disagree: a change for one persona that others do not share is not a "
+              "movement of the mean.")
     return PriceBlindProbe((prices[0], prices[-1]), tv, unlisted, table,
                            (p_first[0], p_first[1]), text)

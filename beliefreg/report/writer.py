@@ -118,7 +118,8 @@ def _elasticity_md(a: BinaryAnalysis) -> str:
     for m in MEASURES:
         e = a.fits[m].elasticity
         if e is None:
-            rows.append([LABELS[m], "n/a", "n/a", "n/a"])
+            na = "n/a (separated)" if a.fits[m].separated else "n/a"
+            rows.append([LABELS[m], na, "n/a", "n/a"])
         else:
             r = e.iloc[0]
             rows.append([LABELS[m], _fmt(float(r["estimate"])), _fmt(float(r["std_err"])),
@@ -241,7 +242,7 @@ def efficiency_reading(a: BinaryAnalysis) -> list[str]:
             ci = [1.96 * c.target_uncertainty for c in loose]
             line += (f" At {len(loose)} of the {len(levels)} conditions the target itself is "
                      f"known only to ±{min(ci):.2g} to ±{max(ci):.2g} (the panel has "
-                     f"{eff.runs_per_condition:g} runs per condition), wider than the band: "
+                     f"{eff.runs_text}), wider than the band: "
                      "these runs needed are rough; simulate more runs to pin the targets down.")
         out.append(line)
     for c in _summary_criteria(a):
@@ -257,7 +258,7 @@ def efficiency_reading(a: BinaryAnalysis) -> list[str]:
                           "trust the normal approximation)")
                        + "."
                        + (f" The target itself is known only to ±{1.96 * c.target_uncertainty:.3g} "
-                          f"(the panel has {eff.runs_per_condition:g} runs per condition, "
+                          f"(the panel has {eff.runs_text}, "
                           "choice needs more), wider than the band: simulate more runs to "
                           "pin it down." if c.target_loose else ""))
         else:
@@ -374,7 +375,11 @@ def summary_markdown(a: BinaryAnalysis, meta: dict[str, Any]) -> str:
             "The paper's criterion: the number of runs per condition that brings an estimate "
             f"within ±{tol:.0%} of the ground truth with probability {level:g}; the ground truth "
             "is the model's choice probability, estimated here from all the panel's choices "
-            "(the *target*). A relative band means something only around a quantity clearly "
+            "(the *target*). The standard errors in this section come from the run-to-run "
+            "variance at each condition (the criterion's own model of repeated runs; where "
+            "every run of a condition chose alike, from the beliefs' b(1-b)), so they differ "
+            "from the models' covariances above. A relative band means something only around a "
+            "quantity clearly "
             f"away from 0: it is used for the demand level at each condition and their average "
             f"(an absolute ±{0.05:g} where a level is not clearly above 0), and for the "
             "elasticity and the price coefficient only when their target is significantly "
@@ -425,7 +430,8 @@ def console_summary(a: BinaryAnalysis, meta: dict[str, Any]) -> str:
                 r = e.iloc[0]
                 lines.append(f"  {LABELS[m]:<27} {r['estimate']:9.4f}  (SE {r['std_err']:.4f})")
             else:
-                lines.append(f"  {LABELS[m]:<27} n/a")
+                lines.append(f"  {LABELS[m]:<27} n/a" + (" (separated: the MLE does not exist)"
+                                                          if a.fits[m].separated else ""))
     if a.single_run is not None:
         s = a.single_run
         lines += ["", f"Single-run SE of the price coefficient (median of {len(s.table)} runs): "

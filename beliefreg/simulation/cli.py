@@ -131,9 +131,13 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, name, None)
         if value is not None:
             opts[name] = value
-    if opts.get("out") is not None and not Path(opts["out"]).is_absolute() and "out" in table \
-            and args.out is None:
-        opts["out"] = args.study.parent / opts["out"]
+    # paths in the file are relative to the file (as its conditions CSV is), not to the
+    # folder the command runs in: a store found from anywhere is never paid for twice
+    for name in ("out", "store"):
+        value = table.get(name)
+        if (value is not None and getattr(args, name, None) is None
+                and str(value).lower() != "none" and not Path(value).expanduser().is_absolute()):
+            opts[name] = args.study.parent / value
     return opts
 
 
@@ -204,7 +208,13 @@ def run(args: argparse.Namespace) -> int:
         StoreError,
     )
     from .panel import recommended_rows
-    from .pipeline import _check_run_options, prepare, run_prepared
+    from .pipeline import (
+        DEFAULT_STORE,
+        _check_run_options,
+        estimate_store,
+        prepare,
+        run_prepared,
+    )
     from .study import load_study
 
     try:
@@ -242,6 +252,8 @@ def run(args: argparse.Namespace) -> int:
                                   draw=args.draw, **backend_options)
     if store is not None or no_store:
         common["store"] = store
+    if args.dry_run:  # a dry run creates no store file
+        common["store"] = estimate_store(common.get("store", DEFAULT_STORE))
     prepared = None
     status = 0
     panel = None

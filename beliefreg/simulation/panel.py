@@ -77,7 +77,7 @@ def recommended_rows(panel: pd.DataFrame) -> pd.Series:
     keep &= panel["choice_valid"].astype(bool) if "choice_valid" in panel \
         else panel["choice"].notna()
     if "belief_flags" in panel:
-        flags = panel["belief_flags"].fillna("").astype(str)
+        flags = panel["belief_flags"].astype(object).fillna("").astype(str)
         keep &= ~flags.str.split(",").map(lambda f: "low_mass" in f)
     return keep.astype(bool)
 

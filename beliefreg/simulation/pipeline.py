@@ -238,6 +238,16 @@ def prepare(study: Study, backend: str | Backend = "local", *, model: str | None
                        scan=the_scan, estimate=_estimate(study, be, model_name, the_scan))
 
 
+def estimate_store(store: Any) -> Any:
+    """The store an estimate reads: ``store``, or memory when its file does not exist yet (an
+    estimate or a dry run creates no file; every request counts as to be sent)."""
+    if store is not None and not isinstance(store, Store):
+        path = default_store_path() if store is DEFAULT_STORE else Path(store)
+        if not path.exists():
+            return None
+    return store
+
+
 def estimate(study: Study, backend: str | Backend = "local", *, model: str | None = None,
              store: Any = DEFAULT_STORE, fresh: bool = False, draw: int | None = None,
              **backend_options: Any) -> CostEstimate:
@@ -245,12 +255,15 @@ def estimate(study: Study, backend: str | Backend = "local", *, model: str | Non
 
     Parameters are those of :func:`simulate`.
 
+    A store file that does not exist yet is not created (the estimate counts every request as
+    to be sent).
+
     Returns
     -------
     CostEstimate
     """
-    prepared = prepare(study, backend, model=model, store=store, fresh=fresh, draw=draw,
-                       **backend_options)
+    prepared = prepare(study, backend, model=model, store=estimate_store(store), fresh=fresh,
+                       draw=draw, **backend_options)
     prepared.close()
     return prepared.estimate
 

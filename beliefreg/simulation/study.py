@@ -412,10 +412,13 @@ def load_study(path: str | Path) -> Study:
         csv = Path(conditions)
         if not csv.is_absolute():
             csv = Path(path).parent / csv
+        if not csv.is_file():
+            raise StudyError(f"{path}: conditions = {conditions!r}: no file at {csv} (a "
+                             "relative path is relative to the study file)")
         data["conditions"] = pd.read_csv(csv)
     try:
         return Study(**data)
-    except TypeError as exc:
+    except (TypeError, StudyError) as exc:
         raise StudyError(f"{path}: {exc}") from None
 
 

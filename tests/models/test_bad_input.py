@@ -182,3 +182,28 @@ def test_a_missing_column_is_a_data_error_naming_it(case):
             br.ConditionalLogit.from_formula("choice ~ x", d, groups="nope",
                                              alternatives="alt").fit()
     assert isinstance(info.value, KeyError)  # code that caught the KeyError still does
+
+
+def test_a_separated_fit_has_no_robust_standard_errors():
+    """Separation: the model-based SEs are (honestly) huge; a sandwich or cluster covariance
+    divides two numerically zero quantities (an SE of 3 or NaN for the same fit), so every
+    robust SE, test and delta-method SE is NaN with the reason given."""
+    price = np.repeat([30.0, 60.0, 90.0], 4)
+    df = pd.DataFrame({"price": price, "buy": (price < 70).astype(float),
+                       "cid": np.repeat([0, 1, 2], 4)})
+    model = br.Logit.from_formula("buy ~ np.log(price)", df)
+    with pytest.warns(br.SeparationWarning):
+        plain = model.fit()
+    assert (plain.bse > 1e4).all()
+    for ct, kw in (("HC0", {}), ("HC1", {}), ("cluster", {"groups": "cid"})):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = model.fit(cov_type=ct, cov_kwds=kw)
+            el = res.elasticity("price", at="mean")
+        assert res.bse.isna().all(), ct
+        assert np.isnan(float(el["std_err"].iloc[0]))
+        msgs = [str(w.message) for w in caught if issubclass(w.category, br.CovarianceWarning)]
+        assert any(f"the fit is separated (12 fitted probabilities are 0 or 1" in m
+                   and f"the {ct} covariance divides two numerically zero quantities" in m
+                   for m in msgs), (ct, msgs)
+        assert not any("two-way" in m for m in msgs)

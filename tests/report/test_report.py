@@ -288,3 +288,33 @@ def test_runs_needed_per_condition_say_when_their_targets_are_rough():
         b = analyse(many, n_boot=20)
     middle = [c for c in b.efficiency.get("level") if 0.3 <= c.target <= 0.7]
     assert middle and not any(c.target_loose for c in middle)
+
+
+def test_price_blind_test_needs_residual_degrees_of_freedom():
+    """3 prices x 2 personas x 2 runs of a deterministic belief (as the local backend gives):
+    the fixed effects leave 1 residual degree of freedom, the persona-by-price interaction of
+    rounding size, and the F test would read 1e25; it is not run, and the text says why."""
+    from beliefreg.report.verdict import MIN_RESIDUAL_DF, price_blind_check
+
+    rows = []
+    for cid, price in enumerate([20, 60, 90]):
+        for run in range(4):
+            persona = ["a", "b"][run % 2]
+            belief = 0.6 + 0.01 * (price == 90) * (persona == "a") + 1e-15 * run
+            rows.append({"price": price, "persona": persona, "condition_id": cid, "run": run,
+                         "belief_yes": belief, "covered_mass": 0.97})
+    sample = pd.DataFrame(rows)
+    design = panel_design(sample.assign(choice="yes", choice_valid=True, belief_no=0.4))
+    blind = price_blind_check(sample, design, "belief_yes")
+    assert np.isnan(blind.p_value) and np.isnan(blind.f_stat)
+    assert (f"after the condition and sampled-variable effects 8 residual degrees of freedom "
+            f"are left, and the HC1 test needs at least {MIN_RESIDUAL_DF}") in blind.text
+
+
+def test_one_text_price_is_named_not_mistaken_for_a_sampled_variable():
+    panel = _two_variable_panel(runs=4)
+    panel["price"] = panel["price"].astype(object)
+    panel.loc[5, "price"] = "twenty"
+    with pytest.raises(DataError, match=r"the price column 'price' holds values that are not "
+                                        r"numbers: \['twenty'\] \(rows 5\)"):
+        report(panel)

@@ -207,3 +207,26 @@ def test_every_refusal_of_simulate_reads_the_same_way(tmp_path):
         lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
         assert lines and all(ln.startswith("beliefreg simulate: ") for ln in lines), res.stderr
         assert needle in res.stderr, (needle, res.stderr)
+
+
+def test_a_relative_store_in_the_file_is_found_from_any_folder(fault_server, tmp_path):
+    """`[simulate] store = "s.sqlite"` is relative to the study file (as its conditions CSV
+    and `out` are): run from another folder, the stored answers are found and not paid for
+    again; a dry run against a store that does not exist yet creates no file."""
+    (tmp_path / "study").mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    study = _write_study(tmp_path / "study", extra='\n[simulate]\nstore = "s.sqlite"\n'
+                                                     'out = "panel.csv"\n')
+    common = ("--backend", "openai", "--base-url", fault_server.url, "--model", "m",
+              "--no-progress")
+    dry = _cli("simulate", str(study), *common, "--dry-run", cwd=elsewhere)
+    assert dry.returncode == 0, dry.stderr
+    assert not (tmp_path / "study" / "s.sqlite").exists() and not list(elsewhere.iterdir())
+    first = _cli("simulate", str(study), *common, cwd=tmp_path / "study")
+    assert first.returncode == 0 and "6 rows (0 from the store, 0 failed)" in first.stdout
+    again = _cli("simulate", str(study), *common, cwd=elsewhere)
+    assert again.returncode == 0, again.stderr
+    assert "6 rows (6 from the store, 0 failed)" in again.stdout
+    assert not list(elsewhere.iterdir())  # neither a new store nor a panel here
+    assert (tmp_path / "study" / "panel.csv").exists()

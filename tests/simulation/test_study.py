@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import textwrap
 
 import numpy as np
@@ -248,3 +249,17 @@ def test_study_files_name_the_example_and_the_simulate_key_at_fault(tmp_path):
     with pytest.raises(StudyError, match=r"example 1 \(of 1\) must be a \(question, answer\) "
                                          r"pair"):
         Study(prompt="x {choices}", choices={"yes": ["Yes"], "no": ["No"]}, examples=["ab"])
+
+
+def test_study_file_errors_name_the_file(tmp_path):
+    head = 'prompt = "x {choices}"\n[choices]\nyes = ["Yes"]\nno = ["No"]\n'
+    ex = tmp_path / "ex.toml"
+    ex.write_text(head + '[[examples]]\nquestion = "a"\n')
+    with pytest.raises(StudyError, match=rf"^{re.escape(str(ex))}: example 1 \(of 1\)"):
+        load_study(ex)
+    nocsv = tmp_path / "nocsv.toml"
+    nocsv.write_text('prompt = "x {price} {choices}"\nconditions = "nope.csv"\n'
+                     '[choices]\nyes = ["Yes"]\nno = ["No"]\n')
+    with pytest.raises(StudyError, match=r"conditions = 'nope.csv': no file at .*nope.csv \(a "
+                                         r"relative path is relative to the study file\)"):
+        load_study(nocsv)
