@@ -8,7 +8,6 @@ know (fitted values, predictions, fit statistics).
 from __future__ import annotations
 
 import dataclasses
-
 import warnings
 from typing import Any
 

@@ -110,18 +110,17 @@ def report(panel: pd.DataFrame | str | Path, out: str | Path | None = None, *,
 
     Raises
     ------
-    FileNotFoundError, ValueError
-        The panel file is missing or not .parquet/.csv.
+    FileNotFoundError
+        The panel file is missing.
     ValueError
-        ``formula`` names a column the panel lacks or does not parse (nothing is fitted; the
-        message lists the condition and sampled variables).
+        The panel file is not .parquet/.csv; ``formula`` names a column the panel lacks or does
+        not parse (nothing is fitted; the message lists the condition and sampled variables);
+        with ``study``: the panel is not from the local backend, was simulated with another
+        model, is not a panel of this study (its request keys are not the study's), or has
+        three or more alternatives (the direct check reads two).
     DataError
         The panel lacks a column the analysis needs, a design value is missing, or the price
         holds values that are not numbers (the column and rows are named).
-    ValueError
-        With ``study``: the panel is not from the local backend, was simulated with another
-        model, is not a panel of this study (its request keys are not the study's), or has
-        three or more alternatives (the direct check reads two).
     """
     from .. import __version__
 
@@ -223,11 +222,8 @@ def _run(args: argparse.Namespace) -> int:
     from ..simulation.errors import StudyError
 
     started = time.perf_counter()
-    typed = getattr(args, "argv", None)  # set by beliefreg.cli.main
-    command = ("beliefreg " + shlex.join(typed) if typed else
-               " ".join(["beliefreg report", str(args.panel), f"--out {args.out}"]
-                        + ([f"--formula '{args.formula}'"] if args.formula else [])
-                        + ([f"--study {args.study}"] if args.study else [])))
+    # the command as typed (beliefreg.cli.main keeps it)
+    command = "beliefreg " + shlex.join(getattr(args, "argv", None) or ["report", str(args.panel)])
     try:
         a = report(args.panel, args.out, formula=args.formula, price=args.price,
                    alternative=args.alternative, cov_type=args.cov_type, n_boot=args.n_boot,

@@ -151,7 +151,6 @@ def _refuse_price(price: str, bad: pd.Series) -> None:
     raise DataError(f"the price column {price!r} holds values that are not numbers: "
                     f"{list(dict.fromkeys(bad.astype(str)))[:5]} (rows "
                     f"{', '.join(map(str, bad.index[:10]))}); a price must be numeric")
-    return PanelDesign(conditions, sampled, alts, price, g.size())
 
 
 def default_rhs(design: PanelDesign, panel: pd.DataFrame) -> str:

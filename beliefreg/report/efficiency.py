@@ -160,8 +160,7 @@ class Criterion:
     def target_uncertainty(self) -> float:
         """The larger of :attr:`target_se` and :attr:`target_se_null` (a condition whose runs
         all chose the same has a sample variance of 0, not a known target)."""
-        null = self.target_se_null
-        return max(self.target_se, null) if math.isfinite(null) else self.target_se
+        return _larger_se(self.target_se, self.target_se_null)
 
     def band_text(self) -> str:
         if self.band == "relative":
@@ -347,6 +346,12 @@ def _split(w_b: np.ndarray, w_c: np.ndarray, n: np.ndarray, cov: np.ndarray,
     return v1_b, v1_c, var_target, var_diff, var_target_null
 
 
+def _larger_se(se: float, se_null: float) -> float:
+    """The target's uncertainty: the larger of its sample SE and its SE under "choice is a
+    draw from belief" (a sample variance of 0, every run alike, is not a known target)."""
+    return max(se, se_null) if math.isfinite(se_null) else se
+
+
 def _criterion(quantity: str, kind: str, est: dict[str, float], w: dict[str, np.ndarray],
                n: np.ndarray, cov: np.ndarray, bernoulli: np.ndarray, *, tolerance: float,
                level: float, z: float, z_bias: float, absolute_ok: bool) -> Criterion:
@@ -361,8 +366,7 @@ def _criterion(quantity: str, kind: str, est: dict[str, float], w: dict[str, np.
     errors = {"belief": MeasureError(est["belief"], bias, bias_se, bool(sig), v1_b),
               "choice": MeasureError(target, 0.0, 0.0, False, v1_c)}
     se_null = math.sqrt(max(var_t0, 0.0))
-    # a sample variance of 0 (every run alike) is not a known target: the larger SE decides
-    se = max(target_se, se_null) if math.isfinite(se_null) else target_se
+    se = _larger_se(target_se, se_null)  # the rule of Criterion.target_uncertainty
     clear = math.isfinite(target) and abs(target) > z * se and target != 0.0
     if clear:
         band, hw = "relative", tolerance * abs(target)

@@ -257,8 +257,8 @@ def efficiency_reading(a: BinaryAnalysis) -> list[str]:
                           "simulated without replacement is optimistic beyond a tenth of them: "
                           "trust the normal approximation)")
                        + "."
-                       + (f" The target itself is known only to ±{1.96 * c.target_uncertainty:.3g} "
-                          f"(the panel has {eff.runs_text}, "
+                       + (" The target itself is known only to "
+                          f"±{1.96 * c.target_uncertainty:.3g} (the panel has {eff.runs_text}, "
                           "choice needs more), wider than the band: simulate more runs to "
                           "pin it down." if c.target_loose else ""))
         else:

@@ -24,7 +24,6 @@ from .backends import BACKENDS
 __all__ = ["register", "run", "register_batch", "run_batch"]
 
 
-
 def register_batch(subparsers: Any) -> None:
     """Add the ``batch`` subcommand (status and cancellation of Batch API jobs)."""
     p = subparsers.add_parser(

@@ -419,11 +419,13 @@ class Store:
             raise
 
     # -- reading -------------------------------------------------------------------------------
-    def _record(self, row: tuple[Any, ...]) -> Record:
-        data = dict(zip(_COLUMNS, row, strict=True))
-        data["request"] = json.loads(data["request"])
-        data["response"] = None if data["response"] is None else json.loads(data["response"])
-        return Record(**data)
+    @staticmethod
+    def _record(row: tuple[Any, ...], *, request: bool = True) -> Record:
+        """A row of ``_COLUMNS`` (the order of :class:`Record`'s fields) as a record; with
+        ``request=False`` the request payload is not decoded (an empty dict)."""
+        key, backend, model, run, draw, req, resp, *rest = row
+        return Record(key, backend, model, run, draw, json.loads(req) if request else {},
+                      None if resp is None else json.loads(resp), *rest)
 
     def _read(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -440,17 +442,11 @@ class Store:
         keys = list(dict.fromkeys(keys))
         out: dict[str, Record] = {}
         cols = ", ".join(c if request or c != "request" else "'{}'" for c in _COLUMNS)
-        loads = json.loads
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for row in self._read(f"SELECT {cols} FROM responses WHERE key IN ({marks})", chunk):
-                (key, backend, model, run, draw, req, resp, status, error, attempts, n_in,
-                 n_out, cost, created, elapsed) = row
-                out[key] = Record(key, backend, model, run, draw,
-                                  loads(req) if request else {},
-                                  None if resp is None else loads(resp), status, error, attempts,
-                                  n_in, n_out, cost, created, elapsed)
+                out[row[0]] = self._record(row, request=request)
         return out
 
     def count_present(self, keys: Iterable[str]) -> int:

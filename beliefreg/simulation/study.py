@@ -17,8 +17,8 @@ import pandas as pd
 from ..belief import ChoiceSet, ChoiceSetError
 from .errors import StudyError
 
-__all__ = ["Study", "load_study", "SIMULATE_KEYS", "RESERVED_PLACEHOLDERS", "as_choice_set", "choice_alternatives",
-           "choice_labels"]
+__all__ = ["Study", "load_study", "SIMULATE_KEYS", "RESERVED_PLACEHOLDERS", "as_choice_set",
+           "choice_alternatives", "choice_labels"]
 
 #: Placeholders filled by the simulator rather than by condition variables.
 RESERVED_PLACEHOLDERS = ("choices", "choices_list")

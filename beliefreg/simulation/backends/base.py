@@ -158,9 +158,10 @@ class Backend(ABC):
     def question_keys(self, block: QuestionBlock, study: Study, model: str,
                       identity_json: str) -> tuple[list[str], Sequence[int]]:
         """:meth:`question_digests` with the keys as hex strings."""
+        from ..planning import digest_keys
+
         digests, tokens = self.question_digests(block, study, model, identity_json)
-        text = digests.hex()
-        return [text[i:i + 64] for i in range(0, len(text), 64)], tokens
+        return digest_keys(digests), tokens
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def open(self, model: str, study: Study, store: Store) -> None:
