@@ -10,7 +10,7 @@ import pandas as pd
 import patsy
 
 from ..exceptions import DataError, MissingValueWarning
-from ..frames import as_pandas_frame
+from ..frames import code_names, as_pandas_frame, text_in_numbers
 from ..models.binary import BinaryModel, Logit
 from ..models.design import describe_rows
 from ..models.multinomial import MultinomialFractionalLogit, _check_shares
@@ -341,8 +341,24 @@ def _llm_design(design: Any, llm: pd.DataFrame, pred_cols: list[str]
                 ) -> tuple[pd.Index, np.ndarray]:
     if design.design_info is None:
         raise ValueError("calibrate needs a formula model")
-    (x,) = patsy.build_design_matrices([design.design_info], llm, NA_action="drop",
-                                       return_type="dataframe")
+    try:
+        (x,) = patsy.build_design_matrices([design.design_info], llm, NA_action="drop",
+                                           return_type="dataframe")
+    except (patsy.PatsyError, AttributeError, TypeError) as exc:
+        # name the llm frame and the column at fault, not patsy's NameError or ufunc error
+        why = text_in_numbers(design.design_info, llm, what="the llm frame's")
+        if why is None and not isinstance(exc, patsy.PatsyError):
+            raise
+        if why is None:
+            needed = sorted({n for f in design.design_info.factor_infos
+                             for n in code_names(getattr(f, "code", ""))}
+                            & set(map(str, design.data.columns)))
+            absent = [c for c in needed if c not in set(map(str, llm.columns))]
+            why = (f"column(s) {absent} of the human frame used by the formula are not in the "
+                   f"llm frame (its columns: {list(llm.columns)})" if absent
+                   else str(getattr(exc, "message", exc)))
+        raise DataError(f"cannot build the regressors of {design.formula!r} for the llm frame: "
+                        f"{why}") from None
     ok = llm.loc[x.index, pred_cols].notna().all(axis=1)
     dropped = len(llm) - int(ok.sum())
     if dropped:

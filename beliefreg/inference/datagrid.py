@@ -26,7 +26,7 @@ import pandas as pd
 import patsy
 
 from ..exceptions import BeliefregError, DataError
-from ..frames import as_pandas_frame, is_dataframe_like
+from ..frames import as_pandas_frame, is_dataframe_like, text_in_numbers
 
 __all__ = ["VariableMap", "EvalFrame", "evaluation_frame", "VariableKind", "AtSpec",
            "UnknownVariableError"]
@@ -296,7 +296,12 @@ class VariableMap:
         try:
             (x,) = patsy.build_design_matrices([self.design.design_info], data,
                                                NA_action="raise", return_type="matrix")
-        except patsy.PatsyError as exc:
+        except (patsy.PatsyError, AttributeError, TypeError) as exc:
+            why = text_in_numbers(self.design.design_info, data)
+            if why is not None:
+                raise DataError(f"cannot rebuild the design for new data: {why}") from None
+            if not isinstance(exc, patsy.PatsyError):
+                raise
             raise DataError(f"cannot rebuild the design for new data: {exc}") from None
         return np.asarray(x, dtype=float)
 
@@ -318,7 +323,13 @@ class VariableMap:
             (x,) = patsy.build_design_matrices(
                 [sub], frame, NA_action=patsy.NAAction(NA_types=[]) if allow_nan else "raise",
                 return_type="matrix")
-        except patsy.PatsyError as exc:
+        except (patsy.PatsyError, AttributeError, TypeError) as exc:
+            why = text_in_numbers(sub, frame)
+            if why is not None:
+                raise DataError(f"cannot rebuild the design columns {[t.name for t in terms]}: "
+                                f"{why}") from None
+            if not isinstance(exc, patsy.PatsyError):
+                raise
             raise DataError(f"cannot rebuild the design columns {[t.name for t in terms]}: "
                             f"{exc}") from None
         x = np.asarray(x, dtype=float)

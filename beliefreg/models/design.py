@@ -17,7 +17,7 @@ import patsy
 from .._blas_threads import single_blas_thread
 from .formula_blocks import build_formula_design
 from ..exceptions import DataError, MissingColumnError, MissingValueWarning, RankDeficientError
-from ..frames import as_pandas_frame
+from ..frames import as_pandas_frame, text_in_numbers
 
 __all__ = ["Design", "design_from_formula", "design_from_arrays", "build_exog",
            "check_full_rank", "check_finite", "gram_matrix", "describe_rows"]
@@ -356,7 +356,15 @@ def build_exog(design: Design, newdata: Any, *, missing: str = "raise") -> np.nd
         try:
             (x,) = patsy.build_design_matrices([design.design_info], by_position,
                                                NA_action="drop", return_type="dataframe")
-        except patsy.PatsyError as exc:
+        except (patsy.PatsyError, AttributeError, TypeError) as exc:
+            # text in a numeric column fails inside patsy with an AttributeError (its own
+            # message formatting) or a ufunc TypeError: name the column instead
+            why = text_in_numbers(design.design_info, frame)
+            if why is not None:
+                raise DataError(f"cannot build the design of {design.formula!r} for newdata: "
+                                f"{why}") from None
+            if not isinstance(exc, patsy.PatsyError):
+                raise
             raise DataError(f"cannot build the design of {design.formula!r} for newdata"
                             f"{_patsy_where(exc)}: {_patsy_message(exc)}") from None
         values = x.to_numpy(dtype=float)

@@ -311,3 +311,17 @@ def test_polars_frames_and_repeated_index_labels():
     rep = br.calibrate(FORMULA, human.set_axis([0] * len(human)), llm.set_axis([1] * len(llm)),
                        prediction="belief", lam=0.5)
     np.testing.assert_allclose(rep.params, ref.params, rtol=1e-12)
+
+
+def test_llm_frame_with_a_missing_or_text_regressor_names_the_frame_and_column():
+    # before: patsy's "NameError: name 'price' is not defined" / a ufunc TypeError, with no
+    # word of which frame
+    human, llm = _frames()
+    with pytest.raises(DataError, match=r"llm frame: column\(s\) \['price'\] of the human "
+                                        r"frame .* not in the llm frame"):
+        br.calibrate(FORMULA, human, llm.rename(columns={"price": "Price"}),
+                     prediction="belief")
+    text = llm.assign(price=llm.price.astype(str))
+    with pytest.raises(DataError, match=r"llm frame's column\(s\) .* hold text: 'price' holds "
+                                        rf"{len(llm)} non-numeric"):
+        br.calibrate(FORMULA, human, text, prediction="belief")
