@@ -14,6 +14,7 @@ from ..frames import code_names, as_pandas_frame, text_in_numbers
 from ..models.binary import BinaryModel, Logit
 from ..models.design import describe_rows
 from ..models.multinomial import MultinomialFractionalLogit, _check_shares
+from ..models.share_effects import alternative_name
 from .estimator import Samples, dsl_fit, ppi_fit
 from .families import family_of
 from .results import CalibratedCovariance, calibrated_results
@@ -301,8 +302,7 @@ def _prediction_columns(prediction: Any, model: Any, multinomial: bool) -> list[
     alts = list(model.alternatives)
     if isinstance(prediction, Mapping):
         # 'C(choice) ~ x' names the alternatives 'C(choice)[a]': accept the level 'a' too
-        prediction = {next((a for a in alts if a == k or a.endswith(f"[{k}]")), k): v
-                      for k, v in prediction.items()}
+        prediction = {alternative_name(k, alts) or k: v for k, v in prediction.items()}
         missing = [a for a in alts if a not in prediction]
         if missing:
             raise ValueError(f"prediction has no column for alternatives {missing} "
