@@ -406,7 +406,9 @@ def _align(values: Any, frame: pd.DataFrame, rows: pd.Index, what: str) -> np.nd
         return arr[frame.index.get_indexer(rows)]
     if len(arr) == len(rows):
         return arr
-    raise DataError(f"{what} has length {len(arr)}, expected {len(frame)} or {len(rows)}")
+    expected = (f"{len(frame)} (the rows of the frame)" if len(frame) == len(rows) else
+                f"{len(frame)} (the rows of the frame) or {len(rows)} (the rows used)")
+    raise DataError(f"{what} has length {len(arr)}, expected {expected}")
 
 
 def _groups(spec: Any, human: pd.DataFrame, llm: pd.DataFrame, labels: pd.Index,

@@ -123,11 +123,14 @@ class CalibrationInfo:
     def _summary_notes(self) -> list[str]:
         notes = list(super()._summary_notes())  # type: ignore[misc]
         if self.method == "PPI++":
+            # an integer first: "-0 extra human rows" when the effective n is a shade below n
+            extra = int(round(self.effective_n - self.n_human))
+            worth = (f"worth about {extra} extra human rows" if extra >= 0 else
+                     f"worth about {-extra} human rows fewer than none (they cost precision)")
             notes.append(
                 f"Human answers calibrated with LLM predictions ({self.prediction}) by PPI++: "
                 f"lambda = {self.lam:.3f} (0 = human only, 1 = plain PPI). The LLM rows were "
-                f"worth about {self.effective_n - self.n_human:.0f} extra human rows "
-                f"(effective n {self.effective_n:.0f} from {self.n_human}).")
+                f"{worth} (effective n {self.effective_n:.0f} from {self.n_human}).")
         else:
             notes.append(f"Human answers calibrated with LLM predictions ({self.prediction}) by "
                          "DSL with known sampling probabilities (design-adjusted outcome).")

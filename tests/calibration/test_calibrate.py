@@ -325,3 +325,23 @@ def test_llm_frame_with_a_missing_or_text_regressor_names_the_frame_and_column()
     with pytest.raises(DataError, match=r"llm frame's column\(s\) .* hold text: 'price' holds "
                                         rf"{len(llm)} non-numeric"):
         br.calibrate(FORMULA, human, text, prediction="belief")
+
+
+def test_summary_note_and_length_error_read_correctly(monkeypatch):
+    # the note said "worth about -0 extra human rows" when the effective n was a shade below
+    # n (the demo's n = 150: 149.986); a sampling_prob of the wrong length said "expected 240
+    # or 240"
+    human, llm = _frames()
+    res = br.calibrate(FORMULA, human, llm, prediction="belief", lam=0)
+    assert "worth about 0 extra human rows" in res.summary().as_text()
+    for effective, words in [(239.7, "worth about 0 extra human rows"),
+                             (236.2, "worth about 4 human rows fewer than none"),
+                             (250.4, "worth about 10 extra human rows")]:
+        monkeypatch.setattr(type(res), "effective_n", property(lambda self: effective))
+        text = " ".join(res.summary().as_text().split())
+        assert words in text and "about -" not in text
+    monkeypatch.undo()
+    with pytest.raises(DataError, match=r"has length 30, expected 240 \(the rows of the "
+                                        r"frame\)$"):
+        br.calibrate(FORMULA, human, llm, prediction="belief", method="dsl",
+                     sampling_prob=np.full(30, 0.5))

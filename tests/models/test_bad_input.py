@@ -76,8 +76,13 @@ def test_cluster_groups_with_missing_values_wrong_length_or_one_cluster(frame):
         model.fit(cov_type="cluster", cov_kwds={"groups": g})
     with pytest.raises(DataError, match="length 17"):
         model.fit(cov_type="cluster", cov_kwds={"groups": np.arange(17)})
-    with pytest.raises(DataError, match="at least 2"):
+    # an array has no name: the message said "cluster variable None has 1 cluster"
+    with pytest.raises(DataError, match=r"cluster variable 'groups\[0\]' has 1 cluster; at "
+                                        "least 2"):
         model.fit(cov_type="cluster", cov_kwds={"groups": np.zeros(200)})
+    with pytest.raises(DataError, match="cluster variable 'g' has 1 cluster"):
+        br.FractionalLogit.from_formula("y ~ x", frame.assign(g=1)).fit(
+            cov_type="cluster", cov_kwds={"groups": "g"})
     with pytest.raises(KeyError, match="nosuch"):
         model.fit(cov_type="cluster", cov_kwds={"groups": "nosuch"})
     with pytest.raises(ValueError, match="needs cov_kwds"):
