@@ -7,6 +7,10 @@ request that ``simulate`` sends, llama.cpp's own timings (``prompt_ms`` + ``pred
 the server reports them). The fraction is their sum over the wall time of ``simulate``: what
 Python, JSON and the store-free pipeline add on top of llama.cpp. The first call in the process
 (model load, metadata read) is reported apart; the fraction is the median over the later calls.
+After each later call its requests are sent again, straight to llama.cpp's server in a bare
+loop (the same prompts, seeds and top-N list; no package code): the share of that loop in
+``simulate`` is what the package itself costs, apart from what llama.cpp's server spends
+outside its own timings (sorting the vocabulary and listing the top N).
 
 Run: ``python benchmarks/local_overhead.py [--conditions 8] [--repeats 3]``. Writes
 ``## Local backend overhead`` in ``benchmarks/RESULTS.md``.
@@ -61,13 +65,24 @@ def main() -> None:
     runtime = llama_runtime.get_runtime(path)
 
     spent: list[float] = []
+    sent: list[tuple[tuple, dict]] = []
     original = runtime.complete
+
+    def own_ms(out) -> float:
+        tm = out.get("timings") or {}
+        return (tm.get("prompt_ms") or 0.0) + (tm.get("predicted_ms") or 0.0)
 
     def recording(*a, **kw):
         out = original(*a, **kw)
-        tm = out.get("timings") or {}
-        spent.append((tm.get("prompt_ms") or 0.0) + (tm.get("predicted_ms") or 0.0))
+        sent.append((a, kw))
+        spent.append(own_ms(out))
         return out
+
+    def replay() -> tuple[float, float]:
+        """The requests of the last call sent straight to llama.cpp's server, in a bare loop."""
+        t = time.perf_counter()
+        own = sum(own_ms(original(*a, **kw)) for a, kw in sent)
+        return time.perf_counter() - t, own / 1000.0
 
     runtime.complete = recording  # type: ignore[method-assign]
 
@@ -75,19 +90,27 @@ def main() -> None:
     study = Study(prompt="Would you buy a pack of diapers for {price} cents? Answer {choices}.",
                   choices={"yes": ["Yes"], "no": ["No"]}, conditions={"price": prices},
                   runs=1, examples=EXAMPLES, seed=1)
-    calls = []
+    calls, bare = [], []
     for rep in range(args.repeats + 1):
         spent.clear()
+        sent.clear()
         t = time.perf_counter()
         simulate(study.replace(seed=rep + 1), LocalBackend(), store=None, progress=False)
         wall = time.perf_counter() - t
         calls.append((wall, sum(spent) / 1000.0, len(spent)))
-        print(f"call {rep}: simulate {wall:.3f} s, llama.cpp {sum(spent) / 1000:.3f} s over "
-              f"{len(spent)} requests ({sum(spent) / 1000 / wall:.1%})", flush=True)
+        msg = (f"call {rep}: simulate {wall:.3f} s, llama.cpp {sum(spent) / 1000:.3f} s over "
+               f"{len(spent)} requests ({sum(spent) / 1000 / wall:.1%})")
+        if rep:
+            bare.append(replay())
+            msg += (f"; the same requests in a bare loop {bare[-1][0]:.3f} s "
+                    f"({bare[-1][0] / wall:.1%} of simulate)")
+        print(msg, flush=True)
     loads["end"] = _load()
     later = calls[1:]
     fractions = [llama / wall for wall, llama, _ in later]
     frac = statistics.median(fractions)
+    bare_fractions = [b / wall for (wall, _, _), (b, _) in zip(later, bare)]
+    bare_own = [own / b for b, own in bare]
     first_wall, first_llama, _ = calls[0]
     lines = [
         f"`python benchmarks/local_overhead.py --conditions {args.conditions} --repeats "
@@ -111,6 +134,12 @@ def main() -> None:
         f"{statistics.median(s for _, s, _ in later):.2f} s |",
         f"| **llama.cpp's own time as a share of `simulate`** (median of {len(later)} calls; "
         f"range {min(fractions):.1%}-{max(fractions):.1%}) | **{frac:.1%}** |",
+        f"| the same requests sent straight to llama.cpp's server in a bare loop (no package "
+        f"code; same top-N list), as a share of `simulate` (median; range "
+        f"{min(bare_fractions):.1%}-{max(bare_fractions):.1%}) | "
+        f"**{statistics.median(bare_fractions):.1%}** |",
+        f"| llama.cpp's own timings as a share of that bare loop (median) | "
+        f"{statistics.median(bare_own):.1%} |",
         "",
         "<!-- notes are kept by hand below this marker; a rerun replaces the table above and "
         "keeps them (benchmarks/_results.py), so re-read the figures and update the notes -->",
