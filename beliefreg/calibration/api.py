@@ -302,16 +302,30 @@ def _prediction_columns(prediction: Any, model: Any, multinomial: bool) -> list[
     alts = list(model.alternatives)
     if isinstance(prediction, Mapping):
         # 'C(choice) ~ x' names the alternatives 'C(choice)[a]': accept the level 'a' too
-        prediction = {alternative_name(k, alts) or k: v for k, v in prediction.items()}
+        unknown = [k for k in prediction if alternative_name(k, alts) is None]
+        if unknown:
+            raise ValueError(f"prediction names alternatives {unknown} that are not in the "
+                             f"model, whose alternatives (the human outcome's) are {alts}"
+                             f"{_ABSENT_HINT}")
+        prediction = {alternative_name(k, alts): v for k, v in prediction.items()}
         missing = [a for a in alts if a not in prediction]
         if missing:
             raise ValueError(f"prediction has no column for alternatives {missing} "
                              f"(alternatives: {alts})")
         return [prediction[a] for a in alts]
     if isinstance(prediction, str) or len(prediction) != len(alts):
+        given = ([prediction] if isinstance(prediction, str) else list(prediction))
+        hint = _ABSENT_HINT if len(given) > len(alts) else ""
         raise ValueError(f"the multinomial model needs one prediction column per alternative "
-                         f"{alts}, as a list in that order or a dict")
+                         f"{alts} (the human outcome's), as a list in that order or a dict; "
+                         f"got {len(given)}: {given}{hint}")
     return list(prediction)
+
+
+# an alternative no respondent chose has zero human share: its coefficients are not identified
+_ABSENT_HINT = ("; an alternative that no human answer holds is not in the model: drop its "
+                "prediction column and renormalise the others, or pool it with another "
+                "alternative")
 
 
 def _predictions(frame: pd.DataFrame, cols: list[str], multinomial: bool, model: Any,

@@ -345,3 +345,29 @@ def test_summary_note_and_length_error_read_correctly(monkeypatch):
                                         r"frame\)$"):
         br.calibrate(FORMULA, human, llm, prediction="belief", method="dsl",
                      sampling_prob=np.full(30, 0.5))
+
+
+def test_multinomial_prediction_for_an_alternative_no_human_chose_is_explained():
+    # the humans never answered "none": the model has two alternatives, and the message said
+    # only "needs one prediction column per alternative [a, b]" for the three columns given;
+    # a dict with the extra key was accepted silently and then failed on the shares' sums
+    rng = np.random.default_rng(3)
+    human = pd.DataFrame({"price": rng.uniform(1, 3, 200), "choice": rng.choice(["a", "b"], 200)})
+    llm = pd.DataFrame({"price": rng.uniform(1, 3, 500)})
+    shares = rng.dirichlet(np.ones(3), 200), rng.dirichlet(np.ones(3), 500)
+    for frame, s in zip((human, llm), shares):
+        frame[["p_a", "p_b", "p_none"]] = s
+    kw = {"model": br.MultinomialFractionalLogit}
+    with pytest.raises(ValueError, match=r"per alternative \['C\(choice\)\[a\]', "
+                                         r"'C\(choice\)\[b\]'\] .*got 3: .*no human answer"):
+        br.calibrate("C(choice) ~ price", human, llm, prediction=["p_a", "p_b", "p_none"], **kw)
+    with pytest.raises(ValueError, match=r"alternatives \['none'\] that are not in the model.*"
+                                         "no human answer"):
+        br.calibrate("C(choice) ~ price", human, llm,
+                     prediction={"a": "p_a", "b": "p_b", "none": "p_none"}, **kw)
+    for frame in (human, llm):   # what the message asks for: the two alternatives' shares
+        total = frame.p_a + frame.p_b
+        frame["p_a"], frame["p_b"] = frame.p_a / total, frame.p_b / total
+    res = br.calibrate("C(choice) ~ price", human, llm, prediction={"a": "p_a", "b": "p_b"},
+                       base="a", **kw)
+    assert res.model.alternatives == ["C(choice)[a]", "C(choice)[b]"]
