@@ -414,12 +414,13 @@ class LikelihoodResults:
 
         Parameters
         ----------
-        func : callable or str
-            ``func(params)`` with ``params`` a pandas Series indexed by term name; returns a
-            scalar, an array or a Series (its index names the rows). Or a string expression
-            in term names, e.g. ``"-sole / mrate"`` or ``"exp(`np.log(price)`)"`` (names
-            that are not identifiers may be quoted in backticks); several expressions
-            separated by commas give several rows.
+        func : callable, str or list of str
+            ``func(params)`` with ``params`` a pandas Series indexed by term name (by
+            position: ``params.iloc[i]``); returns a scalar, an array or a Series (its index
+            names the rows). Or a string expression in term names, e.g. ``"-sole / mrate"``
+            or ``"exp(`np.log(price)`)"`` (names that are not identifiers may be quoted in
+            backticks); several expressions separated by commas, or a list of expressions,
+            give several rows.
         name : str or sequence, optional
             Row name(s) of the result.
         jacobian : callable or array_like, optional
