@@ -114,7 +114,8 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
     Raises
     ------
     DataError
-        Invalid predictions, weights, clusters or sampling probabilities (naming the rows).
+        Invalid predictions, weights, clusters or sampling probabilities (naming the rows);
+        no more usable human rows than regressors.
     ValueError
         Unknown method, covariance type or option combination.
 
@@ -198,6 +199,15 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
     design = human_model.design
     labels = design.row_labels
     multinomial = isinstance(human_model, MultinomialFractionalLogit)
+    k = design.exog.shape[1]
+    if len(labels) <= k:
+        # n = k rows fit exactly (a separated logit): the variance of the human rows' scores,
+        # the human part of the sandwich, has rank <= n - 1 < k and the "standard errors"
+        # that came out (e.g. 0.17 from 2 rows) measured nothing
+        raise DataError(f"the human frame has {len(labels)} usable row(s) for {k} regressors "
+                        f"{design.exog_names}: the human part of the calibrated covariance "
+                        "cannot be estimated; calibration needs more human rows than "
+                        "regressors (many more for reliable intervals)")
 
     pred_cols = _prediction_columns(prediction, human_model, multinomial)
     for name, frame in (("human", human), ("llm", llm)):

@@ -371,3 +371,16 @@ def test_multinomial_prediction_for_an_alternative_no_human_chose_is_explained()
     res = br.calibrate("C(choice) ~ price", human, llm, prediction={"a": "p_a", "b": "p_b"},
                        base="a", **kw)
     assert res.model.alternatives == ["C(choice)[a]", "C(choice)[b]"]
+
+
+def test_no_more_human_rows_than_regressors_is_refused():
+    # two human rows for two parameters: the human logit is separated and the PPI++ fit
+    # reported standard errors (0.17 for the slope) that measured nothing
+    human, llm = _frames()
+    with pytest.raises(DataError, match=r"the human frame has 3 usable row\(s\) for 3 "
+                                        r"regressors"):
+        br.calibrate(FORMULA, human.iloc[:3], llm, prediction="belief")
+    with pytest.raises(DataError, match=r"has 2 usable row\(s\) for 2 regressors"):
+        br.calibrate("yes ~ np.log(price)", human.iloc[:2], llm, prediction="belief")
+    res = br.calibrate(FORMULA, human.iloc[:40], llm, prediction="belief")   # enough rows
+    assert np.isfinite(res.bse).all()
