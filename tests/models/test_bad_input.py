@@ -212,3 +212,32 @@ def test_a_separated_fit_has_no_robust_standard_errors():
                    and f"the {ct} covariance divides two numerically zero quantities" in m
                    for m in msgs), (ct, msgs)
         assert not any("two-way" in m for m in msgs)
+
+
+def test_numbers_written_as_text_and_unused_categories_are_explained(frame):
+    # a regressor of numbers as strings was a category with one column per value: with 200
+    # rows and 200 values a saturated model was fitted without a word, with more values the
+    # error listed every column name; an unused level of a pandas Categorical gave a zero
+    # column without saying where it came from
+    text = frame.assign(x=frame.x.astype(str))
+    with pytest.raises(DataError, match=r"the regressor 'x' of 'y ~ x' holds numbers written "
+                                        r"as text \(200 distinct values .*pd.to_numeric, or "
+                                        r"write C\(x\)"):
+        br.FractionalLogit.from_formula("y ~ x", text)
+    # C(x) says a category is meant: then the design is too wide, and the error says why
+    # without listing 200 names
+    with pytest.raises(RankDeficientError) as info:
+        br.FractionalLogit.from_formula("y ~ C(x) + g", text)   # 201 columns, 200 rows
+    message = str(info.value)
+    assert "... and 190 more" in message and message.count("C(x)[T.") == 10
+    assert "'C(x)' was coded as a category with at least" in message
+    unused = frame.assign(c=pd.Categorical(np.where(frame.x > 0, "a", "b"),
+                                           categories=["a", "b", "never"]))
+    with pytest.raises(RankDeficientError, match=r"\['c\[T.never\]'\] are identically zero; "
+                                                 r"a level .*remove_unused_categories"):
+        br.FractionalLogit.from_formula("y ~ x + c", unused)
+    # a real category with a few levels is untouched: no hint
+    few = frame.assign(c=np.where(frame.x > 0, "1", "2"), d=np.where(frame.x > 0, "1", "2"))
+    with pytest.raises(RankDeficientError) as info:
+        br.FractionalLogit.from_formula("y ~ c + d", few)
+    assert "pd.to_numeric" not in str(info.value)
