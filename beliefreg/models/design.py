@@ -18,7 +18,7 @@ import patsy
 from .._blas_threads import single_blas_thread
 from .formula_blocks import build_formula_design
 from ..exceptions import DataError, MissingColumnError, MissingValueWarning, RankDeficientError
-from ..frames import as_pandas_frame, text_in_numbers
+from ..frames import as_pandas_frame, code_names, text_in_numbers
 
 __all__ = ["Design", "design_from_formula", "design_from_arrays", "build_exog",
            "check_full_rank", "check_finite", "gram_matrix", "describe_rows"]
@@ -281,6 +281,27 @@ def _patsy_where(exc: Exception) -> str:
         return ""
 
 
+def _text_where_numbers(exc: Exception, data: pd.DataFrame) -> str:
+    """'; column 'price' holds text such as ['20c']': the columns of the failing formula
+    term that hold text, when patsy failed evaluating it (``np.log`` of a string)."""
+    origin = getattr(exc, "origin", None)
+    try:
+        code = origin.code[origin.start:origin.end]
+    except (AttributeError, TypeError):
+        return ""
+    found = []
+    for name in sorted(code_names(code) & set(map(str, data.columns))):
+        col = data[name]
+        if col.dtype != object and not pd.api.types.is_string_dtype(col.dtype):
+            continue
+        text = [str(v) for v in pd.unique(col[col.notna()]) if isinstance(v, str)]
+        if text:
+            found.append(f"column {name!r} holds text such as {text[:3]}")
+    if not found:
+        return ""
+    return "; " + ", ".join(found) + " (convert it with pd.to_numeric)"
+
+
 def _by_position(frame: pd.DataFrame) -> pd.DataFrame:
     """A shallow copy of ``frame`` indexed 0..n-1 (no data copied)."""
     index = frame.index
@@ -314,7 +335,7 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
         built = build_formula_design(formula, by_position, eval_env)
     except patsy.PatsyError as exc:
         raise DataError(f"cannot build the design of {formula!r}{_patsy_where(exc)}: "
-                        f"{_patsy_message(exc)}") from None
+                        f"{_patsy_message(exc)}{_text_where_numbers(exc, data)}") from None
     _refuse_numbers_as_categories(built.rhs_info, data, formula)
     endog_names = [str(c) for c in built.lhs_info.column_names]
     if len(endog_names) != 1 and not multivariate:

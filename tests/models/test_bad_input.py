@@ -241,3 +241,11 @@ def test_numbers_written_as_text_and_unused_categories_are_explained(frame):
     with pytest.raises(RankDeficientError) as info:
         br.FractionalLogit.from_formula("y ~ c + d", few)
     assert "pd.to_numeric" not in str(info.value)
+
+
+def test_a_transform_of_a_text_column_names_the_column(frame):
+    # np.log of a text column failed in patsy with a ufunc TypeError that named no column
+    text = frame.assign(x=(frame.x + 3).round(2).astype(str) + "c")
+    with pytest.raises(DataError, match=r"\(in `np.log\(x\)`\): .*; column 'x' holds text "
+                                        r"such as \['.*c', .*pd.to_numeric"):
+        br.FractionalLogit.from_formula("y ~ np.log(x)", text)
