@@ -495,6 +495,12 @@ def _means_row(vmap: VariableMap, data: pd.DataFrame, w: np.ndarray) -> dict[str
 def _resolve_by(by: Any, source: pd.DataFrame, vmap: VariableMap, what: str) -> list[str]:
     if by is None:
         return []
+    if isinstance(by, pd.Series) or (isinstance(by, np.ndarray) and by.dtype.kind not in "OUS"):
+        # a column of values (by=d.price > 2) was read as a list of names: "by=True is not a
+        # column"
+        raise TypeError(f"by takes column names of {what} (a name or a list of names), got "
+                        f"a {type(by).__name__} of {len(by)} values; put the grouping in a "
+                        "column of the frame the model was fitted on and pass its name")
     names = [by] if isinstance(by, str) else list(by)
     for b in names:
         if b not in source.columns:
