@@ -386,6 +386,17 @@ def _refuse_numbers_as_categories(design_info: Any, data: pd.DataFrame, formula:
             name = quoted.group(2)
         if name not in data.columns:
             continue   # C(x), an expression: the user chose the coding
+        why = numbers_as_text(data, [name], formula)
+        if why:
+            raise DataError(f"{why}, or write C({code}) if it really is a category")
+
+
+def numbers_as_text(data: pd.DataFrame, names: Sequence[str], formula: str) -> str | None:
+    """Why a regressor of ``formula`` is wrong: the first column of ``names`` that holds
+    numbers written as text with many distinct values, or None."""
+    for name in names:
+        if name not in data.columns:
+            continue
         col = data[name]
         if not (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
             continue
@@ -393,11 +404,11 @@ def _refuse_numbers_as_categories(design_info: Any, data: pd.DataFrame, formula:
         if len(values) < NUMBERS_AS_TEXT_LEVELS:
             continue
         if all(isinstance(v, str) and _is_float(v) for v in values):
-            raise DataError(
-                f"the regressor {name!r} of {formula!r} holds numbers written as text "
-                f"({len(values)} distinct values such as {[str(v) for v in values[:3]]}), "
-                f"which would be coded as a category with one column per value; convert it "
-                f"with pd.to_numeric, or write C({code}) if it really is a category")
+            return (f"the regressor {name!r} of {formula!r} holds numbers written as text "
+                    f"({len(values)} distinct values such as {[str(v) for v in values[:3]]}), "
+                    "which would be coded as a category with one column per value; convert "
+                    "it with pd.to_numeric")
+    return None
 
 
 def design_from_arrays(endog: Any, exog: Any, *, weights: Any = None) -> Design:
