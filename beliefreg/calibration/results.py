@@ -78,6 +78,27 @@ class CalibrationInfo:
         for key, value in info.items():
             setattr(self, key, value)
 
+    def boottest(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available for a calibrated fit: use the Wald tests and intervals.
+
+        The wild cluster score bootstrap re-estimates the model from the human rows' scores
+        alone; the calibrated estimating equation also has the LLM rows' terms, and its
+        clusters may span both frames. Run on this object it tested the human-only estimator
+        with one cluster per human row and reported that p-value as the calibrated one.
+
+        Raises
+        ------
+        NotImplementedError
+            Always; ``t_test``, ``wald_test``, ``conf_int`` and the delta-method quantities
+            use the calibrated covariance, and ``res.human_only.boottest(...)`` bootstraps the
+            human-only fit.
+        """
+        raise NotImplementedError(
+            f"boottest is not implemented for a {self.method}-calibrated fit: the score "
+            "bootstrap knows only the human rows' estimating equation, not the LLM rows' "
+            "terms or clusters that span both frames. Use t_test/wald_test/conf_int (the "
+            "calibrated covariance), or res.human_only.boottest(...) for the human-only fit")
+
     @property
     def effective_nobs(self) -> pd.Series:
         if self.method != "PPI++":

@@ -384,3 +384,15 @@ def test_no_more_human_rows_than_regressors_is_refused():
         br.calibrate("yes ~ np.log(price)", human.iloc[:2], llm, prediction="belief")
     res = br.calibrate(FORMULA, human.iloc[:40], llm, prediction="belief")   # enough rows
     assert np.isfinite(res.bse).all()
+
+
+def test_boottest_of_a_calibrated_fit_is_refused_not_answered_for_the_human_fit():
+    # it bootstrapped the human-only estimator, one cluster per human row, and returned that
+    # p-value on the calibrated results
+    human, llm = _frames()
+    res = br.calibrate(FORMULA, human, llm, prediction="belief", cov_type="cluster",
+                       cov_kwds={"groups": "person"})
+    with pytest.raises(NotImplementedError, match="not implemented for a PPI\\+\\+-calibrated"):
+        res.boottest("np.log(price) = 0", reps=99, seed=1)
+    bt = res.human_only.boottest("np.log(price) = 0", reps=99, seed=1)
+    assert 0 <= bt.pvalue <= 1
