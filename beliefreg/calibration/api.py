@@ -10,7 +10,7 @@ import pandas as pd
 import patsy
 
 from ..exceptions import DataError, MissingValueWarning
-from ..frames import code_names, as_pandas_frame, text_in_numbers
+from ..frames import as_pandas_frame, code_names, formula_outcome_names, text_in_numbers
 from ..models.binary import BinaryModel, Logit
 from ..models.design import describe_rows
 from ..models.multinomial import MultinomialFractionalLogit, _check_shares
@@ -210,6 +210,12 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
                         "regressors (many more for reliable intervals)")
 
     pred_cols = _prediction_columns(prediction, human_model, multinomial)
+    outcome = set(formula_outcome_names(formula, human.columns))
+    if outcome & set(pred_cols):
+        # the human answers passed as their own prediction: PPI++ then "calibrates" y with y
+        raise ValueError(f"the prediction column(s) {sorted(outcome & set(pred_cols))} are the "
+                         f"formula's outcome: the prediction is the LLM's belief for the same "
+                         "question (e.g. 'belief_yes'), a column of its own in both frames")
     for name, frame in (("human", human), ("llm", llm)):
         missing = [c for c in pred_cols if c not in frame.columns]
         if missing:

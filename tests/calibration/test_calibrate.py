@@ -396,3 +396,12 @@ def test_boottest_of_a_calibrated_fit_is_refused_not_answered_for_the_human_fit(
         res.boottest("np.log(price) = 0", reps=99, seed=1)
     bt = res.human_only.boottest("np.log(price) = 0", reps=99, seed=1)
     assert 0 <= bt.pvalue <= 1
+
+
+def test_the_outcome_given_as_the_prediction_is_refused():
+    # prediction="yes" (the human answers) with the llm frame's own "yes" column ran and
+    # returned a "calibrated" fit of y on y
+    human, llm = _frames()
+    with pytest.raises(ValueError, match=r"the prediction column\(s\) \['yes'\] are the "
+                                         "formula's outcome"):
+        br.calibrate(FORMULA, human, llm.assign(yes=llm.belief), prediction="yes")
