@@ -181,7 +181,9 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
     # any frame the models accept (pandas, polars, pyarrow, dict of columns), as pandas with a
     # unique index (the rows are matched by label between the design and the frames)
     human = as_pandas_frame(human, what="human", formula=formula)
-    llm = as_pandas_frame(llm, what="llm")
+    # the llm rows are new data for the human design: a Categorical may hold any subset or
+    # order of the human levels (read as plain values, checked against the fitted levels)
+    llm = as_pandas_frame(llm, what="llm", newdata=True)
     if not human.index.is_unique:
         human = human.reset_index(drop=True)
     if not llm.index.is_unique:

@@ -405,3 +405,20 @@ def test_the_outcome_given_as_the_prediction_is_refused():
     with pytest.raises(ValueError, match=r"the prediction column\(s\) \['yes'\] are the "
                                          "formula's outcome"):
         br.calibrate(FORMULA, human, llm.assign(yes=llm.belief), prediction="yes")
+
+
+def test_llm_categoricals_may_order_or_subset_the_human_levels():
+    # the llm frame's Categorical with the human levels in another order (or an unused extra
+    # level) was refused by patsy: "mismatching levels: expected ('a', 'b'), got ('b', 'a')"
+    human, llm = _frames()
+    human["seg"] = np.where(human.person % 2 == 0, "a", "b")
+    llm["seg"] = np.where(llm.person % 2 == 0, "a", "b")
+    formula = FORMULA + " + seg"
+    ref = br.calibrate(formula, human, llm, prediction="belief")
+    for cats in (["b", "a"], ["a", "b", "never"]):
+        res = br.calibrate(formula, human.assign(seg=pd.Categorical(human.seg)),
+                           llm.assign(seg=pd.Categorical(llm.seg, categories=cats)),
+                           prediction="belief")
+        pd.testing.assert_series_equal(res.params, ref.params, rtol=1e-12)
+    with pytest.raises(DataError, match=r"llm frame: .*value 'c' does not match"):
+        br.calibrate(formula, human, llm.assign(seg="c"), prediction="belief")
