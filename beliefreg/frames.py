@@ -41,7 +41,8 @@ import pandas as pd
 
 from .exceptions import DataError
 
-__all__ = ["as_pandas_frame", "formula_outcome_names", "is_dataframe_like"]
+__all__ = ["as_pandas_frame", "formula_outcome_names", "is_dataframe_like", "text_in_numbers",
+           "code_names"]
 
 
 def is_dataframe_like(data: Any) -> bool:
@@ -209,6 +210,58 @@ def formula_outcome_names(formula: str, columns: Iterable[Any]) -> list[str]:
             names.add(str(node.args[0].value))
     cols = {str(c) for c in columns}
     return sorted(names & cols)
+
+
+def code_names(code: str) -> set[str]:
+    """The names a patsy factor's code reads: ``np.log(price)`` -> {np, price}, ``Q('a b')``
+    -> {a b}."""
+    try:
+        tree = ast.parse(code.strip(), mode="eval")
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id == "Q" and node.args and isinstance(node.args[0], ast.Constant)):
+            names.add(str(node.args[0].value))
+    return names
+
+
+def text_in_numbers(design_info: Any, frame: pd.DataFrame, *, what: str = "newdata") -> str | None:
+    """Why ``frame`` cannot be read by a fitted design: a column the design reads as numbers
+    holds text (``"1.5"`` from a CSV read as strings). None when no such column is found.
+
+    ``design_info`` is patsy's ``DesignInfo`` of the fitted right-hand side: its numerical
+    factors name the columns that must hold numbers. Used to explain a failure of
+    ``patsy.build_design_matrices`` (whose own message is then an ``AttributeError`` or a
+    ufunc ``TypeError``), so a valid frame is never refused by it.
+    """
+    numeric: set[str] = set()
+    for factor, info in getattr(design_info, "factor_infos", {}).items():
+        if getattr(info, "type", None) == "numerical" and hasattr(factor, "code"):
+            numeric |= code_names(factor.code)
+    problems = []
+    for name in frame.columns:
+        if str(name) not in numeric:
+            continue
+        col = frame[name]
+        if (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)
+                or isinstance(col.dtype, pd.CategoricalDtype)):
+            continue
+        missing = _missing(col)
+        bad = [i for i, (v, m) in enumerate(zip(col, missing))
+               if not m and not _is_number(v) and not isinstance(v, (bool, np.bool_))]
+        if bad:
+            examples = list(dict.fromkeys(str(col.iloc[i]) for i in bad))[:3]
+            rows = [_py(frame.index[i]) for i in bad[:5]]
+            problems.append(f"{name!r} holds {len(bad)} non-numeric value(s) such as "
+                            f"{examples} (rows {rows})")
+    if not problems:
+        return None
+    return (f"{what} column(s) that the model reads as numbers hold text: "
+            + "; ".join(problems) + ". Convert them (pd.to_numeric) or drop those rows")
 
 
 def as_pandas_frame(data: Any, *, what: str = "data", formula: str | None = None,

@@ -8,6 +8,7 @@ know (fitted values, predictions, fit statistics).
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
 from typing import Any
 
@@ -164,6 +165,16 @@ class LikelihoodResults:
             q = np.asarray(hypothesis[1], float).reshape(-1)
         elif isinstance(hypothesis, (str, list)) and not (
                 isinstance(hypothesis, list) and hypothesis and not isinstance(hypothesis[0], str)):
+            # `persona[T.student]`: the backtick quoting of nlcom's expressions (patsy's
+            # constraint parser knows the parameter names without it)
+            known = set(names)
+
+            def unquote(text: str) -> str:
+                return re.sub(r"`([^`]+)`",
+                              lambda m: m.group(1) if m.group(1) in known else m.group(0), text)
+
+            hypothesis = (unquote(hypothesis) if isinstance(hypothesis, str)
+                          else [unquote(h) for h in hypothesis])
             try:
                 lc = patsy.DesignInfo(names).linear_constraint(hypothesis)
             except patsy.PatsyError as exc:
@@ -403,12 +414,13 @@ class LikelihoodResults:
 
         Parameters
         ----------
-        func : callable or str
-            ``func(params)`` with ``params`` a pandas Series indexed by term name; returns a
-            scalar, an array or a Series (its index names the rows). Or a string expression
-            in term names, e.g. ``"-sole / mrate"`` or ``"exp(`np.log(price)`)"`` (names
-            that are not identifiers may be quoted in backticks); several expressions
-            separated by commas give several rows.
+        func : callable, str or list of str
+            ``func(params)`` with ``params`` a pandas Series indexed by term name (by
+            position: ``params.iloc[i]``); returns a scalar, an array or a Series (its index
+            names the rows). Or a string expression in term names, e.g. ``"-sole / mrate"``
+            or ``"exp(`np.log(price)`)"`` (names that are not identifiers may be quoted in
+            backticks); several expressions separated by commas, or a list of expressions,
+            give several rows.
         name : str or sequence, optional
             Row name(s) of the result.
         jacobian : callable or array_like, optional

@@ -10,10 +10,11 @@ import pandas as pd
 import patsy
 
 from ..exceptions import DataError, MissingValueWarning
-from ..frames import as_pandas_frame
+from ..frames import as_pandas_frame, code_names, formula_outcome_names, text_in_numbers
 from ..models.binary import BinaryModel, Logit
 from ..models.design import describe_rows
 from ..models.multinomial import MultinomialFractionalLogit, _check_shares
+from ..models.share_effects import alternative_name
 from .estimator import Samples, dsl_fit, ppi_fit
 from .families import family_of
 from .results import CalibratedCovariance, calibrated_results
@@ -113,7 +114,8 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
     Raises
     ------
     DataError
-        Invalid predictions, weights, clusters or sampling probabilities (naming the rows).
+        Invalid predictions, weights, clusters or sampling probabilities (naming the rows);
+        no more usable human rows than regressors.
     ValueError
         Unknown method, covariance type or option combination.
 
@@ -179,7 +181,9 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
     # any frame the models accept (pandas, polars, pyarrow, dict of columns), as pandas with a
     # unique index (the rows are matched by label between the design and the frames)
     human = as_pandas_frame(human, what="human", formula=formula)
-    llm = as_pandas_frame(llm, what="llm")
+    # the llm rows are new data for the human design: a Categorical may hold any subset or
+    # order of the human levels (read as plain values, checked against the fitted levels)
+    llm = as_pandas_frame(llm, what="llm", newdata=True)
     if not human.index.is_unique:
         human = human.reset_index(drop=True)
     if not llm.index.is_unique:
@@ -197,8 +201,23 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
     design = human_model.design
     labels = design.row_labels
     multinomial = isinstance(human_model, MultinomialFractionalLogit)
+    k = design.exog.shape[1]
+    if len(labels) <= k:
+        # n = k rows fit exactly (a separated logit): the variance of the human rows' scores,
+        # the human part of the sandwich, has rank <= n - 1 < k and the "standard errors"
+        # that came out (e.g. 0.17 from 2 rows) measured nothing
+        raise DataError(f"the human frame has {len(labels)} usable row(s) for {k} regressors "
+                        f"{design.exog_names}: the human part of the calibrated covariance "
+                        "cannot be estimated; calibration needs more human rows than "
+                        "regressors (many more for reliable intervals)")
 
     pred_cols = _prediction_columns(prediction, human_model, multinomial)
+    outcome = set(formula_outcome_names(formula, human.columns))
+    if outcome & set(pred_cols):
+        # the human answers passed as their own prediction: PPI++ then "calibrates" y with y
+        raise ValueError(f"the prediction column(s) {sorted(outcome & set(pred_cols))} are the "
+                         f"formula's outcome: the prediction is the LLM's belief for the same "
+                         "question (e.g. 'belief_yes'), a column of its own in both frames")
     for name, frame in (("human", human), ("llm", llm)):
         missing = [c for c in pred_cols if c not in frame.columns]
         if missing:
@@ -301,17 +320,30 @@ def _prediction_columns(prediction: Any, model: Any, multinomial: bool) -> list[
     alts = list(model.alternatives)
     if isinstance(prediction, Mapping):
         # 'C(choice) ~ x' names the alternatives 'C(choice)[a]': accept the level 'a' too
-        prediction = {next((a for a in alts if a == k or a.endswith(f"[{k}]")), k): v
-                      for k, v in prediction.items()}
+        unknown = [k for k in prediction if alternative_name(k, alts) is None]
+        if unknown:
+            raise ValueError(f"prediction names alternatives {unknown} that are not in the "
+                             f"model, whose alternatives (the human outcome's) are {alts}"
+                             f"{_ABSENT_HINT}")
+        prediction = {alternative_name(k, alts): v for k, v in prediction.items()}
         missing = [a for a in alts if a not in prediction]
         if missing:
             raise ValueError(f"prediction has no column for alternatives {missing} "
                              f"(alternatives: {alts})")
         return [prediction[a] for a in alts]
     if isinstance(prediction, str) or len(prediction) != len(alts):
+        given = ([prediction] if isinstance(prediction, str) else list(prediction))
+        hint = _ABSENT_HINT if len(given) > len(alts) else ""
         raise ValueError(f"the multinomial model needs one prediction column per alternative "
-                         f"{alts}, as a list in that order or a dict")
+                         f"{alts} (the human outcome's), as a list in that order or a dict; "
+                         f"got {len(given)}: {given}{hint}")
     return list(prediction)
+
+
+# an alternative no respondent chose has zero human share: its coefficients are not identified
+_ABSENT_HINT = ("; an alternative that no human answer holds is not in the model: drop its "
+                "prediction column and renormalise the others, or pool it with another "
+                "alternative")
 
 
 def _predictions(frame: pd.DataFrame, cols: list[str], multinomial: bool, model: Any,
@@ -341,8 +373,24 @@ def _llm_design(design: Any, llm: pd.DataFrame, pred_cols: list[str]
                 ) -> tuple[pd.Index, np.ndarray]:
     if design.design_info is None:
         raise ValueError("calibrate needs a formula model")
-    (x,) = patsy.build_design_matrices([design.design_info], llm, NA_action="drop",
-                                       return_type="dataframe")
+    try:
+        (x,) = patsy.build_design_matrices([design.design_info], llm, NA_action="drop",
+                                           return_type="dataframe")
+    except (patsy.PatsyError, AttributeError, TypeError) as exc:
+        # name the llm frame and the column at fault, not patsy's NameError or ufunc error
+        why = text_in_numbers(design.design_info, llm, what="the llm frame's")
+        if why is None and not isinstance(exc, patsy.PatsyError):
+            raise
+        if why is None:
+            needed = sorted({n for f in design.design_info.factor_infos
+                             for n in code_names(getattr(f, "code", ""))}
+                            & set(map(str, design.data.columns)))
+            absent = [c for c in needed if c not in set(map(str, llm.columns))]
+            why = (f"column(s) {absent} of the human frame used by the formula are not in the "
+                   f"llm frame (its columns: {list(llm.columns)})" if absent
+                   else str(getattr(exc, "message", exc)))
+        raise DataError(f"cannot build the regressors of {design.formula!r} for the llm frame: "
+                        f"{why}") from None
     ok = llm.loc[x.index, pred_cols].notna().all(axis=1)
     dropped = len(llm) - int(ok.sum())
     if dropped:
@@ -390,7 +438,9 @@ def _align(values: Any, frame: pd.DataFrame, rows: pd.Index, what: str) -> np.nd
         return arr[frame.index.get_indexer(rows)]
     if len(arr) == len(rows):
         return arr
-    raise DataError(f"{what} has length {len(arr)}, expected {len(frame)} or {len(rows)}")
+    expected = (f"{len(frame)} (the rows of the frame)" if len(frame) == len(rows) else
+                f"{len(frame)} (the rows of the frame) or {len(rows)} (the rows used)")
+    raise DataError(f"{what} has length {len(arr)}, expected {expected}")
 
 
 def _groups(spec: Any, human: pd.DataFrame, llm: pd.DataFrame, labels: pd.Index,

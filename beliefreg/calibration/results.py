@@ -78,6 +78,27 @@ class CalibrationInfo:
         for key, value in info.items():
             setattr(self, key, value)
 
+    def boottest(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available for a calibrated fit: use the Wald tests and intervals.
+
+        The wild cluster score bootstrap re-estimates the model from the human rows' scores
+        alone; the calibrated estimating equation also has the LLM rows' terms, and its
+        clusters may span both frames. Run on this object it tested the human-only estimator
+        with one cluster per human row and reported that p-value as the calibrated one.
+
+        Raises
+        ------
+        NotImplementedError
+            Always; ``t_test``, ``wald_test``, ``conf_int`` and the delta-method quantities
+            use the calibrated covariance, and ``res.human_only.boottest(...)`` bootstraps the
+            human-only fit.
+        """
+        raise NotImplementedError(
+            f"boottest is not implemented for a {self.method}-calibrated fit: the score "
+            "bootstrap knows only the human rows' estimating equation, not the LLM rows' "
+            "terms or clusters that span both frames. Use t_test/wald_test/conf_int (the "
+            "calibrated covariance), or res.human_only.boottest(...) for the human-only fit")
+
     @property
     def effective_nobs(self) -> pd.Series:
         if self.method != "PPI++":
@@ -123,11 +144,14 @@ class CalibrationInfo:
     def _summary_notes(self) -> list[str]:
         notes = list(super()._summary_notes())  # type: ignore[misc]
         if self.method == "PPI++":
+            # an integer first: "-0 extra human rows" when the effective n is a shade below n
+            extra = int(round(self.effective_n - self.n_human))
+            worth = (f"worth about {extra} extra human rows" if extra >= 0 else
+                     f"worth about {-extra} human rows fewer than none (they cost precision)")
             notes.append(
                 f"Human answers calibrated with LLM predictions ({self.prediction}) by PPI++: "
                 f"lambda = {self.lam:.3f} (0 = human only, 1 = plain PPI). The LLM rows were "
-                f"worth about {self.effective_n - self.n_human:.0f} extra human rows "
-                f"(effective n {self.effective_n:.0f} from {self.n_human}).")
+                f"{worth} (effective n {self.effective_n:.0f} from {self.n_human}).")
         else:
             notes.append(f"Human answers calibrated with LLM predictions ({self.prediction}) by "
                          "DSL with known sampling probabilities (design-adjusted outcome).")

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
-from ..exceptions import DataError, SeparationWarning
+from ..exceptions import CovarianceWarning, DataError, SeparationWarning
 from ..models.binary import FractionalLogit, Logit
 from ..models.design import check_full_rank
 from .batch_fit import fit_logit_many
@@ -182,6 +182,10 @@ class LogitCoefficient:
             else:
                 value = float(res.params.iloc[j])
         for w in caught:
+            # only the coefficient is used: the covariance's warnings (a singular HC0 on a
+            # one-run resample) said nothing about it, once per resample (hundreds of lines)
+            if issubclass(w.category, CovarianceWarning):
+                continue
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return value
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError, MissingValueWarning
+from ..frames import as_pandas_frame, is_dataframe_like
 
 __all__ = ["MeasureName", "MEASURES", "Measure", "MeasurePanel", "measure_panel"]
 
@@ -140,7 +141,7 @@ def measure_panel(panel: pd.DataFrame, *, condition: str = "condition_id", run: 
 
     Parameters
     ----------
-    panel : pandas.DataFrame
+    panel : pandas.DataFrame (or a polars DataFrame or pyarrow Table)
         One row per (condition, run).
     condition, run : str
         The condition identifier and the run index columns. Each (condition, run) pair must be
@@ -172,7 +173,13 @@ def measure_panel(panel: pd.DataFrame, *, condition: str = "condition_id", run: 
         measures, so that the two are compared on the same runs.
     """
     if not isinstance(panel, pd.DataFrame):
-        raise TypeError(f"panel must be a pandas DataFrame, got {type(panel).__name__}")
+        # a polars or pyarrow panel (e.g. pl.read_parquet("panel.parquet")), as the models
+        # accept; anything else is named with its module ("got DataFrame" said nothing)
+        if not is_dataframe_like(panel):
+            kind = type(panel)
+            raise TypeError(f"panel must be a data frame (pandas, polars, pyarrow), got "
+                            f"{kind.__module__}.{kind.__qualname__}")
+        panel = as_pandas_frame(panel, what="panel")
     belief = f"belief_{alternative}" if belief is None else belief
     roles = {"condition": condition, "run": run, "belief": belief, "choice": choice}
     roles.update({f"column {c!r}": c for c in extra_columns})

@@ -361,10 +361,12 @@ def get_covariance(cov_type: str, groups: Sequence[np.ndarray] | None = None,
         if len(g) != nobs:
             raise DataError(f"cluster groups #{i + 1} have length {len(g)}, but the model has "
                             f"{nobs} estimation rows")
-        c, n_g = encode_groups(g, name=getattr(g, "name", None) or f"groups[{i}]")
+        label = getattr(g, "name", None) or f"groups[{i}]"
+        c, n_g = encode_groups(g, name=label)
         if n_g < 2:
-            raise DataError(f"cluster variable {getattr(g, 'name', i)!r} has {n_g} cluster; "
-                            "at least 2 are needed")
+            # an array has no name: "cluster variable None" said nothing
+            raise DataError(f"cluster variable {label!r} has {n_g} cluster; at least 2 are "
+                            "needed")
         codes.append(c)
         counts.append(n_g)
     if fix and len(codes) != 2:

@@ -26,7 +26,7 @@ import pandas as pd
 import patsy
 
 from ..exceptions import BeliefregError, DataError
-from ..frames import as_pandas_frame, is_dataframe_like
+from ..frames import as_pandas_frame, is_dataframe_like, text_in_numbers
 
 __all__ = ["VariableMap", "EvalFrame", "evaluation_frame", "VariableKind", "AtSpec",
            "UnknownVariableError"]
@@ -296,7 +296,12 @@ class VariableMap:
         try:
             (x,) = patsy.build_design_matrices([self.design.design_info], data,
                                                NA_action="raise", return_type="matrix")
-        except patsy.PatsyError as exc:
+        except (patsy.PatsyError, AttributeError, TypeError) as exc:
+            why = text_in_numbers(self.design.design_info, data)
+            if why is not None:
+                raise DataError(f"cannot rebuild the design for new data: {why}") from None
+            if not isinstance(exc, patsy.PatsyError):
+                raise
             raise DataError(f"cannot rebuild the design for new data: {exc}") from None
         return np.asarray(x, dtype=float)
 
@@ -318,7 +323,13 @@ class VariableMap:
             (x,) = patsy.build_design_matrices(
                 [sub], frame, NA_action=patsy.NAAction(NA_types=[]) if allow_nan else "raise",
                 return_type="matrix")
-        except patsy.PatsyError as exc:
+        except (patsy.PatsyError, AttributeError, TypeError) as exc:
+            why = text_in_numbers(sub, frame)
+            if why is not None:
+                raise DataError(f"cannot rebuild the design columns {[t.name for t in terms]}: "
+                                f"{why}") from None
+            if not isinstance(exc, patsy.PatsyError):
+                raise
             raise DataError(f"cannot rebuild the design columns {[t.name for t in terms]}: "
                             f"{exc}") from None
         x = np.asarray(x, dtype=float)
@@ -484,6 +495,12 @@ def _means_row(vmap: VariableMap, data: pd.DataFrame, w: np.ndarray) -> dict[str
 def _resolve_by(by: Any, source: pd.DataFrame, vmap: VariableMap, what: str) -> list[str]:
     if by is None:
         return []
+    if isinstance(by, pd.Series) or (isinstance(by, np.ndarray) and by.dtype.kind not in "OUS"):
+        # a column of values (by=d.price > 2) was read as a list of names: "by=True is not a
+        # column"
+        raise TypeError(f"by takes column names of {what} (a name or a list of names), got "
+                        f"a {type(by).__name__} of {len(by)} values; put the grouping in a "
+                        "column of the frame the model was fitted on and pass its name")
     names = [by] if isinstance(by, str) else list(by)
     for b in names:
         if b not in source.columns:

@@ -218,11 +218,11 @@ def delta_method(func: Callable[[Any], Any] | str, params: Any, cov: Any, *,
 
     Parameters
     ----------
-    func : callable or str
+    func : callable, str or list of str
         Takes the parameters (a pandas Series indexed by the parameter names when ``params``
         is a Series, else an ndarray) and returns a scalar, an array or a Series (whose index
         names the outputs). A string is an expression in the parameter names, see
-        :func:`parse_expression`.
+        :func:`parse_expression`; a list of strings gives one row per expression.
     params : pandas.Series or array_like, shape (k,)
     cov : pandas.DataFrame or array_like, shape (k, k)
         The covariance of ``params`` (a DataFrame is aligned to the Series' index).
@@ -257,6 +257,13 @@ def delta_method(func: Callable[[Any], Any] | str, params: Any, cov: Any, *,
     """
     b_series, b, v = _check_params_cov(params, cov)
     expr_name = None
+    if (isinstance(func, (list, tuple)) and func
+            and all(isinstance(f, str) for f in func)):
+        func = ", ".join(f.strip() for f in func)   # several expressions: several rows
+    if not isinstance(func, str) and not callable(func):
+        raise TypeError(f"func must be a callable or a string expression (several rows: one "
+                        f"string with commas, or a list of strings), got "
+                        f"{type(func).__name__}")
     if isinstance(func, str):
         expr_name = func.strip()
         func = parse_expression(func, list(b_series.index) if b_series is not None else None)
@@ -265,7 +272,16 @@ def delta_method(func: Callable[[Any], Any] | str, params: Any, cov: Any, *,
         arg = pd.Series(x, index=b_series.index) if b_series is not None else x
         return func(arg)
 
-    raw = call(b)
+    try:
+        raw = call(b)
+    except KeyError as exc:
+        if b_series is None or (exc.args and exc.args[0] in b_series.index):
+            raise
+        # pandas 3: params[0] on a Series indexed by names is a KeyError, not a position
+        raise KeyError(f"func looked up {exc.args[0] if exc.args else exc!r}, which is not a "
+                       f"parameter: func receives the parameters as a pandas Series indexed "
+                       f"by term name {list(b_series.index)} (by position: params.iloc[i], "
+                       "or params.to_numpy()[i])") from None
     value = _as_vector(raw, what="the function")
     out_index = _output_index(raw, value, names, expr_name)
     bad = ~np.isfinite(value)

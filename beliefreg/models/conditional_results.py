@@ -158,10 +158,17 @@ class ConditionalResults(ShareModelResults):
                          groups: Any = None) -> EffectMatrix:
         r"""Diversion ratios from *l* (row) to *m* (column) when the price of *l* rises:
         :math:`-\sum_g \partial p_{gm}/\partial v_{gl} / \sum_g \partial p_{gl}/\partial
-        v_{gl}` (the diagonal is -1)."""
+        v_{gl}` (the diagonal is -1).
+
+        ``price`` is the price variable (one column of the long data, e.g. ``'price'``),
+        not a mapping of alternatives to variables as for the multinomial model, whose
+        alternatives have their own price columns."""
+        if not isinstance(price, str):
+            raise TypeError(f"price must be the name of the price variable in the long data "
+                            f"(e.g. 'price'), got {type(price).__name__} {price!r}")
         return ConditionalEffects(self, at, groups).diversion(price)
 
-    def wtp(self, attributes: Any = None, *, price: str = "price",
+    def wtp(self, attributes: Any = None, price: str = "price", *,
             alpha: float = 0.05) -> pd.DataFrame:
         """Willingness to pay :math:`-b_a / b_{price}` for each attribute term *a*.
 

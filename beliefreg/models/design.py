@@ -6,6 +6,7 @@ data: the formula, patsy's ``DesignInfo``, the original data and the labels of t
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -17,7 +18,7 @@ import patsy
 from .._blas_threads import single_blas_thread
 from .formula_blocks import build_formula_design
 from ..exceptions import DataError, MissingColumnError, MissingValueWarning, RankDeficientError
-from ..frames import as_pandas_frame
+from ..frames import as_pandas_frame, code_names, text_in_numbers
 
 __all__ = ["Design", "design_from_formula", "design_from_arrays", "build_exog",
            "check_full_rank", "check_finite", "gram_matrix", "describe_rows"]
@@ -194,23 +195,68 @@ def check_full_rank(exog: np.ndarray, names: list[str], *,
     """
     n, k = exog.shape
     if n < k:
-        raise RankDeficientError(f"the design has {n} rows but {k} columns: {names}")
+        raise RankDeficientError(f"the design has {n} rows but {k} columns: "
+                                 f"{_some_names(names)}{_levels_hint(names)}")
     cross = gram_matrix(exog) if gram is None else gram
     norms = np.sqrt(np.diag(cross))
     zero = norms == 0
     if zero.any():
-        raise RankDeficientError(f"design columns {[names[j] for j in np.flatnonzero(zero)]} "
-                                 "are identically zero")
+        zero_names = [names[j] for j in np.flatnonzero(zero)]
+        hint = ("; a level of a categorical variable that no row holds (an unused category "
+                "of a pandas Categorical: .cat.remove_unused_categories())"
+                if any(_LEVEL.match(name) for name in zero_names) else "")
+        raise RankDeficientError(f"design columns {_some_names(zero_names)} are identically "
+                                 f"zero{hint}")
     _, sv, vt = np.linalg.svd(cross / np.outer(norms, norms))
     tol = sv[0] * k * 1e-13
     null = vt[sv <= tol]
     if len(null):
         involved = np.flatnonzero((np.abs(null) > 1e-6).any(axis=0))
         rank = k - len(null)
+        involved_names = [names[j] for j in involved]
         raise RankDeficientError(
             f"the design matrix is rank deficient (rank {rank} < {k} columns); collinear "
-            f"terms: {[names[j] for j in involved]}")
+            f"terms: {_some_names(involved_names)}{_levels_hint(involved_names)}")
     return cross
+
+
+# a column of a categorical term: 'price[T.1.25]', 'C(brand)[b]', 'a:b[T.x]'
+_LEVEL = re.compile(r"^(?P<term>.+)\[(?:T\.)?(?P<level>[^\[\]]*)\]$")
+
+
+def _some_names(names: list[str], n_show: int = 12) -> str:
+    """The first names of a long list, and how many more (a 400-level factor named them all)."""
+    if len(names) <= n_show:
+        return str(list(names))
+    return f"{list(names[:n_show])[:-1]} ... and {len(names) - n_show + 1} more"
+
+
+def _levels_hint(names: list[str]) -> str:
+    """Why a design has about as many columns as rows: a variable of numbers written as text,
+    which patsy codes as a category with one column per distinct value."""
+    levels: dict[str, list[str]] = {}
+    for name in names:
+        match = _LEVEL.match(name)
+        if match:
+            levels.setdefault(match["term"], []).append(match["level"])
+    for term, values in levels.items():
+        if len(values) < 20:
+            continue
+        numeric = sum(1 for v in values if _is_float(v))
+        if numeric >= 0.9 * len(values):
+            return (f". The term {term!r} was coded as a category with at least "
+                    f"{len(values) + 1} levels that are numbers: if they are numbers (a CSV "
+                    "read as strings), convert the column with pd.to_numeric; a category "
+                    "needs fewer levels than rows")
+    return ""
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _clean_weights(weights: Any, labels: pd.Index) -> np.ndarray:
@@ -233,6 +279,27 @@ def _patsy_where(exc: Exception) -> str:
         return f" (in `{origin.code[origin.start:origin.end]}`)"
     except (AttributeError, TypeError):
         return ""
+
+
+def _text_where_numbers(exc: Exception, data: pd.DataFrame) -> str:
+    """'; column 'price' holds text such as ['20c']': the columns of the failing formula
+    term that hold text, when patsy failed evaluating it (``np.log`` of a string)."""
+    origin = getattr(exc, "origin", None)
+    try:
+        code = origin.code[origin.start:origin.end]
+    except (AttributeError, TypeError):
+        return ""
+    found = []
+    for name in sorted(code_names(code) & set(map(str, data.columns))):
+        col = data[name]
+        if col.dtype != object and not pd.api.types.is_string_dtype(col.dtype):
+            continue
+        text = [str(v) for v in pd.unique(col[col.notna()]) if isinstance(v, str)]
+        if text:
+            found.append(f"column {name!r} holds text such as {text[:3]}")
+    if not found:
+        return ""
+    return "; " + ", ".join(found) + " (convert it with pd.to_numeric)"
 
 
 def _by_position(frame: pd.DataFrame) -> pd.DataFrame:
@@ -268,7 +335,8 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
         built = build_formula_design(formula, by_position, eval_env)
     except patsy.PatsyError as exc:
         raise DataError(f"cannot build the design of {formula!r}{_patsy_where(exc)}: "
-                        f"{_patsy_message(exc)}") from None
+                        f"{_patsy_message(exc)}{_text_where_numbers(exc, data)}") from None
+    _refuse_numbers_as_categories(built.rhs_info, data, formula)
     endog_names = [str(c) for c in built.lhs_info.column_names]
     if len(endog_names) != 1 and not multivariate:
         shown = endog_names[:4] + (["..."] if len(endog_names) > 4 else [])
@@ -297,6 +365,50 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
     design.gram = gram_matrix(design.exog)
     check_finite(design.exog, design.exog_names, labels, gram=design.gram)
     return design
+
+
+# a text column of numbers with this many distinct values is a number, not a category
+NUMBERS_AS_TEXT_LEVELS = 20
+
+
+def _refuse_numbers_as_categories(design_info: Any, data: pd.DataFrame, formula: str) -> None:
+    """Refuse a bare regressor ``x`` whose column holds numbers written as text ("1.25", a
+    CSV read as strings) with many distinct values: patsy codes it as a category with one
+    column per value, which fits a saturated model without a word (200 rows, 200 values).
+    ``C(x)`` says that a category is meant and is left alone."""
+    for factor, info in design_info.factor_infos.items():
+        if info.type != "categorical":
+            continue
+        code = getattr(factor, "code", "").strip()
+        name = code
+        quoted = re.fullmatch(r"""Q\(\s*(['"])(.*)\1\s*\)""", code)
+        if quoted:
+            name = quoted.group(2)
+        if name not in data.columns:
+            continue   # C(x), an expression: the user chose the coding
+        why = numbers_as_text(data, [name], formula)
+        if why:
+            raise DataError(f"{why}, or write C({code}) if it really is a category")
+
+
+def numbers_as_text(data: pd.DataFrame, names: Sequence[str], formula: str) -> str | None:
+    """Why a regressor of ``formula`` is wrong: the first column of ``names`` that holds
+    numbers written as text with many distinct values, or None."""
+    for name in names:
+        if name not in data.columns:
+            continue
+        col = data[name]
+        if not (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
+            continue
+        values = pd.unique(col[col.notna()])
+        if len(values) < NUMBERS_AS_TEXT_LEVELS:
+            continue
+        if all(isinstance(v, str) and _is_float(v) for v in values):
+            return (f"the regressor {name!r} of {formula!r} holds numbers written as text "
+                    f"({len(values)} distinct values such as {[str(v) for v in values[:3]]}), "
+                    "which would be coded as a category with one column per value; convert "
+                    "it with pd.to_numeric")
+    return None
 
 
 def design_from_arrays(endog: Any, exog: Any, *, weights: Any = None) -> Design:
@@ -356,7 +468,15 @@ def build_exog(design: Design, newdata: Any, *, missing: str = "raise") -> np.nd
         try:
             (x,) = patsy.build_design_matrices([design.design_info], by_position,
                                                NA_action="drop", return_type="dataframe")
-        except patsy.PatsyError as exc:
+        except (patsy.PatsyError, AttributeError, TypeError) as exc:
+            # text in a numeric column fails inside patsy with an AttributeError (its own
+            # message formatting) or a ufunc TypeError: name the column instead
+            why = text_in_numbers(design.design_info, frame)
+            if why is not None:
+                raise DataError(f"cannot build the design of {design.formula!r} for newdata: "
+                                f"{why}") from None
+            if not isinstance(exc, patsy.PatsyError):
+                raise
             raise DataError(f"cannot build the design of {design.formula!r} for newdata"
                             f"{_patsy_where(exc)}: {_patsy_message(exc)}") from None
         values = x.to_numpy(dtype=float)

@@ -39,14 +39,16 @@ distributions for ``HC1``, ``cluster`` and ``nonrobust`` (linearmodels' ``debias
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..exceptions import DataError
-from .design import describe_rows
+from ..exceptions import DataError, RankDeficientError
+from ..frames import as_pandas_frame, code_names
+from .design import check_full_rank, describe_rows, numbers_as_text
 
 __all__ = ["share_inversion", "linear_probability", "DEPENDENT_NAME"]
 
@@ -165,11 +167,42 @@ def linear_fit(formula: str, data: pd.DataFrame, *, effects: Any = None,
         absorbed.index = frame.index
         if groups:
             fit_kw["clusters"] = fit_kw["clusters"].set_axis(frame.index)
-        model = lm.PanelOLS.from_formula(formula, frame, other_effects=absorbed)
-        # k counts the absorbed effects (auto_df off): the LSDV convention of the package
-        return model.fit(cov_type=lm_cov, auto_df=False, count_effects=cov != "HC0", **fit_kw)
-    model = lm.IV2SLS.from_formula(formula, data)
-    return model.fit(cov_type=lm_cov, **fit_kw)
+        built: list[Any] = []
+        with _named_rank_error(data, formula, built):
+            built.append(lm.PanelOLS.from_formula(formula, frame, other_effects=absorbed))
+            # k counts the absorbed effects (auto_df off): the LSDV convention of the package
+            return built[0].fit(cov_type=lm_cov, auto_df=False, count_effects=cov != "HC0",
+                                **fit_kw)
+    built = []
+    with _named_rank_error(data, formula, built):
+        built.append(lm.IV2SLS.from_formula(formula, data))
+        return built[0].fit(cov_type=lm_cov, **fit_kw)
+
+
+@contextlib.contextmanager
+def _named_rank_error(data: pd.DataFrame, formula: str, built: list[Any]):
+    """linearmodels' "regressors [exog endog] do not have full column rank" (raised when the
+    model is built or fitted) as a :class:`DataError` for a column of numbers written as text
+    (coded as a category with one column per value), else a :class:`RankDeficientError`
+    naming the collinear columns (:func:`~beliefreg.models.design.check_full_rank`)."""
+    try:
+        yield
+    except ValueError as exc:
+        if "full column rank" not in str(exc):
+            raise
+        _, rhs = _split_formula(formula)
+        why = numbers_as_text(data, sorted(code_names(rhs.replace("[", "(").replace("]", ")")
+                                                      .replace("~", "+"))), formula)
+        if why:
+            raise DataError(why) from None
+        model = built[0] if built else None
+        parts = [getattr(model, name, None) for name in ("exog", "endog")]
+        frames = [p.pandas for p in parts if p is not None and getattr(p, "shape", (0, 0))[1]]
+        if frames:
+            x = pd.concat(frames, axis=1)
+            check_full_rank(x.to_numpy(dtype=float), [str(c) for c in x.columns])
+        raise RankDeficientError(f"the regressors do not have full column rank "
+                                 f"(linearmodels: {exc})") from None
 
 
 def share_inversion(formula: str, data: pd.DataFrame, *, groups: str, alternatives: str,
@@ -238,6 +271,7 @@ def share_inversion(formula: str, data: pd.DataFrame, *, groups: str, alternativ
     """
     from .conditional import grid_structure
 
+    data = as_pandas_frame(data, what="data")   # polars, pyarrow: as the other models
     lhs, rhs = _split_formula(formula)
     if lhs not in data.columns:
         raise KeyError(f"the share column {lhs!r} (the formula's left-hand side) is not in "
@@ -284,6 +318,9 @@ def share_inversion(formula: str, data: pd.DataFrame, *, groups: str, alternativ
     outside_share = structure.grid(s)[:, alt_index][structure.group_codes]
     inside = (structure.alt_codes != alt_index)
     frame = data.loc[inside].copy()
+    for name in frame.columns:   # the outside level of a pandas Categorical: an empty column
+        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].cat.remove_unused_categories()
     if DEPENDENT_NAME in frame.columns:
         raise ValueError(f"the data already have a column {DEPENDENT_NAME!r}")
     frame[DEPENDENT_NAME] = np.log(s[inside]) - np.log(outside_share[inside])
@@ -325,6 +362,7 @@ def linear_probability(formula: str, data: pd.DataFrame, *, effects: Any = None,
     >>> float(round(res.params["price"], 1))
     -0.3
     """
+    data = as_pandas_frame(data, what="data")
     lhs, _ = _split_formula(formula)
     if lhs not in data.columns:
         raise KeyError(f"the outcome column {lhs!r} is not in the data")

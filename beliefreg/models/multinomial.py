@@ -47,6 +47,7 @@ from .._blas_threads import single_blas_thread
 from ..exceptions import DataError, SeparationWarning
 from ..inference.covariance import _group_indicator
 from ._base import DesignModel, bread_from_information, newton_concave, resolve_covariance
+from .share_effects import alternative_name
 from .design import (Design, build_exog, check_full_rank, describe_rows, design_from_arrays,
                      design_from_formula)
 
@@ -347,9 +348,10 @@ class MultinomialFractionalLogit(DesignModel):
                 raise ValueError(f"base position {base} is out of range for {len(names)} "
                                  "alternatives")
             return names[int(base)]
-        if base not in names:
+        resolved = alternative_name(base, names)
+        if resolved is None:
             raise ValueError(f"base {base!r} is not one of the alternatives {names}")
-        return str(base)
+        return resolved
 
     # ------------------------------------------------------------------ names and data
     @property

@@ -36,8 +36,10 @@ class ShareModelResults(LikelihoodResults):
 
     def __init__(self, model: Any, fitted: Any, cov: np.ndarray, *, estimator: Covariance,
                  cov_kwds: dict[str, Any], use_t: bool = False) -> None:
+        # separated (a share fitted as 0: an alternative never chosen): the robust covariance
+        # is rounding there, as for the binary models (an SE of 0.085 for a constant of -47)
         super().__init__(model, fitted.params, cov, estimator=estimator, cov_kwds=cov_kwds,
-                         use_t=use_t)
+                         use_t=use_t, separated=fitted.n_boundary)
         self.quasi_llf = fitted.qllf
         self.converged = fitted.converged
         self.n_iter = fitted.n_iter

@@ -49,6 +49,18 @@ _FD_REL_STEP = 1e-3
 
 
 # ---------------------------------------------------------------------------------- results
+def alternative_name(name: Any, alternatives: Sequence[str]) -> str | None:
+    """The model's name of an alternative given as written or as its level.
+
+    ``'C(choice) ~ x'`` names the alternatives ``'C(choice)[a]'``; ``'a'`` is accepted for it
+    (exact names win; a level matching no or several names gives None).
+    """
+    if name in alternatives:
+        return str(name)
+    matches = [a for a in alternatives if a.endswith(f"[{name}]")]
+    return matches[0] if len(matches) == 1 else None
+
+
 @dataclass
 class EffectMatrix:
     """A matrix of estimates (e.g. elasticities: alternatives x variables) with delta SEs.
@@ -308,10 +320,11 @@ class MultinomialEffects:
         return EffectMatrix(delta, self.alternatives, list(variables), kind)
 
     def diversion(self, prices: dict[str, str]) -> EffectMatrix:
-        alts = list(prices)
-        unknown = [a for a in alts if a not in self.alternatives]
+        unknown = [a for a in prices if alternative_name(a, self.alternatives) is None]
         if unknown:
             raise KeyError(f"alternatives {unknown} are not among {self.alternatives}")
+        prices = {alternative_name(a, self.alternatives): v for a, v in prices.items()}
+        alts = list(prices)
         if len(alts) < 1:
             raise ValueError("prices must map at least one alternative to its price variable")
         derivs = self._derivatives([prices[a] for a in alts])

@@ -311,3 +311,114 @@ def test_polars_frames_and_repeated_index_labels():
     rep = br.calibrate(FORMULA, human.set_axis([0] * len(human)), llm.set_axis([1] * len(llm)),
                        prediction="belief", lam=0.5)
     np.testing.assert_allclose(rep.params, ref.params, rtol=1e-12)
+
+
+def test_llm_frame_with_a_missing_or_text_regressor_names_the_frame_and_column():
+    # before: patsy's "NameError: name 'price' is not defined" / a ufunc TypeError, with no
+    # word of which frame
+    human, llm = _frames()
+    with pytest.raises(DataError, match=r"llm frame: column\(s\) \['price'\] of the human "
+                                        r"frame .* not in the llm frame"):
+        br.calibrate(FORMULA, human, llm.rename(columns={"price": "Price"}),
+                     prediction="belief")
+    text = llm.assign(price=llm.price.astype(str))
+    with pytest.raises(DataError, match=r"llm frame's column\(s\) .* hold text: 'price' holds "
+                                        rf"{len(llm)} non-numeric"):
+        br.calibrate(FORMULA, human, text, prediction="belief")
+
+
+def test_summary_note_and_length_error_read_correctly(monkeypatch):
+    # the note said "worth about -0 extra human rows" when the effective n was a shade below
+    # n (the demo's n = 150: 149.986); a sampling_prob of the wrong length said "expected 240
+    # or 240"
+    human, llm = _frames()
+    res = br.calibrate(FORMULA, human, llm, prediction="belief", lam=0)
+    assert "worth about 0 extra human rows" in res.summary().as_text()
+    for effective, words in [(239.7, "worth about 0 extra human rows"),
+                             (236.2, "worth about 4 human rows fewer than none"),
+                             (250.4, "worth about 10 extra human rows")]:
+        monkeypatch.setattr(type(res), "effective_n", property(lambda self: effective))
+        text = " ".join(res.summary().as_text().split())
+        assert words in text and "about -" not in text
+    monkeypatch.undo()
+    with pytest.raises(DataError, match=r"has length 30, expected 240 \(the rows of the "
+                                        r"frame\)$"):
+        br.calibrate(FORMULA, human, llm, prediction="belief", method="dsl",
+                     sampling_prob=np.full(30, 0.5))
+
+
+def test_multinomial_prediction_for_an_alternative_no_human_chose_is_explained():
+    # the humans never answered "none": the model has two alternatives, and the message said
+    # only "needs one prediction column per alternative [a, b]" for the three columns given;
+    # a dict with the extra key was accepted silently and then failed on the shares' sums
+    rng = np.random.default_rng(3)
+    human = pd.DataFrame({"price": rng.uniform(1, 3, 200), "choice": rng.choice(["a", "b"], 200)})
+    llm = pd.DataFrame({"price": rng.uniform(1, 3, 500)})
+    shares = rng.dirichlet(np.ones(3), 200), rng.dirichlet(np.ones(3), 500)
+    for frame, s in zip((human, llm), shares):
+        frame[["p_a", "p_b", "p_none"]] = s
+    kw = {"model": br.MultinomialFractionalLogit}
+    with pytest.raises(ValueError, match=r"per alternative \['C\(choice\)\[a\]', "
+                                         r"'C\(choice\)\[b\]'\] .*got 3: .*no human answer"):
+        br.calibrate("C(choice) ~ price", human, llm, prediction=["p_a", "p_b", "p_none"], **kw)
+    with pytest.raises(ValueError, match=r"alternatives \['none'\] that are not in the model.*"
+                                         "no human answer"):
+        br.calibrate("C(choice) ~ price", human, llm,
+                     prediction={"a": "p_a", "b": "p_b", "none": "p_none"}, **kw)
+    for frame in (human, llm):   # what the message asks for: the two alternatives' shares
+        total = frame.p_a + frame.p_b
+        frame["p_a"], frame["p_b"] = frame.p_a / total, frame.p_b / total
+    res = br.calibrate("C(choice) ~ price", human, llm, prediction={"a": "p_a", "b": "p_b"},
+                       base="a", **kw)
+    assert res.model.alternatives == ["C(choice)[a]", "C(choice)[b]"]
+
+
+def test_no_more_human_rows_than_regressors_is_refused():
+    # two human rows for two parameters: the human logit is separated and the PPI++ fit
+    # reported standard errors (0.17 for the slope) that measured nothing
+    human, llm = _frames()
+    with pytest.raises(DataError, match=r"the human frame has 3 usable row\(s\) for 3 "
+                                        r"regressors"):
+        br.calibrate(FORMULA, human.iloc[:3], llm, prediction="belief")
+    with pytest.raises(DataError, match=r"has 2 usable row\(s\) for 2 regressors"):
+        br.calibrate("yes ~ np.log(price)", human.iloc[:2], llm, prediction="belief")
+    res = br.calibrate(FORMULA, human.iloc[:40], llm, prediction="belief")   # enough rows
+    assert np.isfinite(res.bse).all()
+
+
+def test_boottest_of_a_calibrated_fit_is_refused_not_answered_for_the_human_fit():
+    # it bootstrapped the human-only estimator, one cluster per human row, and returned that
+    # p-value on the calibrated results
+    human, llm = _frames()
+    res = br.calibrate(FORMULA, human, llm, prediction="belief", cov_type="cluster",
+                       cov_kwds={"groups": "person"})
+    with pytest.raises(NotImplementedError, match="not implemented for a PPI\\+\\+-calibrated"):
+        res.boottest("np.log(price) = 0", reps=99, seed=1)
+    bt = res.human_only.boottest("np.log(price) = 0", reps=99, seed=1)
+    assert 0 <= bt.pvalue <= 1
+
+
+def test_the_outcome_given_as_the_prediction_is_refused():
+    # prediction="yes" (the human answers) with the llm frame's own "yes" column ran and
+    # returned a "calibrated" fit of y on y
+    human, llm = _frames()
+    with pytest.raises(ValueError, match=r"the prediction column\(s\) \['yes'\] are the "
+                                         "formula's outcome"):
+        br.calibrate(FORMULA, human, llm.assign(yes=llm.belief), prediction="yes")
+
+
+def test_llm_categoricals_may_order_or_subset_the_human_levels():
+    # the llm frame's Categorical with the human levels in another order (or an unused extra
+    # level) was refused by patsy: "mismatching levels: expected ('a', 'b'), got ('b', 'a')"
+    human, llm = _frames()
+    human["seg"] = np.where(human.person % 2 == 0, "a", "b")
+    llm["seg"] = np.where(llm.person % 2 == 0, "a", "b")
+    formula = FORMULA + " + seg"
+    ref = br.calibrate(formula, human, llm, prediction="belief")
+    for cats in (["b", "a"], ["a", "b", "never"]):
+        res = br.calibrate(formula, human.assign(seg=pd.Categorical(human.seg)),
+                           llm.assign(seg=pd.Categorical(llm.seg, categories=cats)),
+                           prediction="belief")
+        pd.testing.assert_series_equal(res.params, ref.params, rtol=1e-12)
+    with pytest.raises(DataError, match=r"llm frame: .*value 'c' does not match"):
+        br.calibrate(formula, human, llm.assign(seg="c"), prediction="belief")

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from beliefreg import DataError
+from beliefreg import DataError, SeparationWarning
 from beliefreg.efficiency import (
     LogitCoefficient,
     MeasureMean,
@@ -87,7 +87,7 @@ def test_bad_measures_in_the_panel(panel):
     dup = pd.concat([panel, panel.iloc[[0]]])
     with pytest.raises(DataError, match=r"each \(condition, run\) pair must appear once"):
         runs_needed(dup, MeasureMean(), target=0.5)
-    with pytest.raises(TypeError, match="panel must be a pandas DataFrame"):
+    with pytest.raises(TypeError, match="panel must be a data frame"):
         runs_needed(panel.to_numpy(), MeasureMean(), target=0.5)
     clash = panel.assign(choice_is_yes=1.0)
     with pytest.raises(DataError, match="already has a column 'choice_is_yes'"):
@@ -113,3 +113,21 @@ def test_estimator_mistakes(panel):
         runs_needed(panel, LogitCoefficient("~ np.log(price) + I(price**2)"))
     with pytest.raises(DataError, match="no row has condition_id == 7"):
         runs_needed(panel, MeasureMean(condition=7), target=0.5)
+
+
+def test_a_polars_or_pyarrow_panel_gives_the_numbers_of_the_pandas_panel(panel):
+    # the models read polars and pyarrow frames; runs_needed and compare_measures refused
+    # them with "panel must be a pandas DataFrame, got DataFrame"
+    pl = pytest.importorskip("polars")
+    pa = pytest.importorskip("pyarrow")
+    ref = runs_needed(panel, MeasureMean(), n_boot=50, seed=1)
+    with pytest.warns(SeparationWarning):   # 5 runs at 4 prices: the choice logit
+        ref_cmp = compare_measures(panel)
+    for other in (pl.from_pandas(panel), pa.Table.from_pandas(panel)):
+        res = runs_needed(other, MeasureMean(), n_boot=50, seed=1)
+        assert res.runs == ref.runs
+        pd.testing.assert_frame_equal(res.curves, ref.curves)
+        with pytest.warns(SeparationWarning):
+            pd.testing.assert_frame_equal(compare_measures(other).table, ref_cmp.table)
+    with pytest.raises(TypeError, match=r"panel must be a data frame .*got builtins.list"):
+        runs_needed([1, 2], price_coefficient())

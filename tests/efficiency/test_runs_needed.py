@@ -183,3 +183,21 @@ def test_not_reached_is_reported_not_faked(panel):
 def test_measure_object():
     m = Measure("choice", "choice_is_yes")
     assert m.binary and not Measure("belief", "belief_yes").binary
+
+
+def test_a_coefficient_s_covariance_warnings_are_not_repeated_per_resample(respondent):
+    # a regressor that varies within conditions (one call per resample): every one-run
+    # resample's singular HC0 covariance printed a CovarianceWarning, dozens of lines about
+    # standard errors that runs_needed never uses
+    panel = respondent.panel(PRICES[:8], runs=6, seed=1)
+    panel["persona"] = np.tile(["a", "b", "c"], len(panel) // 3)
+    est = br.efficiency.LogitCoefficient("~ np.log(price) + C(persona)", term="np.log(price)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = runs_needed(panel, est, target=-2.8, n_boot=20, max_runs=3, measures=["belief"])
+    assert not res.vectorized
+    assert not [w for w in caught if issubclass(w.category, br.CovarianceWarning)]
+    # the estimate is the model's coefficient, warnings or not
+    m = Measure("belief", "belief_yes")
+    ref = br.FractionalLogit.from_formula("belief_yes ~ np.log(price) + C(persona)", panel).fit()
+    assert est(panel, m) == pytest.approx(ref.params["np.log(price)"], rel=1e-12)

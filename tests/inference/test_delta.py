@@ -144,3 +144,19 @@ def test_results_nlcom_uses_the_fitted_covariance():
     lin = res.nlcom(lambda p: p["mrate"] - 2 * p["age"])
     tt = res.t_test("mrate - 2 * age = 0")
     np.testing.assert_allclose(lin.std_err.iloc[0], np.asarray(tt.sd).item(), rtol=1e-12)
+
+
+def test_a_list_of_expressions_and_the_mistakes_of_a_callable():
+    # nlcom(["a", "b"]) was "TypeError: 'list' object is not callable"; params[0] in a
+    # callable (pandas 3: no positional fallback) was a bare "KeyError: 0"
+    multi = delta_method("Intercept + `I(age ** 2)`, Intercept * 2", B, V)
+    listed = delta_method(["Intercept + `I(age ** 2)`", "Intercept * 2"], B, V)
+    np.testing.assert_allclose(listed.cov.to_numpy(), multi.cov.to_numpy(), rtol=1e-14)
+    assert list(listed.estimate.index) == list(multi.estimate.index)
+    with pytest.raises(TypeError, match="func must be a callable or a string expression"):
+        delta_method({"a": "Intercept"}, B, V)
+    with pytest.raises(KeyError, match=r"func looked up 0, which is not a parameter: .*"
+                                       r"params.iloc\[i\]"):
+        delta_method(lambda p: np.exp(p[0]), B, V)
+    with pytest.raises(KeyError, match="'nope'"):   # any other KeyError of func: its own
+        delta_method(lambda p: {"a": 1}["nope"], B, V)

@@ -76,3 +76,21 @@ def test_margins_skip_a_one_level_categorical_and_say_why_when_asked_for_it(data
                                rtol=1e-9)
     with pytest.raises(DataError, match="'g' takes a single level \\('only'\\)"):
         res.margins("g")
+
+
+def test_t_test_and_wald_test_accept_names_quoted_in_backticks_as_nlcom_does(data):
+    # nlcom's error tells users to quote names such as `persona[T.student]` in backticks;
+    # wald_test("`...` = 0") then failed with "unrecognized token in constraint"
+    res = br.FractionalLogit.from_formula("belief ~ Q('unit price') + Q('class')", data).fit()
+    price, klass = "Q('unit price')", "Q('class')[T.b]"
+    assert {price, klass} <= set(res.params.index)
+    quoted = f"`{klass}` = 0, `{price}` = -0.8"
+    plain = f"{klass} = 0, {price} = -0.8"
+    assert res.wald_test(quoted).statistic == pytest.approx(res.wald_test(plain).statistic,
+                                                            rel=1e-12)
+    t = res.t_test(f"`{price}` = -0.8")
+    assert float(np.squeeze(t.effect)) == pytest.approx(res.params[price], rel=1e-12)
+    assert float(np.squeeze(t.tvalue)) == pytest.approx(
+        (res.params[price] + 0.8) / res.bse[price], rel=1e-9)
+    with pytest.raises(ValueError, match="cannot read the hypothesis"):
+        res.wald_test("`nope` = 0")

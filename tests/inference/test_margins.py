@@ -291,3 +291,14 @@ def test_default_variables_depend_on_kind(fitted):
     assert list(fitted.margins(kind="eyex").index) == ["price", "income"]
     assert list(fitted.margins(kind="eyex", binary="derivative").index) == [
         "price", "organic", "income"]
+
+
+def test_by_given_a_column_of_values_says_it_takes_names(fitted, study):
+    # by=study.price > 30 was read as a list of names: "by=True is not a column of the data"
+    with pytest.raises(TypeError, match=r"by takes column names .* got a Series of "
+                                        rf"{len(study)} values"):
+        fitted.margins("price", by=study.price > 30)
+    with pytest.raises(TypeError, match="by takes column names"):
+        fitted.margins("price", by=(study.price > 30).to_numpy())
+    pd.testing.assert_frame_equal(fitted.margins("price", by=np.array(["persona"])),
+                                  fitted.margins("price", by="persona"))

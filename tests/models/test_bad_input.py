@@ -76,8 +76,13 @@ def test_cluster_groups_with_missing_values_wrong_length_or_one_cluster(frame):
         model.fit(cov_type="cluster", cov_kwds={"groups": g})
     with pytest.raises(DataError, match="length 17"):
         model.fit(cov_type="cluster", cov_kwds={"groups": np.arange(17)})
-    with pytest.raises(DataError, match="at least 2"):
+    # an array has no name: the message said "cluster variable None has 1 cluster"
+    with pytest.raises(DataError, match=r"cluster variable 'groups\[0\]' has 1 cluster; at "
+                                        "least 2"):
         model.fit(cov_type="cluster", cov_kwds={"groups": np.zeros(200)})
+    with pytest.raises(DataError, match="cluster variable 'g' has 1 cluster"):
+        br.FractionalLogit.from_formula("y ~ x", frame.assign(g=1)).fit(
+            cov_type="cluster", cov_kwds={"groups": "g"})
     with pytest.raises(KeyError, match="nosuch"):
         model.fit(cov_type="cluster", cov_kwds={"groups": "nosuch"})
     with pytest.raises(ValueError, match="needs cov_kwds"):
@@ -207,3 +212,40 @@ def test_a_separated_fit_has_no_robust_standard_errors():
                    and f"the {ct} covariance divides two numerically zero quantities" in m
                    for m in msgs), (ct, msgs)
         assert not any("two-way" in m for m in msgs)
+
+
+def test_numbers_written_as_text_and_unused_categories_are_explained(frame):
+    # a regressor of numbers as strings was a category with one column per value: with 200
+    # rows and 200 values a saturated model was fitted without a word, with more values the
+    # error listed every column name; an unused level of a pandas Categorical gave a zero
+    # column without saying where it came from
+    text = frame.assign(x=frame.x.astype(str))
+    with pytest.raises(DataError, match=r"the regressor 'x' of 'y ~ x' holds numbers written "
+                                        r"as text \(200 distinct values .*pd.to_numeric, or "
+                                        r"write C\(x\)"):
+        br.FractionalLogit.from_formula("y ~ x", text)
+    # C(x) says a category is meant: then the design is too wide, and the error says why
+    # without listing 200 names
+    with pytest.raises(RankDeficientError) as info:
+        br.FractionalLogit.from_formula("y ~ C(x) + g", text)   # 201 columns, 200 rows
+    message = str(info.value)
+    assert "... and 190 more" in message and message.count("C(x)[T.") == 10
+    assert "'C(x)' was coded as a category with at least" in message
+    unused = frame.assign(c=pd.Categorical(np.where(frame.x > 0, "a", "b"),
+                                           categories=["a", "b", "never"]))
+    with pytest.raises(RankDeficientError, match=r"\['c\[T.never\]'\] are identically zero; "
+                                                 r"a level .*remove_unused_categories"):
+        br.FractionalLogit.from_formula("y ~ x + c", unused)
+    # a real category with a few levels is untouched: no hint
+    few = frame.assign(c=np.where(frame.x > 0, "1", "2"), d=np.where(frame.x > 0, "1", "2"))
+    with pytest.raises(RankDeficientError) as info:
+        br.FractionalLogit.from_formula("y ~ c + d", few)
+    assert "pd.to_numeric" not in str(info.value)
+
+
+def test_a_transform_of_a_text_column_names_the_column(frame):
+    # np.log of a text column failed in patsy with a ufunc TypeError that named no column
+    text = frame.assign(x=(frame.x + 3).round(2).astype(str) + "c")
+    with pytest.raises(DataError, match=r"\(in `np.log\(x\)`\): .*; column 'x' holds text "
+                                        r"such as \['.*c', .*pd.to_numeric"):
+        br.FractionalLogit.from_formula("y ~ np.log(x)", text)

@@ -228,3 +228,26 @@ def test_every_representation_of_the_same_numbers_gives_the_same_fit(data, outco
     elif index == "strings":
         d.index = [f"r{i}" for i in range(len(d))]
     _same(_fit("belief ~ price + brand", d), _fit("belief ~ price + brand", data))
+
+
+def test_text_in_a_numeric_column_of_newdata_names_the_column(data):
+    # a CSV read as strings: patsy failed inside its own message formatting with
+    # "AttributeError: 'DataFrame' object has no attribute 'dtype'" (predict, get_prediction,
+    # the multinomial predict) or a ufunc TypeError (np.log of text)
+    new = pd.DataFrame({"price": ["1.5", "2"], "brand": ["a", "b"], "promo": [True, False]})
+    res = _fit("belief ~ price + brand + promo", data)
+    log_res = _fit("belief ~ np.log(price) + brand", data)
+    d = data.assign(choice=np.where(data.belief > 0.5, "yes", np.where(data.promo, "no",
+                                                                          "maybe")))
+    mnl = _fit("C(choice) ~ price", d, model=br.MultinomialFractionalLogit)
+    calls = [lambda: res.predict(new), lambda: res.get_prediction(new),
+             lambda: log_res.predict(new), lambda: log_res.get_prediction(new),
+             lambda: mnl.predict(new), lambda: mnl.get_prediction(new)]
+    for call in calls:
+        with pytest.raises(DataError, match=r"'price' holds 2 non-numeric value\(s\) such as "
+                                            r"\['1.5', '2'\] \(rows \[0, 1\]\)"):
+            call()
+    # numbers held as Python objects are numbers, not text: accepted
+    as_objects = new.assign(price=pd.Series([1.5, 2.0], dtype=object))
+    np.testing.assert_allclose(res.predict(as_objects),
+                               res.predict(new.assign(price=[1.5, 2.0])))

@@ -199,3 +199,31 @@ def test_separation_warns_and_gives_huge_finite_nonrobust_ses():
     assert res.bse["C(choice)[c]:x"] > 1e6
     # the identified equation is unaffected
     assert res.bse["C(choice)[b]:x"] < 1
+
+
+def test_a_separated_share_model_has_no_robust_standard_errors():
+    # an alternative never chosen: its constant runs to -47 and the HC0 sandwich gave it an
+    # SE of 0.085 (z = -550) while the warning said "standard errors are very large"; the
+    # binary models report NaN with the reason, and so do the share models now
+    rng = np.random.default_rng(1)
+    G = 200
+    long = pd.DataFrame({"obs": np.repeat(np.arange(G), 3), "brand": np.tile(["a", "b", "c"], G),
+                         "price": rng.uniform(1, 2, 3 * G)})
+    pick = rng.choice([0, 2], G)                       # "b" is never chosen
+    long["chosen"] = (np.tile(np.arange(3), G) == np.repeat(pick, 3)).astype(int)
+    model = br.ConditionalLogit.from_formula("chosen ~ price + C(brand)", long, groups="obs",
+                                             alternatives="brand")
+    with pytest.warns(br.SeparationWarning):
+        plain = model.fit(cov_type="nonrobust")
+    assert plain.bse["C(brand)[T.b]"] > 1e3               # model-based: honestly huge
+    wide = pd.DataFrame({"x": rng.normal(size=G), "choice": np.where(pick == 0, "a", "c")})
+    wide.loc[wide.x > 1.2, "choice"] = "b"                 # "b" exactly when x > 1.2
+    mnl = br.MultinomialFractionalLogit.from_formula("C(choice) ~ x", wide)
+    for fit in (lambda: model.fit(), lambda: model.fit(cov_type="HC1"), lambda: mnl.fit()):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = fit()
+        assert res.bse.isna().all()
+        messages = [str(w.message) for w in caught
+                    if issubclass(w.category, br.CovarianceWarning)]
+        assert any("the fit is separated" in m for m in messages), messages

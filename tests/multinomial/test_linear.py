@@ -111,3 +111,28 @@ def test_bad_input(long, wide):
         br.linear_probability("s_pampers ~ 1 + income", wide, cov_type="HC3")
     with pytest.raises(DataError, match=r"in \[0, 1\]"):
         br.linear_probability("income ~ 1 + price_luvs", wide, cov_type="HC1")
+
+
+def test_messy_frames_for_the_share_inversion(long):
+    # a pandas Categorical alternative kept the outside level after its rows were dropped:
+    # linearmodels said "regressors [exog endog] do not have full column rank"; a polars frame
+    # failed with "'DataFrame' object has no attribute 'index'"; a price of numbers written
+    # as text gave the same rank error without naming the column
+    kw = dict(groups="obs", alternatives="brand", outside="none", floor=1e-3,
+              cov_kwds={"groups": "persona"})
+    ref = br.share_inversion("belief ~ 1 + price + C(brand)", long, **kw)
+    cat = br.share_inversion("belief ~ 1 + price + C(brand)",
+                             long.assign(brand=long.brand.astype("category")), **kw)
+    pd.testing.assert_series_equal(cat.params, ref.params)
+    pl = pytest.importorskip("polars")
+    polars = br.share_inversion("belief ~ 1 + price + C(brand)", pl.from_pandas(long), **kw)
+    pd.testing.assert_series_equal(polars.params, ref.params)
+    lpm = br.linear_probability("belief ~ 1 + price", pl.from_pandas(long), cov_type="HC1")
+    pd.testing.assert_series_equal(
+        lpm.params, br.linear_probability("belief ~ 1 + price", long, cov_type="HC1").params)
+    text = long.assign(price=(long.price + np.arange(len(long)) * 1e-3).astype(str))
+    with pytest.raises(DataError, match=r"the regressor 'price' .* holds numbers written as "
+                                        r"text .* pd.to_numeric"):
+        br.share_inversion("belief ~ 1 + price + C(brand)", text, **kw)
+    with pytest.raises(br.RankDeficientError, match="full column rank"):
+        br.linear_probability("belief ~ 1 + price + I(2 * price)", long, cov_type="HC1")

@@ -192,3 +192,35 @@ def test_summary_names_alternatives_and_base(mn):
     assert "Base alternative:" in text and "s_none" in text
     assert "s_luvs: Intercept" in text
     assert "Quasi-log-likelihood" in text and "Pseudo" not in text
+
+
+def test_a_categorical_outcome_s_alternatives_can_be_named_by_their_level():
+    # 'C(choice) ~ x' names the alternatives 'C(choice)[none]' ...; base='none' and
+    # diversion_ratios({'a': 'price'}) were refused ("not one of the alternatives")
+    rng = np.random.default_rng(0)
+    n = 300
+    d = pd.DataFrame({"price": rng.uniform(1, 3, n)})
+    d["choice"] = rng.choice(["a", "b", "none"], n)
+    by_level = br.MultinomialFractionalLogit.from_formula("C(choice) ~ price", d, base="none")
+    by_name = br.MultinomialFractionalLogit.from_formula("C(choice) ~ price", d,
+                                                         base="C(choice)[none]")
+    assert by_level.base == by_name.base == "C(choice)[none]"
+    res, ref = by_level.fit(), by_name.fit()
+    pd.testing.assert_series_equal(res.params, ref.params)
+    level = res.diversion_ratios({"a": "price"})
+    name = res.diversion_ratios({"C(choice)[a]": "price"})
+    pd.testing.assert_frame_equal(level.estimate, name.estimate)
+    with pytest.raises(ValueError, match="base 'zzz' is not one of the alternatives"):
+        br.MultinomialFractionalLogit.from_formula("C(choice) ~ price", d, base="zzz")
+    with pytest.raises(KeyError, match=r"alternatives \['zzz'\] are not among"):
+        res.diversion_ratios({"zzz": "price"})
+
+
+def test_conditional_wtp_and_diversion_take_the_price_as_the_other_share_models_do(cl):
+    # wtp(attribute, price) positionally, as BinaryResults.wtp and MultinomialResults.wtp
+    # (was "takes from 1 to 2 positional arguments"); a dict for diversion_ratios, the
+    # multinomial model's form, is a clear TypeError (was pandas' "unhashable type: 'dict'")
+    pd.testing.assert_frame_equal(cl.wtp("C(brand)[T.luvs]", "price"),
+                                  cl.wtp("C(brand)[T.luvs]", price="price"))
+    with pytest.raises(TypeError, match="price must be the name of the price variable"):
+        cl.diversion_ratios({"pampers": "price"})
