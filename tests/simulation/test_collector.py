@@ -55,13 +55,18 @@ def test_cycles_made_during_the_run_are_still_collected():
         assert ref() is None
 
 
-def test_an_application_freeze_and_a_disabled_collector_are_left_alone():
-    gc.freeze()
-    frozen = gc.get_freeze_count()
+def test_an_application_freeze_and_a_disabled_collector_are_left_alone(monkeypatch):
+    calls = []
+    freeze, unfreeze = gc.freeze, gc.unfreeze
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze") or freeze())
+    monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze") or unfreeze())
+    freeze()
     with fewer_collections():
         pass
-    assert gc.get_freeze_count() == frozen  # not unfrozen by the run
-    gc.unfreeze()
+    # not frozen again nor unfrozen by the run (the count itself is not compared: a frozen
+    # object freed meanwhile, by another test's thread say, leaves the permanent generation)
+    assert calls == [] and gc.get_freeze_count() > 0
+    unfreeze()
     gc.disable()
     gc.set_threshold(700, 10, 10)
     with fewer_collections():
