@@ -166,7 +166,15 @@ class LogitCoefficient:
     def __call__(self, panel: pd.DataFrame, measure: Measure) -> float:
         model_class = Logit if measure.binary else FractionalLogit
         formula = f"Q({measure.column!r}) ~ {self.rhs}"
-        model = model_class.from_formula(formula, panel, eval_env=self.eval_env)
+        try:
+            model = model_class.from_formula(formula, panel, eval_env=self.eval_env)
+        except DataError as exc:
+            # said in the user's terms: their formula, not the one built around the measure
+            shown = list(map(str, panel.columns))
+            shown = shown[:20] + (["..."] if len(shown) > 20 else [])
+            raise DataError(f"{self!r} cannot be evaluated on the panel: "
+                            + str(exc).replace(repr(formula), repr(f"~ {self.rhs}"))
+                            + f"; the panel's columns: {shown}") from None
         j = self._resolve_term(model.exog_names)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", SeparationWarning)

@@ -131,3 +131,14 @@ def test_a_polars_or_pyarrow_panel_gives_the_numbers_of_the_pandas_panel(panel):
             pd.testing.assert_frame_equal(compare_measures(other).table, ref_cmp.table)
     with pytest.raises(TypeError, match=r"panel must be a data frame .*got builtins.list"):
         runs_needed([1, 2], price_coefficient())
+
+
+def test_a_formula_the_panel_cannot_build_is_named_in_the_users_terms(panel):
+    renamed = panel.rename(columns={"price": "cost"})
+    with pytest.raises(DataError) as err:
+        runs_needed(renamed, price_coefficient(), n_boot=20)
+    message = str(err.value)
+    assert message.startswith("LogitCoefficient('~ np.log(price)'")
+    assert "cannot be evaluated on the panel" in message
+    assert "'~ np.log(price)'" in message and "price" in message and "'cost'" in message
+    assert "Q(" not in message  # the formula built around the measure stays internal
