@@ -149,7 +149,11 @@ def plan(pilot, *, coef: str, target_se: float, price_human: float,
     if getattr(pilot, "method", None) != "PPI++":
         raise ValueError("plan needs a PPI++ pilot fit from beliefreg.calibrate")
     if not (target_se > 0 and price_human > 0 and price_llm > 0):
-        raise ValueError("target_se, price_human and price_llm must be positive")
+        free = (" (price_llm=0: with free LLM requests the cheapest plan asks for infinitely "
+                "many; give a local model's cost per request, its compute time priced, say)"
+                if price_llm == 0 else "")
+        raise ValueError("target_se, price_human and price_llm must be positive, got "
+                         f"{target_se!r}, {price_human!r} and {price_llm!r}{free}")
     a0, c, f, b = variance_components(pilot, coef)
     v = target_se ** 2
 

@@ -262,6 +262,13 @@ def test_planner():
     assert "saving" in str(plan)
     np.testing.assert_allclose(br.calibration.effective_sample_size(pilot),
                                pilot.effective_nobs)
+    # free LLM requests: the error says why a price is needed, with the values given
+    with pytest.raises(ValueError, match=r"got 0.05, 2.0 and 0 \(price_llm=0: .*infinitely"):
+        br.calibration.plan(pilot, coef="np.log(price)", target_se=0.05, price_human=2.0,
+                            price_llm=0)
+    with pytest.raises(ValueError, match=r"got -0.05, 2.0 and 0.002$"):
+        br.calibration.plan(pilot, coef="np.log(price)", target_se=-0.05, price_human=2.0,
+                            price_llm=0.002)
 
 
 def test_errors_name_rows_and_options():
