@@ -10,9 +10,9 @@ import pandas as pd
 import patsy
 
 from ..exceptions import DataError, MissingValueWarning
-from ..frames import as_pandas_frame, code_names, formula_outcome_names, text_in_numbers
+from ..frames import as_pandas_frame, code_names, formula_outcome_names
 from ..models.binary import BinaryModel, Logit
-from ..models.design import describe_rows
+from ..models.design import build_matrix, describe_rows
 from ..models.multinomial import MultinomialFractionalLogit, _check_shares
 from ..models.share_effects import alternative_name
 from .estimator import Samples, dsl_fit, ppi_fit
@@ -373,24 +373,21 @@ def _llm_design(design: Any, llm: pd.DataFrame, pred_cols: list[str]
                 ) -> tuple[pd.Index, np.ndarray]:
     if design.design_info is None:
         raise ValueError("calibrate needs a formula model")
-    try:
-        (x,) = patsy.build_design_matrices([design.design_info], llm, NA_action="drop",
-                                           return_type="dataframe")
-    except (patsy.PatsyError, AttributeError, TypeError) as exc:
-        # name the llm frame and the column at fault, not patsy's NameError or ufunc error
-        why = text_in_numbers(design.design_info, llm, what="the llm frame's")
-        if why is None and not isinstance(exc, patsy.PatsyError):
-            raise
-        if why is None:
-            needed = sorted({n for f in design.design_info.factor_infos
-                             for n in code_names(getattr(f, "code", ""))}
-                            & set(map(str, design.data.columns)))
-            absent = [c for c in needed if c not in set(map(str, llm.columns))]
-            why = (f"column(s) {absent} of the human frame used by the formula are not in the "
-                   f"llm frame (its columns: {list(llm.columns)})" if absent
-                   else str(getattr(exc, "message", exc)))
-        raise DataError(f"cannot build the regressors of {design.formula!r} for the llm frame: "
-                        f"{why}") from None
+
+    def absent_columns(exc: patsy.PatsyError) -> str:
+        # name the llm frame's missing columns, not patsy's NameError
+        needed = sorted({n for f in design.design_info.factor_infos
+                         for n in code_names(getattr(f, "code", ""))}
+                        & set(map(str, design.data.columns)))
+        absent = [c for c in needed if c not in set(map(str, llm.columns))]
+        return ": " + (f"column(s) {absent} of the human frame used by the formula are not in "
+                       f"the llm frame (its columns: {list(llm.columns)})" if absent
+                       else str(getattr(exc, "message", exc)))
+
+    x = build_matrix(design.design_info, llm, what="the llm frame's",
+                     context=f"cannot build the regressors of {design.formula!r} for the llm "
+                             "frame",
+                     patsy_reason=absent_columns, NA_action="drop", return_type="dataframe")
     ok = llm.loc[x.index, pred_cols].notna().all(axis=1)
     dropped = len(llm) - int(ok.sum())
     if dropped:

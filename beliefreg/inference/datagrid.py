@@ -26,7 +26,8 @@ import pandas as pd
 import patsy
 
 from ..exceptions import BeliefregError, DataError
-from ..frames import as_pandas_frame, is_dataframe_like, text_in_numbers
+from ..frames import as_pandas_frame, is_dataframe_like
+from ..models.design import build_matrix
 
 __all__ = ["VariableMap", "EvalFrame", "evaluation_frame", "VariableKind", "AtSpec",
            "UnknownVariableError"]
@@ -293,16 +294,9 @@ class VariableMap:
         """The full design matrix for ``data`` (which has every variable)."""
         if not self.formula:
             return data[self.exog_names].to_numpy(dtype=float)
-        try:
-            (x,) = patsy.build_design_matrices([self.design.design_info], data,
-                                               NA_action="raise", return_type="matrix")
-        except (patsy.PatsyError, AttributeError, TypeError) as exc:
-            why = text_in_numbers(self.design.design_info, data)
-            if why is not None:
-                raise DataError(f"cannot rebuild the design for new data: {why}") from None
-            if not isinstance(exc, patsy.PatsyError):
-                raise
-            raise DataError(f"cannot rebuild the design for new data: {exc}") from None
+        x = build_matrix(self.design.design_info, data,
+                         context="cannot rebuild the design for new data", NA_action="raise",
+                         return_type="matrix")
         return np.asarray(x, dtype=float)
 
     def build_columns(self, data: pd.DataFrame, terms: Sequence[_Term], *,
@@ -319,19 +313,10 @@ class VariableMap:
         sub = info.subset([t.name for t in terms]) if len(terms) < len(info.terms) else info
         needed = sorted(set().union(*(t.variables for t in terms)))
         frame = data[needed] if needed else pd.DataFrame(index=data.index)
-        try:
-            (x,) = patsy.build_design_matrices(
-                [sub], frame, NA_action=patsy.NAAction(NA_types=[]) if allow_nan else "raise",
-                return_type="matrix")
-        except (patsy.PatsyError, AttributeError, TypeError) as exc:
-            why = text_in_numbers(sub, frame)
-            if why is not None:
-                raise DataError(f"cannot rebuild the design columns {[t.name for t in terms]}: "
-                                f"{why}") from None
-            if not isinstance(exc, patsy.PatsyError):
-                raise
-            raise DataError(f"cannot rebuild the design columns {[t.name for t in terms]}: "
-                            f"{exc}") from None
+        x = build_matrix(sub, frame,
+                         context=f"cannot rebuild the design columns {[t.name for t in terms]}",
+                         NA_action=patsy.NAAction(NA_types=[]) if allow_nan else "raise",
+                         return_type="matrix")
         x = np.asarray(x, dtype=float)
         if x.shape[0] != len(data):  # a term without variables (constant) broadcasts
             x = np.broadcast_to(x, (len(data), x.shape[1])).copy()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,7 @@ from .formula_blocks import build_formula_design
 from ..exceptions import DataError, MissingColumnError, MissingValueWarning, RankDeficientError
 from ..frames import as_pandas_frame, code_names, text_in_numbers
 
-__all__ = ["Design", "design_from_formula", "design_from_arrays", "build_exog",
+__all__ = ["Design", "design_from_formula", "design_from_arrays", "build_exog", "build_matrix",
            "check_full_rank", "check_finite", "gram_matrix", "describe_rows"]
 
 
@@ -240,7 +240,7 @@ def _levels_hint(names: list[str]) -> str:
         if match:
             levels.setdefault(match["term"], []).append(match["level"])
     for term, values in levels.items():
-        if len(values) < 20:
+        if len(values) < NUMBERS_AS_TEXT_LEVELS:
             continue
         numeric = sum(1 for v in values if _is_float(v))
         if numeric >= 0.9 * len(values):
@@ -300,6 +300,31 @@ def _text_where_numbers(exc: Exception, data: pd.DataFrame) -> str:
     if not found:
         return ""
     return "; " + ", ".join(found) + " (convert it with pd.to_numeric)"
+
+
+def build_matrix(info: Any, data: pd.DataFrame, *, context: str, what: str = "newdata",
+                 labelled: pd.DataFrame | None = None,
+                 patsy_reason: Callable[[patsy.PatsyError], str] | None = None,
+                 **kwargs: Any) -> Any:
+    """``patsy.build_design_matrices([info], data, **kwargs)[0]``, its failures a DataError.
+
+    Text in a column the design reads as numbers fails inside patsy with an ``AttributeError``
+    (its own message formatting) or a ufunc ``TypeError``: the error then names the column,
+    its values and rows (:func:`~beliefreg.frames.text_in_numbers`; rows labelled as in
+    ``labelled``, default ``data``). Any other patsy error is ``context`` followed by
+    ``patsy_reason(exc)`` (default ``": " + str(exc)``); other exceptions propagate.
+    """
+    try:
+        (x,) = patsy.build_design_matrices([info], data, **kwargs)
+    except (patsy.PatsyError, AttributeError, TypeError) as exc:
+        why = text_in_numbers(info, data if labelled is None else labelled, what=what)
+        if why is not None:
+            raise DataError(f"{context}: {why}") from None
+        if not isinstance(exc, patsy.PatsyError):
+            raise
+        reason = f": {exc}" if patsy_reason is None else patsy_reason(exc)
+        raise DataError(f"{context}{reason}") from None
+    return x
 
 
 def _by_position(frame: pd.DataFrame) -> pd.DataFrame:
@@ -465,20 +490,10 @@ def build_exog(design: Design, newdata: Any, *, missing: str = "raise") -> np.nd
     if design.design_info is not None:
         frame = as_pandas_frame(newdata, what="newdata", newdata=True)
         by_position = _by_position(frame)
-        try:
-            (x,) = patsy.build_design_matrices([design.design_info], by_position,
-                                               NA_action="drop", return_type="dataframe")
-        except (patsy.PatsyError, AttributeError, TypeError) as exc:
-            # text in a numeric column fails inside patsy with an AttributeError (its own
-            # message formatting) or a ufunc TypeError: name the column instead
-            why = text_in_numbers(design.design_info, frame)
-            if why is not None:
-                raise DataError(f"cannot build the design of {design.formula!r} for newdata: "
-                                f"{why}") from None
-            if not isinstance(exc, patsy.PatsyError):
-                raise
-            raise DataError(f"cannot build the design of {design.formula!r} for newdata"
-                            f"{_patsy_where(exc)}: {_patsy_message(exc)}") from None
+        x = build_matrix(design.design_info, by_position, labelled=frame,
+                         context=f"cannot build the design of {design.formula!r} for newdata",
+                         patsy_reason=lambda e: f"{_patsy_where(e)}: {_patsy_message(e)}",
+                         NA_action="drop", return_type="dataframe")
         values = x.to_numpy(dtype=float)
         if len(values) == len(frame) or not len(design.design_info.factor_infos):
             if values.shape[0] != len(frame):  # no variables: the constant for every row

@@ -39,9 +39,8 @@ distributions for ``HC1``, ``cluster`` and ``nonrobust`` (linearmodels' ``debias
 
 from __future__ import annotations
 
-import contextlib
 import re
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -167,26 +166,26 @@ def linear_fit(formula: str, data: pd.DataFrame, *, effects: Any = None,
         absorbed.index = frame.index
         if groups:
             fit_kw["clusters"] = fit_kw["clusters"].set_axis(frame.index)
-        built: list[Any] = []
-        with _named_rank_error(data, formula, built):
-            built.append(lm.PanelOLS.from_formula(formula, frame, other_effects=absorbed))
-            # k counts the absorbed effects (auto_df off): the LSDV convention of the package
-            return built[0].fit(cov_type=lm_cov, auto_df=False, count_effects=cov != "HC0",
-                                **fit_kw)
-    built = []
-    with _named_rank_error(data, formula, built):
-        built.append(lm.IV2SLS.from_formula(formula, data))
-        return built[0].fit(cov_type=lm_cov, **fit_kw)
+        # k counts the absorbed effects (auto_df off): the LSDV convention of the package
+        return _fit_named(data, formula,
+                          lambda: lm.PanelOLS.from_formula(formula, frame, other_effects=absorbed),
+                          lambda m: m.fit(cov_type=lm_cov, auto_df=False,
+                                          count_effects=cov != "HC0", **fit_kw))
+    return _fit_named(data, formula, lambda: lm.IV2SLS.from_formula(formula, data),
+                      lambda m: m.fit(cov_type=lm_cov, **fit_kw))
 
 
-@contextlib.contextmanager
-def _named_rank_error(data: pd.DataFrame, formula: str, built: list[Any]):
-    """linearmodels' "regressors [exog endog] do not have full column rank" (raised when the
-    model is built or fitted) as a :class:`DataError` for a column of numbers written as text
-    (coded as a category with one column per value), else a :class:`RankDeficientError`
-    naming the collinear columns (:func:`~beliefreg.models.design.check_full_rank`)."""
+def _fit_named(data: pd.DataFrame, formula: str, build: Callable[[], Any],
+               fit: Callable[[Any], Any]) -> Any:
+    """``fit(build())``, with linearmodels' "regressors [exog endog] do not have full column
+    rank" (raised when the model is built or fitted) as a :class:`DataError` for a column of
+    numbers written as text (coded as a category with one column per value), else a
+    :class:`RankDeficientError` naming the collinear columns
+    (:func:`~beliefreg.models.design.check_full_rank`)."""
+    model = None
     try:
-        yield
+        model = build()
+        return fit(model)
     except ValueError as exc:
         if "full column rank" not in str(exc):
             raise
@@ -195,7 +194,6 @@ def _named_rank_error(data: pd.DataFrame, formula: str, built: list[Any]):
                                                       .replace("~", "+"))), formula)
         if why:
             raise DataError(why) from None
-        model = built[0] if built else None
         parts = [getattr(model, name, None) for name in ("exog", "endog")]
         frames = [p.pandas for p in parts if p is not None and getattr(p, "shape", (0, 0))[1]]
         if frames:
