@@ -52,7 +52,7 @@ def phases(y, x, g, repeat: int) -> tuple[dict[str, float], int]:
     totals: dict[str, float] = defaultdict(float)
     _wrap(design, "gram_matrix", "design: X'X (dsyrk) for the finite and rank checks", totals)
     _wrap(binary, "design_from_arrays", "design: all checks (incl. X'X)", totals)
-    _wrap(binary.BinaryModel, "_first_scoring_step", "closed-form first step: X'(y - 1/2)",
+    _wrap(bernoulli, "first_scoring_step", "closed-form first step: X'(y - 1/2)",
           totals)
     _wrap(binary, "resolve_covariance", "cluster codes (encode_groups)", totals)
     _wrap(bernoulli, "evaluate", "Newton passes (evaluate)", totals)
