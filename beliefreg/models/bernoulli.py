@@ -278,7 +278,13 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
     gradient only and steps with the Hessian of the pass before (a chord step: near the
     maximum it contracts the error by about that small step, almost as much as a Newton step).
     Convergence is declared only at a pass that computed the Hessian, so ``info`` and ``u``
-    are always those of the estimate.
+    are always those of the estimate, and (on this path) only once the last step is below
+    ``1e-13`` as well as ``tol``: the estimate and its covariance are those of the maximum to
+    about 1e-13, where plain Newton steps stop anywhere below ``tol``. Whether the next pass
+    needs the Hessian is decided from the contraction observed so far
+    (:func:`_needs_hessian`); a chord step whose end slope shows it overshot is replaced by a
+    Newton step. Chord steps and their mix with Newton steps (Shamanskii's method): C. T.
+    Kelley, *Iterative Methods for Linear and Nonlinear Equations*, SIAM, 1995, chapter 5.
 
     Without ``start_params`` the iterations start from :func:`first_scoring_step` (of the
     subsample, for a large design); ``gram`` is passed on to it.
