@@ -50,6 +50,8 @@ PRESAMPLE_STRIDE = 32
 #: A Newton step below this (on the scale of the linear predictor) lets the next pass reuse
 #: its Hessian.
 REUSE_STEP = 1e-3
+# A subsample with fewer rows per column than this gives no start.
+_PRESAMPLE_ROWS_PER_COLUMN = 64
 # The error a step is predicted to leave below which the next pass is taken to be the last.
 _FINAL_ERROR = 1e-14
 
@@ -340,9 +342,12 @@ def _presample(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: Link
 
     The rows are strided rather than the first ones, so that sorted data give a
     representative subsample. A subsample that did not converge or is separated gives no
-    start (the full data may well be fine).
+    start (the full data may well be fine), and neither does one with fewer than
+    ``_PRESAMPLE_ROWS_PER_COLUMN`` rows per column (a wide design).
     """
     rows = slice(None, None, PRESAMPLE_STRIDE)
+    if len(range(0, len(y), PRESAMPLE_STRIDE)) < _PRESAMPLE_ROWS_PER_COLUMN * exog.shape[1]:
+        return None  # too few rows per coefficient for a start worth its passes
     xs = np.ascontiguousarray(exog[rows])
     gram = xs.T @ xs
     norms = np.sqrt(np.diag(gram))

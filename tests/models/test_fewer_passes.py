@@ -134,6 +134,16 @@ def test_fewer_hessian_passes_over_all_rows(monkeypatch):
     assert sub and all(c[0] == len(range(0, n, bernoulli.PRESAMPLE_STRIDE)) for c in sub)
 
 
+def test_a_wide_design_takes_no_subsample_start_but_still_reuses_hessians(monkeypatch):
+    # 40,000 rows / 32 = 1,250 subsample rows, fewer than 64 per column for 25 columns
+    y, x, w, g = _data(k=25, seed=13)
+    monkeypatch.setattr(bernoulli, "REUSE_MIN_ROWS", 4096)
+    calls = _count_passes(monkeypatch, lambda: br.FractionalLogit(y, x).fit())
+    assert all(n == len(y) for n, _ in calls)  # no subsample pass
+    assert any(not with_info for _, with_info in calls)  # chord steps all the same
+    _assert_same(*_fit_both(monkeypatch, br.FractionalLogit, y, x, None, g))
+
+
 @pytest.mark.parametrize("drawn", [0, 2])
 def test_sorted_rows_and_a_rare_dummy(monkeypatch, drawn):
     # sorted by the outcome, with a dummy that is 1 on 7 rows, of which `drawn` are in the
