@@ -289,7 +289,9 @@ def fit_bernoulli(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: L
     Kelley, *Iterative Methods for Linear and Nonlinear Equations*, SIAM, 1995, chapter 5.
 
     Without ``start_params`` the iterations start from :func:`first_scoring_step` (of the
-    subsample, for a large design); ``gram`` is passed on to it.
+    subsample, for a large design); ``gram`` is passed on to it. Given ``start_params`` are
+    kept: the subsample is skipped (a warm start may already be at the maximum), and the
+    chord steps remain.
 
     Warns
     -----
@@ -359,11 +361,14 @@ def _presample(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: Link
     if not eigenvalues[0] > 1e-8 * eigenvalues[-1]:
         return None
     ws = None if w is None else w[rows]
-    sub = _newton(y[rows], xs, ws, link, b, scale, 50, 1e-6, reuse=False,
+    # a subsample that needs more than 12 passes (separated, or a poor start) gives none
+    sub = _newton(y[rows], xs, ws, link, b, scale, 12, 1e-6, reuse=False,
                   gram=gram if ws is None else None)
     if not sub.converged or sub.n_boundary:
         return None
-    return sub.params, sub.info * (len(y) / len(xs))
+    # the information is a sum over rows (of weights, with weights): scaled to all of them
+    share = len(y) / len(xs) if w is None else float(w.sum()) / float(ws.sum())
+    return sub.params, sub.info * share
 
 
 def _newton(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: Link,
@@ -373,7 +378,8 @@ def _newton(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: Link,
     kind: HessianKind = "expected" if link.canonical else "observed"
     # the score weights of the current and of the trial point, swapped on acceptance
     u, u_new = np.empty(len(y)), np.empty(len(y))
-    start = _presample(y, exog, w, link, b, scale) if reuse else None
+    # a start the caller chose is kept (a warm start may already be at the maximum)
+    start = _presample(y, exog, w, link, b, scale) if reuse and b is None else None
     if start is None and b is None:
         b = first_scoring_step(y, exog, w, link, gram=gram)
     if start is not None:

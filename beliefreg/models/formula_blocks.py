@@ -181,7 +181,8 @@ def _numeric_block(plan: _Plan, block: pd.DataFrame, endog: np.ndarray, exog: np
             bad |= np.isnan(arr).any(axis=1)
         if bad.sum() > size - written:
             written, block_gram = _write_rows(plan, values, bad, endog, exog, m)
-    gram += block_gram
+    with np.errstate(invalid="ignore"):  # inf + -inf off the diagonal: NaN, flagged later
+        gram += block_gram
     return written
 
 
@@ -214,7 +215,8 @@ def _write_rows(plan: _Plan, values: dict[Any, np.ndarray], bad: np.ndarray,
                 else:
                     out *= piece
         written = exog[m + start:m + stop]
-        block_gram += written.T @ written
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite: flagged, not warned
+            block_gram += written.T @ written
     return size, block_gram
 
 
@@ -294,7 +296,7 @@ def build_formula_design(formula: str, data: pd.DataFrame, eval_env: Any, *,
     labels: list[pd.Index] = []
     m = 0
     plan = _numeric_plan(lhs_info, rhs_info)
-    with single_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
+    with single_blas_thread():
         for block in (_blocks(data, rows) if n else iter([data])):
             if plan is not None:
                 size = _numeric_block(plan, block, endog, exog, m, gram)
@@ -315,7 +317,8 @@ def build_formula_design(formula: str, data: pd.DataFrame, eval_env: Any, *,
             endog[m:m + size] = yb
             exog[m:m + size] = xb
             written = exog[m:m + size]
-            gram += written.T @ written
+            with np.errstate(over="ignore", invalid="ignore"):
+                gram += written.T @ written
             labels.append(index)
             m += size
     if m < n:  # rows dropped: shrink in place (a C-contiguous prefix keeps its data)

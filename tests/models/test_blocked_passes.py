@@ -160,6 +160,15 @@ def test_the_gram_of_a_non_finite_column_has_a_non_finite_diagonal(frame):
             br.FractionalLogit.from_formula("y ~ np.log(price) + age", data)
 
 
+def test_a_transform_warns_in_any_block(frame):
+    # the X'X of each block is summed without warnings, the user's own transforms still warn
+    env = patsy.EvalEnvironment.capture(0)
+    data = frame.dropna().copy()
+    data.loc[data.index[15000], "price"] = -1.0
+    with pytest.warns(RuntimeWarning, match="invalid value"):
+        build_formula_design("y ~ np.log(price) + age", data, env, block_rows=1000)
+
+
 def test_numeric_terms_are_written_bit_for_bit(frame):
     env = patsy.EvalEnvironment.capture(0)
     formula = "y ~ np.log(price) + price:age + g"

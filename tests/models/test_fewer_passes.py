@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pytest
 import statsmodels.api as sm
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import beliefreg as br
@@ -158,6 +158,10 @@ def test_sorted_rows_and_a_rare_dummy(monkeypatch, drawn):
     rare = np.zeros(len(y))
     rare[rows] = 1.0
     x = np.column_stack([x, rare])
+    monkeypatch.setattr(bernoulli, "REUSE_MIN_ROWS", 4096)
+    calls = _count_passes(monkeypatch, lambda: br.FractionalLogit(y, x).fit())
+    started = any(n < len(y) for n, _ in calls)
+    assert started == (drawn > 0)  # none drawn: singular subsample, no start from it
     _assert_same(*_fit_both(monkeypatch, br.FractionalLogit, y, x, None, g, cov_type="HC0"))
 
 
@@ -231,5 +235,29 @@ def test_property_reuse_equals_plain_newton(seed, k, scale, fractional):
                 reuse, plain, ref = _fit_both(mp, br.FractionalLogit, y, x, None, None)
     finally:
         bernoulli.REUSE_MIN_ROWS = old
-    if assume_fine:
-        _assert_same(reuse, plain, ref)
+    assume(assume_fine)  # separated or unconverged draws are the separation tests' business
+    _assert_same(reuse, plain, ref)
+
+
+def test_a_given_start_is_kept(monkeypatch):
+    # a warm start at the maximum: one pass with the Hessian, no subsample, the start returned
+    y, x, w, g = _data(seed=17)
+    _, _, ref = _fit_both(monkeypatch, br.FractionalLogit, y, x, None, g)
+    monkeypatch.setattr(bernoulli, "REUSE_MIN_ROWS", 4096)
+    start = ref.params.to_numpy()
+    calls = _count_passes(monkeypatch, lambda: br.FractionalLogit(y, x).fit(start_params=start))
+    assert calls == [(len(y), True)]
+    res = br.FractionalLogit(y, x).fit(start_params=start)
+    np.testing.assert_array_equal(res.params.to_numpy(), start)
+    # a far start still converges to the same maximum
+    _assert_close(br.FractionalLogit(y, x).fit(start_params=np.zeros(x.shape[1])), ref, 1e-12)
+
+
+def test_uneven_weights(monkeypatch):
+    # lognormal weights, and 20 rows of weight 5000 that the subsample misses: the subsample's
+    # Hessian is scaled by the weights' sums; the estimate is the maximum
+    y, x, w, g = _data(seed=19)
+    w = np.random.default_rng(2).lognormal(0.0, 1.5, len(y))
+    heavy = np.arange(1, 41, 2) * 977  # odd: not multiples of the stride
+    w[heavy] = 5000.0
+    _assert_same(*_fit_both(monkeypatch, br.FractionalLogit, y, x, w, g, cov_type="HC1"))

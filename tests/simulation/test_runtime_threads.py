@@ -94,3 +94,9 @@ def test_tokenizer_metadata_is_read_once_per_process(gemma_path, monkeypatch):
     assert first is second and len(calls) == 1
     assert len(first["tokenizer.ggml.tokens"]) == 262144
     assert "tokenizer.chat_template" not in first  # the base model has none
+
+
+def test_no_load_average_is_a_free_machine(monkeypatch):
+    # Windows has no os.getloadavg: the regime is "free", not an AttributeError
+    monkeypatch.delattr(os, "getloadavg")
+    assert llama_runtime.load_regime() == "free"

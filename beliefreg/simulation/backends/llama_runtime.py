@@ -550,7 +550,7 @@ def _load() -> list[float] | None:
 
     try:
         return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
+    except (OSError, AttributeError):  # no load average here (Windows has no getloadavg)
         return None
 
 
