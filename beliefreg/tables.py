@@ -221,7 +221,10 @@ def compare(results: Mapping[str, Any] | Sequence[Any], *,
     for _, res in named:
         model = getattr(res, "model", None)
         stat_rows["Model"].append(str(getattr(model, "model_name", type(model).__name__)))
-        stat_rows["Dependent variable"].append(str(getattr(model, "endog_names", "")))
+        outcome = getattr(model, "endog_names", "")
+        if isinstance(outcome, (list, tuple)):  # a multinomial model's alternatives
+            outcome = ", ".join(map(str, outcome))
+        stat_rows["Dependent variable"].append(str(outcome))
         nobs = getattr(res, "nobs", getattr(model, "nobs", ""))
         stat_rows["Observations"].append(f"{nobs:,}" if isinstance(nobs, (int, np.integer))
                                          else str(nobs))

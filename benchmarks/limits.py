@@ -10,6 +10,8 @@ Measures, at 10^6 rows x 20 regressors (fractional logit, 1000 clusters), in one
   and friends) and **unpinned** (no thread variable, what users run), interleaved; once more
   unpinned with beliefreg's own BLAS limit switched off, to show what it prevents; the
   achieved fraction is ``bound x passes / time`` (passes = Newton evaluations);
+  once more pinned with plain Newton steps (``REUSE_MIN_ROWS`` raised: no subsample start,
+  no gradient-only passes), whose passes are the ones the bound counts;
 * extra memory (``tracemalloc`` peak, which sees numpy's allocations) of fit + HC0 and fit +
   cluster, as a multiple of the design's size;
 * the **formula path** against arrays: plain columns, and a formula with ``np.log``, ``I()``
@@ -52,12 +54,20 @@ def _median(values):
 
 
 # ----------------------------------------------------------------------------- worker
-def worker(n: int, repeat: int, no_limit: bool) -> None:
-    """Time fit + cluster in this process (its thread settings come from the parent)."""
+def worker(n: int, repeat: int, no_limit: bool, plain: bool = False) -> None:
+    """Time fit + cluster in this process (its thread settings come from the parent).
+
+    ``plain``: Newton steps only (no subsample start, no gradient-only passes), as before
+    issue 16's fewer passes. The passes over the data are counted in one more, untimed fit.
+    """
     import time
 
-    import numpy as np
     from threadpoolctl import threadpool_info
+
+    from beliefreg.models import bernoulli
+
+    if plain:
+        bernoulli.REUSE_MIN_ROWS = 10 ** 12
 
     if no_limit:  # beliefreg's own limit off: what the passes did before issue 16
         import contextlib
@@ -80,17 +90,33 @@ def worker(n: int, repeat: int, no_limit: bool) -> None:
         times.append(time.perf_counter() - t0)
         n_iter = res.n_iter
     threads = sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+    passes = {"hessian": 0, "gradient": 0, "subsample": 0}
+    evaluate = bernoulli.evaluate
+
+    def counted(yy, *args, **kwargs):
+        key = ("subsample" if len(yy) < n else
+               "hessian" if kwargs.get("with_info", True) else "gradient")
+        passes[key] += 1
+        return evaluate(yy, *args, **kwargs)
+
+    bernoulli.evaluate = counted
+    br.FractionalLogit(y, x).fit(cov_type="cluster", cov_kwds={"groups": g})
+    bernoulli.evaluate = evaluate
     print(json.dumps({"times": times, "n_iter": n_iter, "blas_threads": threads,
-                      "params0": float(res.params.iloc[1])}))
+                      "params0": float(res.params.iloc[1]), "passes": passes,
+                      "params": res.params.tolist(), "bse": res.bse.tolist()}))
 
 
-def run_worker(n: int, repeat: int, pinned: bool, no_limit: bool = False) -> dict:
+def run_worker(n: int, repeat: int, pinned: bool, no_limit: bool = False,
+               plain: bool = False) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
     if pinned:
         env.update({k: "1" for k in THREAD_VARS})
     cmd = [sys.executable, __file__, "--worker", "--n", str(n), "--repeat", str(repeat)]
     if no_limit:
         cmd.append("--no-limit")
+    if plain:
+        cmd.append("--plain")
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -150,12 +176,13 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--worker", action="store_true")
     ap.add_argument("--no-limit", action="store_true")
+    ap.add_argument("--plain", action="store_true")
     ap.add_argument("--skip-unlimited", action="store_true",
                     help="skip the run with beliefreg's BLAS limit off (slow on a busy machine)")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = ap.parse_args()
     if args.worker:
-        worker(args.n, args.repeat, args.no_limit)
+        worker(args.n, args.repeat, args.no_limit, args.plain)
         return
 
     for var in THREAD_VARS:  # the parent's own measurements are pinned
@@ -185,11 +212,12 @@ def main() -> None:
           f"dgemm {bound['gflops']:.1f} GFLOP/s  (load {loads['bound']})", flush=True)
 
     # 2. pinned vs unpinned, in child processes, interleaved
-    runs = {"pinned": [], "unpinned": []}
+    runs = {"pinned": [], "unpinned": [], "plain": []}
     info = {}
     for _ in range(2):
-        for label, pinned in (("pinned", True), ("unpinned", False)):
-            r = run_worker(n, rep, pinned)
+        for label, pinned, plain in (("pinned", True, False), ("unpinned", False, False),
+                                     ("plain", True, True)):
+            r = run_worker(n, rep, pinned, plain=plain)
             runs[label] += r["times"]
             info[label] = r
     loads["pinned_unpinned"] = _load()
@@ -197,10 +225,18 @@ def main() -> None:
     if not args.skip_unlimited:
         unlimited = run_worker(n, 1, pinned=False, no_limit=True)
         loads["unlimited"] = _load()
-    t_pin, t_unpin = _median(runs["pinned"]), _median(runs["unpinned"])
-    passes = info["pinned"]["n_iter"]
+    t_pin, t_unpin, t_plain = (_median(runs[k]) for k in ("pinned", "unpinned", "plain"))
+    counts, plain_counts = info["pinned"]["passes"], info["plain"]["passes"]
+    passes = plain_counts["hessian"]  # Newton's passes: what the issue's bound counts
+    # the same bound for the passes the fit makes: dsyrk for a pass with the Hessian, one
+    # streaming read for a gradient-only pass, a 1/32 share of dsyrk for a subsample pass
+    own_budget = (bound["syrk"] * counts["hessian"] + bound["gemv"] * counts["gradient"]
+                  + bound["syrk"] * counts["subsample"] / 32)
+    gap = max(float(np.max(np.abs(np.subtract(info["pinned"][key], info["plain"][key]))
+                            / np.abs(info["plain"][key]))) for key in ("params", "bse"))
     print(f"fit + cluster: pinned {t_pin:.3f} s, unpinned {t_unpin:.3f} s "
-          f"(BLAS threads {info['unpinned']['blas_threads']}), {passes} passes"
+          f"(BLAS threads {info['unpinned']['blas_threads']}), plain Newton {t_plain:.3f} s; "
+          f"passes {counts}, plain Newton {plain_counts}; params/bse vs plain {gap:.1e}"
           + (f"; unpinned without beliefreg's limit {unlimited['times'][0]:.3f} s"
              if unlimited else ""), flush=True)
 
@@ -222,13 +258,23 @@ def main() -> None:
     def arrays():
         return br.FractionalLogit(y, x).fit(cov_type="cluster", cov_kwds={"groups": g})
 
+    # the rich formula's own design, given as arrays: the same model both ways
+    from beliefreg.models.formula_blocks import build_formula_design
+
+    env = patsy.EvalEnvironment([{"np": np}])
+    x_rich = build_formula_design(rich, df, env).exog
+
+    def arrays_rich():
+        return br.FractionalLogit(y, x_rich).fit(cov_type="cluster", cov_kwds={"groups": g})
+
     def formula(f):
         return lambda: br.FractionalLogit.from_formula(f, df).fit(
             cov_type="cluster", cov_kwds={"groups": "g"})
 
-    t = {"arrays": [], "plain": [], "rich": []}
+    t = {"arrays": [], "plain": [], "arrays_rich": [], "rich": []}
     for _ in range(rep):
-        for key, fn in (("arrays", arrays), ("plain", formula(plain)), ("rich", formula(rich))):
+        for key, fn in (("arrays", arrays), ("plain", formula(plain)),
+                        ("arrays_rich", arrays_rich), ("rich", formula(rich))):
             tt, res = timed(fn, 1)
             t[key].append(tt)
             if key == "plain":
@@ -242,14 +288,11 @@ def main() -> None:
     mem_plain = peak_memory(formula(plain)) / design_bytes
     mem_rich = peak_memory(formula(rich)) / design_bytes
     # engines on the plain formula's design alone
-    env = patsy.EvalEnvironment([{"np": np}])
     t_patsy, _ = timed(lambda: patsy.dmatrices(plain, df, return_type="dataframe",
                                                eval_env=env)[1].to_numpy(dtype=float), 1)
     mem_patsy = peak_memory(lambda: patsy.dmatrices(plain, df, return_type="dataframe",
                                                     eval_env=env)[1].to_numpy(dtype=float))
     mem_patsy /= design_bytes
-    from beliefreg.models.formula_blocks import build_formula_design
-
     t_blocks, _ = timed(lambda: build_formula_design(plain, df, env), rep)
     t_blocks_rich, _ = timed(lambda: build_formula_design(rich, df, env), 1)
     t_patsy_rich, _ = timed(lambda: patsy.dmatrices(rich, df, return_type="dataframe",
@@ -268,7 +311,8 @@ def main() -> None:
     loads["engines"] = _load()
     print(f"formula: arrays {t['arrays']:.3f} s, plain {t['plain']:.3f} s "
           f"({t['plain'] / t['arrays']:.2f}x), rich {t['rich']:.3f} s "
-          f"({t['rich'] / t['arrays']:.2f}x); memory plain {mem_plain:.2f}x, rich "
+          f"({t['rich'] / t['arrays_rich']:.2f}x its arrays, {t['arrays_rich']:.3f} s); "
+          f"memory plain {mem_plain:.2f}x, rich "
           f"{mem_rich:.2f}x design", flush=True)
 
     # 5. peers on the same data, same process (pinned)
@@ -316,11 +360,20 @@ def main() -> None:
         f"{bound['gemv'] * 1e3:.1f} ms | {loads['bound']} |",
         f"| peak `dgemm`, one thread (2000 x 2000) | {bound['gflops']:.1f} GFLOP/s | "
         f"{loads['bound']} |",
-        f"| Newton passes (evaluations) of the fit | {passes} | |",
-        f"| bound x passes | {budget:.3f} s | |",
+        f"| Newton passes over the design, plain Newton steps (the fit before issue 16's "
+        f"fewer passes) | {passes} | |",
+        f"| bound x Newton's passes | {budget:.3f} s | |",
+        f"| passes of the fit now: with the Hessian / gradient only / over every 32nd row "
+        f"(the start) | {counts['hessian']} / {counts['gradient']} / {counts['subsample']} "
+        f"| |",
         f"| fit + cluster, arrays, **pinned** (BLAS threads {info['pinned']['blas_threads']}) | "
-        f"{t_pin:.3f} s = {t_pin / budget:.2f}x the bound (achieved fraction "
-        f"{budget / t_pin:.0%}) | {loads['pinned_unpinned']} |",
+        f"{t_pin:.3f} s = **{t_pin / budget:.2f}x bound x Newton's passes**; "
+        f"{t_pin / own_budget:.2f}x the bound of its own passes ({own_budget:.3f} s: `dsyrk` "
+        f"per Hessian pass, `dgemv` per gradient pass) | {loads['pinned_unpinned']} |",
+        f"| fit + cluster, arrays, pinned, plain Newton steps | {t_plain:.3f} s = "
+        f"{t_plain / budget:.2f}x bound x passes; the fit now takes {t_pin / t_plain:.2f}x "
+        f"its time; params and bse differ by at most {gap:.1e} (relative) | "
+        f"{loads['pinned_unpinned']} |",
         f"| fit + cluster, arrays, **unpinned** (BLAS threads "
         f"{info['unpinned']['blas_threads']}) | {t_unpin:.3f} s = {t_unpin / t_pin:.2f}x "
         f"pinned | {loads['pinned_unpinned']} |",
@@ -338,9 +391,11 @@ def main() -> None:
         f"| fit + cluster through a formula of the {K - 1} columns | {t['plain']:.3f} s = "
         f"{t['plain'] / t['arrays']:.2f}x arrays; peak {mem_plain:.2f}x the design "
         f"(the design itself included) | {loads['formula']} |",
+        f"| fit + cluster, arrays of the next formula's design ({x_rich.shape[1]} columns) | "
+        f"{t['arrays_rich']:.3f} s | {loads['formula']} |",
         f"| fit + cluster through `{rich}` | {t['rich']:.3f} s = "
-        f"{t['rich'] / t['arrays']:.2f}x arrays; peak {mem_rich:.2f}x the design | "
-        f"{loads['formula']} |",
+        f"{t['rich'] / t['arrays_rich']:.2f}x its arrays ({t['rich'] / t['arrays']:.2f}x the "
+        f"plain arrays); peak {mem_rich:.2f}x the design | {loads['formula']} |",
         f"| max rel. diff of params, formula vs arrays | {diff_formula:.1e} | |",
         f"| design only, plain formula: beliefreg blocks / patsy `dmatrices` + `to_numpy` / "
         f"formulaic {formulaic_version} `model_matrix` | {t_blocks:.3f} / {t_patsy:.3f} / "

@@ -73,3 +73,14 @@ def test_terms_selection_and_errors(fits):
 def test_latex_escapes_special_characters():
     from beliefreg.tables import _latex_escape
     assert _latex_escape("a_b & 50%") == r"a\_b \& 50\%"
+
+
+def test_a_multinomial_outcome_is_named_not_printed_as_a_list():
+    rng = np.random.default_rng(4)
+    n = 300
+    price = rng.uniform(1, 3, n)
+    shares = rng.dirichlet([2, 2, 2], n)
+    data = {"a": shares[:, 0], "b": shares[:, 1], "c": shares[:, 2], "price": price}
+    res = br.MultinomialFractionalLogit.from_formula("a + b + c ~ price", data).fit()
+    t = br.compare({"shares": res})
+    assert t.stats.loc["Dependent variable", "shares"] == "a, b, c"

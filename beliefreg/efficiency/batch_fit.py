@@ -13,7 +13,8 @@ the logit of choice on a resample of *R* runs per condition have the same estima
 unweighted fractional logit of the condition means on the condition design. This module solves
 that problem for many outcome vectors at once (one Newton iteration is a handful of array
 operations over all of them), which is what makes :func:`~beliefreg.efficiency.runs_needed`
-fast. It mirrors :func:`beliefreg.models.bernoulli.fit_bernoulli` (same start, stopping rule and
+fast. It mirrors :func:`beliefreg.models.bernoulli.fit_bernoulli` on designs below
+:data:`~beliefreg.models.bernoulli.REUSE_MIN_ROWS` rows (same start, stopping rule and
 separation criterion); the tests check that it returns the estimates of
 :class:`~beliefreg.FractionalLogit` and :class:`~beliefreg.Logit`, and the same separation
 verdicts.

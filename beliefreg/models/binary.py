@@ -161,22 +161,6 @@ class BinaryModel(DesignModel):
         raise ValueError(f"which must be 'mean' or 'linear', got {which!r}")
 
     # ------------------------------------------------------------------ fitting
-    def _first_scoring_step(self) -> np.ndarray:
-        r"""The first Fisher-scoring step from :math:`\beta = 0`, in closed form.
-
-        At zero every fitted mean is 1/2, so the information is :math:`g(0) r(0) X'WX` and the
-        gradient :math:`r(0) X'W(y - 1/2)`: the step is a least-squares fit, computed from the
-        Gram matrix kept by the rank check (one pass over the data saved).
-        """
-        x, w = self.exog, self.weights
-        if w is None:
-            gram = self._gram
-        else:  # X'WX at b = 0 (h = w / 4 for the logit): one blocked pass
-            gram = information(x, w)
-        rhs = x.T @ (self.endog - 0.5 if w is None else w * (self.endog - 0.5))
-        g0 = float(self.link.pdf(np.zeros(1))[0])
-        return np.linalg.solve(gram, rhs) / g0
-
     def fit(self, cov_type: str | None = None, cov_kwds: Mapping[str, Any] | None = None, *,
             hessian: HessianKind = "observed", use_t: bool = False, start_params: Any = None,
             maxiter: int = 100, tol: float = 1e-10):
@@ -222,11 +206,10 @@ class BinaryModel(DesignModel):
                 raise ValueError(f"hessian must be 'observed' or 'expected', got {hessian!r}")
             cov_type = self.default_cov_type if cov_type is None else cov_type
             estimator, cov_kwds = resolve_covariance(self.design, cov_type, cov_kwds)
-            if start_params is None:
-                start_params = self._first_scoring_step()
             fitted = fit_bernoulli(self.endog, self.exog, self.weights, self.link,
                                    start_params=start_params, maxiter=maxiter, tol=tol,
-                                   scale=np.sqrt(np.diag(self._gram) / self.nobs))
+                                   scale=np.sqrt(np.diag(self._gram) / self.nobs),
+                                   gram=self._gram if self.weights is None else None)
             if hessian == fitted.info_kind or self.link.canonical:
                 info = fitted.info
             else:

@@ -387,7 +387,7 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
     if dropped:
         warnings.warn(f"{dropped} of {len(data)} rows dropped for missing values in the "
                       f"formula's variables", MissingValueWarning, stacklevel=3)
-    design.gram = gram_matrix(design.exog)
+    design.gram = built.gram  # X'X, summed while each block was written
     check_finite(design.exog, design.exog_names, labels, gram=design.gram)
     return design
 

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 import patsy
 
+from .._blas_threads import single_blas_thread
+
 __all__ = ["FormulaDesign", "build_formula_design", "block_rows_for"]
 
 #: Target size of one block of the design (bytes): large enough that patsy's per-call overhead
@@ -51,6 +53,10 @@ class FormulaDesign:
     row_labels : pandas.Index
         The labels of the rows kept.
     lhs_info, rhs_info : patsy.DesignInfo
+    gram : ndarray, shape (k, k)
+        :math:`X'X` of ``exog``, summed over the row blocks while each was in cache (so the
+        checks that need it read the design no more); a non-finite entry of column *j* makes
+        the *j*-th diagonal entry non-finite, as in :func:`beliefreg.models.design.gram_matrix`.
     """
 
     endog: np.ndarray
@@ -58,6 +64,7 @@ class FormulaDesign:
     row_labels: pd.Index
     lhs_info: Any
     rhs_info: Any
+    gram: np.ndarray
 
 
 class _Plan:
@@ -122,7 +129,7 @@ _NA_ACTION = patsy.NAAction("drop")
 
 
 def _numeric_block(plan: _Plan, block: pd.DataFrame, endog: np.ndarray, exog: np.ndarray,
-                   m: int) -> int | None:
+                   m: int, gram: np.ndarray) -> int | None:
     """Evaluate a block's factors and write the design's columns into rows ``m:``.
 
     The values are those of ``patsy.build_design_matrices``: each factor evaluated by patsy
@@ -130,15 +137,22 @@ def _numeric_block(plan: _Plan, block: pd.DataFrame, endog: np.ndarray, exog: np
     ``patsy.categorical.categorical_to_int`` against the levels learnt on the whole data),
     each column the product, in patsy's order, of ``1.0`` and the factor columns (a numerical
     column, or the contrast matrix's column picked by the level codes); rows where a factor is
-    missing are dropped. Returns the rows written, or None (nothing written) when a
+    missing are dropped. Each sub-block's :math:`X'X` is added to ``gram`` while it is in
+    cache. Returns the rows written, or None (nothing written) when a
     numerical value is not numeric or not of the block's length, so that patsy handles the
     block and raises its own error.
+
+    Numerical factors are not scanned for NaN up front: a NaN in a factor is a NaN in every
+    column that multiplies it (or in ``endog``), so a block whose :math:`X'X` diagonal and
+    outcome are finite has none. Only a block that fails this test is scanned, and rewritten
+    without the missing rows.
     """
     from patsy.categorical import categorical_to_int
 
     size = len(block)
     values: dict[Any, np.ndarray] = {}
     bad = np.zeros(size, dtype=bool)
+    floats = []
     for factor, finfo in plan.factors.items():
         raw = factor.eval(finfo.state, block)
         if finfo.type == "categorical":
@@ -158,14 +172,31 @@ def _numeric_block(plan: _Plan, block: pd.DataFrame, endog: np.ndarray, exog: np
                 or arr.dtype.kind not in "iuf"):
             return None
         if arr.dtype.kind == "f":
-            bad |= np.isnan(arr).any(axis=1)
+            floats.append(arr)
         values[factor] = arr
+    written, block_gram = _write_rows(plan, values, bad, endog, exog, m)
+    if not (np.isfinite(np.diagonal(block_gram)).all()
+            and np.isfinite(endog[m:m + written]).all()):
+        for arr in floats:  # NaN somewhere (or an infinity, kept as patsy keeps it)
+            bad |= np.isnan(arr).any(axis=1)
+        if bad.sum() > size - written:
+            written, block_gram = _write_rows(plan, values, bad, endog, exog, m)
+    with np.errstate(invalid="ignore"):  # inf + -inf off the diagonal: NaN, flagged later
+        gram += block_gram
+    return written
+
+
+def _write_rows(plan: _Plan, values: dict[Any, np.ndarray], bad: np.ndarray,
+                endog: np.ndarray, exog: np.ndarray, m: int) -> tuple[int, np.ndarray]:
+    """Write the rows not ``bad`` from row ``m`` on; return their number and their X'X."""
     keep = None
     if bad.any():
         keep = ~bad
         values = {f: v[keep] for f, v in values.items()}
-        size = int(keep.sum())
     plan.last_mask = keep
+    size = len(bad) if keep is None else int(keep.sum())
+    k = exog.shape[1]
+    block_gram = np.zeros((k, k))
     # integer values are converted to float as they are written (exact below 2**53)
     mats = (endog, exog)
     for start in range(0, size, _WRITE_ROWS):
@@ -183,7 +214,10 @@ def _numeric_block(plan: _Plan, block: pd.DataFrame, endog: np.ndarray, exog: np
                     out[...] = piece
                 else:
                     out *= piece
-    return size
+        written = exog[m + start:m + stop]
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite: flagged, not warned
+            block_gram += written.T @ written
+    return size, block_gram
 
 
 def _level_codes(raw: Any, levels: tuple[Any, ...], size: int) -> np.ndarray | None:
@@ -258,29 +292,35 @@ def build_formula_design(formula: str, data: pd.DataFrame, eval_env: Any, *,
     rows = block_rows or block_rows_for(k + q)
     endog = np.empty((n, q))
     exog = np.empty((n, k))
+    gram = np.zeros((k, k))
     labels: list[pd.Index] = []
     m = 0
     plan = _numeric_plan(lhs_info, rhs_info)
-    for block in (_blocks(data, rows) if n else iter([data])):
-        if plan is not None:
-            size = _numeric_block(plan, block, endog, exog, m)
-            if size is not None:
-                labels.append(block.index if size == len(block) else _kept_index(block, plan))
-                m += size
-                continue
-        try:  # most blocks have no missing values: plain matrices, no row masks or copies
-            yb, xb = patsy.build_design_matrices([lhs_info, rhs_info], block,
-                                                 NA_action="raise", return_type="matrix")
-            index = block.index
-        except patsy.PatsyError:  # missing values (or a real error, raised again below)
-            yb, xb = patsy.build_design_matrices([lhs_info, rhs_info], block,
-                                                 NA_action="drop", return_type="dataframe")
-            index = xb.index
-        size = len(xb)
-        endog[m:m + size] = yb
-        exog[m:m + size] = xb
-        labels.append(index)
-        m += size
+    with single_blas_thread():
+        for block in (_blocks(data, rows) if n else iter([data])):
+            if plan is not None:
+                size = _numeric_block(plan, block, endog, exog, m, gram)
+                if size is not None:
+                    labels.append(block.index if size == len(block)
+                                  else _kept_index(block, plan))
+                    m += size
+                    continue
+            try:  # most blocks have no missing values: plain matrices, no row masks or copies
+                yb, xb = patsy.build_design_matrices([lhs_info, rhs_info], block,
+                                                     NA_action="raise", return_type="matrix")
+                index = block.index
+            except patsy.PatsyError:  # missing values (or a real error, raised again below)
+                yb, xb = patsy.build_design_matrices([lhs_info, rhs_info], block,
+                                                     NA_action="drop", return_type="dataframe")
+                index = xb.index
+            size = len(xb)
+            endog[m:m + size] = yb
+            exog[m:m + size] = xb
+            written = exog[m:m + size]
+            with np.errstate(over="ignore", invalid="ignore"):
+                gram += written.T @ written
+            labels.append(index)
+            m += size
     if m < n:  # rows dropped: shrink in place (a C-contiguous prefix keeps its data)
         endog.resize((m, q), refcheck=False)
         exog.resize((m, k), refcheck=False)
@@ -289,4 +329,4 @@ def build_formula_design(formula: str, data: pd.DataFrame, eval_env: Any, *,
     else:
         row_labels = labels[0].append(labels[1:]) if len(labels) > 1 else labels[0]
     return FormulaDesign(endog=endog, exog=exog, row_labels=row_labels, lhs_info=lhs_info,
-                         rhs_info=rhs_info)
+                         rhs_info=rhs_info, gram=gram)

@@ -136,11 +136,37 @@ def test_blocked_formula_design_equals_patsy(frame, formula, block_rows):
     np.testing.assert_array_equal(built.exog, x.to_numpy())
     np.testing.assert_array_equal(built.endog, y.to_numpy())
     assert built.exog.flags["C_CONTIGUOUS"]
+    # X'X summed block by block while written, rows dropped for missing values excluded
+    np.testing.assert_allclose(built.gram, x.to_numpy().T @ x.to_numpy(), rtol=1e-12,
+                               atol=1e-12 * np.abs(built.gram).max())
     # the design information rebuilds new data as patsy's own would
     new = frame.dropna().iloc[:20]
     np.testing.assert_allclose(patsy.build_design_matrices([built.rhs_info], new)[0],
                                patsy.build_design_matrices([x.design_info], new)[0],
                                rtol=1e-13)
+
+
+def test_the_gram_of_a_non_finite_column_has_a_non_finite_diagonal(frame):
+    # np.log(0) is -inf: the gram summed block by block flags the column as the whole one does
+    env = patsy.EvalEnvironment.capture(0)
+    data = frame.dropna().copy()
+    data.loc[data.index[12345], "price"] = 0.0
+    with np.errstate(divide="ignore"):
+        built = build_formula_design("y ~ np.log(price) + age", data, env, block_rows=1000)
+    assert not np.isfinite(built.gram[1, 1])
+    assert np.isfinite(built.gram[2, 2]) and np.isfinite(built.gram[0, 0])
+    with pytest.raises(br.DataError, match=r"np.log\(price\).*not finite"):
+        with np.errstate(divide="ignore"):
+            br.FractionalLogit.from_formula("y ~ np.log(price) + age", data)
+
+
+def test_a_transform_warns_in_any_block(frame):
+    # the X'X of each block is summed without warnings, the user's own transforms still warn
+    env = patsy.EvalEnvironment.capture(0)
+    data = frame.dropna().copy()
+    data.loc[data.index[15000], "price"] = -1.0
+    with pytest.warns(RuntimeWarning, match="invalid value"):
+        build_formula_design("y ~ np.log(price) + age", data, env, block_rows=1000)
 
 
 def test_numeric_terms_are_written_bit_for_bit(frame):

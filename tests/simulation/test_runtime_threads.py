@@ -1,9 +1,10 @@
-"""The local backend's thread count is measured once per machine and cached; the GGUF
-tokenizer metadata is read once per process (issue 16)."""
+"""The local backend's thread count is measured once per machine and load regime and cached;
+the GGUF tokenizer metadata is read once per process (issue 16)."""
 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -16,6 +17,7 @@ def fresh_measurements(monkeypatch, tmp_path):
     monkeypatch.setenv("BELIEFREG_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv(llama_runtime.THREADS_ENV, raising=False)
     monkeypatch.setattr(llama_runtime, "_MEASURED", {})
+    monkeypatch.setattr(llama_runtime, "_PROCESS_REGIME", None)
     return tmp_path / "cache" / "llama_threads.json"
 
 
@@ -35,6 +37,31 @@ def test_a_cached_measurement_is_read_not_repeated(fresh_measurements, tmp_path)
     fresh_measurements.parent.mkdir(parents=True)
     fresh_measurements.write_text(json.dumps({key: {"threads": 2}}))
     assert llama_runtime.measured_threads(model) == 2
+
+
+@pytest.mark.parametrize("load,regime", [((0.5, 0.4, 0.3), "free"),
+                                         ((9.0, 8.5, 9.3), "saturated")])
+def test_each_load_regime_has_its_own_measurement(fresh_measurements, monkeypatch, tmp_path,
+                                                  load, regime):
+    pytest.importorskip("xllamacpp")
+    monkeypatch.setattr(os, "getloadavg", lambda: load)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert llama_runtime.load_regime() == regime
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF")  # never loaded: the cached entries answer
+    fresh_measurements.parent.mkdir(parents=True)
+    fresh_measurements.write_text(json.dumps({
+        llama_runtime._threads_key(model, 512, "free"): {"threads": 2},
+        llama_runtime._threads_key(model, 512, "saturated"): {"threads": 1}}))
+    assert llama_runtime.measured_threads(model) == {"free": 2, "saturated": 1}[regime]
+    # the process keeps its first regime when the load changes
+    monkeypatch.setattr(os, "getloadavg",
+                        lambda: (0.1, 0.1, 0.1) if regime == "saturated" else (9.0, 9.0, 9.0))
+    monkeypatch.setattr(llama_runtime, "_MEASURED", {})
+    assert llama_runtime.measured_threads(model) == {"free": 2, "saturated": 1}[regime]
+    # a new process decides afresh
+    monkeypatch.setattr(llama_runtime, "_PROCESS_REGIME", None)
+    assert llama_runtime.measured_threads(model) == {"free": 1, "saturated": 2}[regime]
 
 
 def test_the_measurement_picks_a_candidate_and_caches_it(fresh_measurements, gemma_path,
@@ -67,3 +94,9 @@ def test_tokenizer_metadata_is_read_once_per_process(gemma_path, monkeypatch):
     assert first is second and len(calls) == 1
     assert len(first["tokenizer.ggml.tokens"]) == 262144
     assert "tokenizer.chat_template" not in first  # the base model has none
+
+
+def test_no_load_average_is_a_free_machine(monkeypatch):
+    # Windows has no os.getloadavg: the regime is "free", not an AttributeError
+    monkeypatch.delattr(os, "getloadavg")
+    assert llama_runtime.load_regime() == "free"

@@ -415,14 +415,20 @@ def _thread_candidates() -> list[int]:
 def measured_threads(model_path: str | Path, *, n_ctx: int = 4096, n_batch: int = 512) -> int:
     """The llama.cpp thread count that evaluated prompts fastest on this machine.
 
-    On the first call for a (model file, CPU count, xllamacpp version, batch size) the
-    candidates (1, 2 and 4 threads, up to the CPU count) are loaded side by side and timed on
-    the same prompt of about 60 tokens, interleaved (so that a change in load hits them
-    alike), five times each after one warm-up; the one with the smaller median wins. The
-    result and the timings are cached in ``cache_dir() / "llama_threads.json"``, so later
-    processes read it instead of measuring (delete the file to measure again). The winning
-    runtime is kept for :func:`get_runtime`. The probabilities do not depend on the thread
-    count (bitwise identical with 1 and 2 threads), only the speed does.
+    On the first call for a (model file, CPU count, xllamacpp version, batch size, load
+    regime) the candidates (1, 2 and 4 threads, up to the CPU count) are loaded side by side
+    and timed on the same prompt of about 60 tokens, interleaved (so that a change in load
+    hits them alike), five times each after one warm-up; the one with the smaller median
+    wins. The result and the timings are cached in ``cache_dir() / "llama_threads.json"``, so
+    later processes read it instead of measuring (delete the file to measure again). The
+    winning runtime is kept for :func:`get_runtime`. The probabilities do not depend on the
+    thread count (bitwise identical with 1 and 2 threads), only the speed does.
+
+    The load regime is *saturated* when the 1-minute load average is at least the CPU count
+    when the process first asks, *free* otherwise; each regime has its own measurement,
+    because on a shared machine the answers differ (on a 2-core machine: two threads 1.64x
+    faster than one when it was quiet, 4.4x slower at a load average of 9). A process keeps
+    the count it chose first.
 
     ``$BELIEFREG_LLAMA_THREADS`` fixes the count and skips the measurement.
 
@@ -434,12 +440,33 @@ def measured_threads(model_path: str | Path, *, n_ctx: int = 4096, n_batch: int 
         return _measured_threads_locked(model_path, int(n_ctx), int(n_batch))
 
 
-def _threads_key(model_path: Path, n_batch: int) -> str:
+def _threads_key(model_path: Path, n_batch: int, regime: str | None = None) -> str:
     import os
 
     st = model_path.stat()
     return (f"{model_path.resolve()}|{st.st_size}|{st.st_mtime_ns}|cpus={os.cpu_count()}|"
-            f"xllamacpp={xllamacpp_version()}|n_batch={n_batch}")
+            f"xllamacpp={xllamacpp_version()}|n_batch={n_batch}|"
+            f"load={regime or _process_regime()}")
+
+
+#: The load regime of this process, decided on first use (:func:`load_regime`).
+_PROCESS_REGIME: str | None = None
+
+
+def _process_regime() -> str:
+    global _PROCESS_REGIME
+    if _PROCESS_REGIME is None:
+        _PROCESS_REGIME = load_regime()
+    return _PROCESS_REGIME
+
+
+def load_regime() -> str:
+    """``'saturated'`` when the 1-minute load average is at least the CPU count, else
+    ``'free'`` (also where the load average is unavailable)."""
+    import os
+
+    load = _load()
+    return "saturated" if load and load[0] >= (os.cpu_count() or 1) else "free"
 
 
 def _measured_threads_locked(model_path: str | Path, n_ctx: int, n_batch: int) -> int:
@@ -523,7 +550,7 @@ def _load() -> list[float] | None:
 
     try:
         return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
+    except (OSError, AttributeError):  # no load average here (Windows has no getloadavg)
         return None
 
 
