@@ -27,6 +27,12 @@ import numpy as np
 from scipy import special
 
 from _data import make_data
+from _passes import count_passes, pass_kind
+
+
+PASS_LABELS = {"hessian": "passes with the Hessian",
+               "gradient": "passes with the gradient only",
+               "subsample": "passes over every 32nd row (the start)"}
 
 
 def _wrap(owner, name, label, totals):
@@ -59,9 +65,7 @@ def phases(y, x, g, repeat: int) -> tuple[dict[str, float], int]:
     n_rows = len(y)
 
     def timed_pass(yy, *args, **kwargs):  # the passes by kind: time and count
-        label = ("passes over every 32nd row (the start)" if len(yy) < n_rows else
-                 "passes with the Hessian" if kwargs.get("with_info", True) else
-                 "passes with the gradient only")
+        label = PASS_LABELS[pass_kind(len(yy), n_rows, kwargs)]
         t = time.perf_counter()
         try:
             return evaluate(yy, *args, **kwargs)
@@ -90,21 +94,8 @@ def phases(y, x, g, repeat: int) -> tuple[dict[str, float], int]:
 def plain_newton_passes(y, x) -> int:
     """The passes plain Newton steps take on this data (reuse off): what the bound counts."""
     import beliefreg as br
-    from beliefreg.models import bernoulli
 
-    count = [0]
-    evaluate, threshold = bernoulli.evaluate, bernoulli.REUSE_MIN_ROWS
-
-    def counted(*args, **kwargs):
-        count[0] += 1
-        return evaluate(*args, **kwargs)
-
-    bernoulli.evaluate, bernoulli.REUSE_MIN_ROWS = counted, 10 ** 12
-    try:
-        br.FractionalLogit(y, x).fit()
-    finally:
-        bernoulli.evaluate, bernoulli.REUSE_MIN_ROWS = evaluate, threshold
-    return count[0]
+    return sum(count_passes(lambda: br.FractionalLogit(y, x).fit(), len(y), plain=True).values())
 
 
 def pass_parts(x, block: int, repeat: int) -> dict[str, float]:

@@ -37,6 +37,7 @@ import sys
 from pathlib import Path
 
 from _data import K, N_CLUSTERS, make_data  # noqa: E402  (numpy imported lazily)
+from _passes import count_passes  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
@@ -90,18 +91,8 @@ def worker(n: int, repeat: int, no_limit: bool, plain: bool = False) -> None:
         times.append(time.perf_counter() - t0)
         n_iter = res.n_iter
     threads = sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
-    passes = {"hessian": 0, "gradient": 0, "subsample": 0}
-    evaluate = bernoulli.evaluate
-
-    def counted(yy, *args, **kwargs):
-        key = ("subsample" if len(yy) < n else
-               "hessian" if kwargs.get("with_info", True) else "gradient")
-        passes[key] += 1
-        return evaluate(yy, *args, **kwargs)
-
-    bernoulli.evaluate = counted
-    br.FractionalLogit(y, x).fit(cov_type="cluster", cov_kwds={"groups": g})
-    bernoulli.evaluate = evaluate
+    passes = count_passes(lambda: br.FractionalLogit(y, x).fit(
+        cov_type="cluster", cov_kwds={"groups": g}), n)
     print(json.dumps({"times": times, "n_iter": n_iter, "blas_threads": threads,
                       "params0": float(res.params.iloc[1]), "passes": passes,
                       "params": res.params.tolist(), "bse": res.bse.tolist()}))

@@ -214,10 +214,16 @@ def _write_rows(plan: _Plan, values: dict[Any, np.ndarray], bad: np.ndarray,
                     out[...] = piece
                 else:
                     out *= piece
-        written = exog[m + start:m + stop]
-        with np.errstate(over="ignore", invalid="ignore"):  # non-finite: flagged, not warned
-            block_gram += written.T @ written
+        _add_gram(block_gram, exog[m + start:m + stop])
     return size, block_gram
+
+
+def _add_gram(acc: np.ndarray, rows: np.ndarray) -> None:
+    """``acc += rows' rows`` without warnings: a non-finite entry makes its column's diagonal
+    non-finite, which the caller tests (and :func:`~beliefreg.models.design.check_finite`
+    reports); it is not the user's transform warning."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        acc += rows.T @ rows
 
 
 def _level_codes(raw: Any, levels: tuple[Any, ...], size: int) -> np.ndarray | None:
@@ -316,9 +322,7 @@ def build_formula_design(formula: str, data: pd.DataFrame, eval_env: Any, *,
             size = len(xb)
             endog[m:m + size] = yb
             exog[m:m + size] = xb
-            written = exog[m:m + size]
-            with np.errstate(over="ignore", invalid="ignore"):
-                gram += written.T @ written
+            _add_gram(gram, exog[m:m + size])
             labels.append(index)
             m += size
     if m < n:  # rows dropped: shrink in place (a C-contiguous prefix keeps its data)

@@ -17,8 +17,9 @@ def fresh_measurements(monkeypatch, tmp_path):
     monkeypatch.setenv("BELIEFREG_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv(llama_runtime.THREADS_ENV, raising=False)
     monkeypatch.setattr(llama_runtime, "_MEASURED", {})
-    monkeypatch.setattr(llama_runtime, "_PROCESS_REGIME", None)
-    return tmp_path / "cache" / "llama_threads.json"
+    llama_runtime._process_regime.cache_clear()
+    yield tmp_path / "cache" / "llama_threads.json"
+    llama_runtime._process_regime.cache_clear()  # later tests decide under the real load
 
 
 def test_the_environment_variable_fixes_the_count(fresh_measurements, monkeypatch, tmp_path):
@@ -60,7 +61,7 @@ def test_each_load_regime_has_its_own_measurement(fresh_measurements, monkeypatc
     monkeypatch.setattr(llama_runtime, "_MEASURED", {})
     assert llama_runtime.measured_threads(model) == {"free": 2, "saturated": 1}[regime]
     # a new process decides afresh
-    monkeypatch.setattr(llama_runtime, "_PROCESS_REGIME", None)
+    llama_runtime._process_regime.cache_clear()
     assert llama_runtime.measured_threads(model) == {"free": 1, "saturated": 2}[regime]
 
 

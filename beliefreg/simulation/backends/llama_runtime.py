@@ -39,6 +39,7 @@ about 1e-6 relative. llama.cpp normalises in float32 and its full list sums to a
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import threading
@@ -449,15 +450,10 @@ def _threads_key(model_path: Path, n_batch: int, regime: str | None = None) -> s
             f"load={regime or _process_regime()}")
 
 
-#: The load regime of this process, decided on first use (:func:`load_regime`).
-_PROCESS_REGIME: str | None = None
-
-
+@functools.lru_cache(maxsize=None)
 def _process_regime() -> str:
-    global _PROCESS_REGIME
-    if _PROCESS_REGIME is None:
-        _PROCESS_REGIME = load_regime()
-    return _PROCESS_REGIME
+    """The load regime of this process, decided on first use (:func:`load_regime`)."""
+    return load_regime()
 
 
 def load_regime() -> str:
