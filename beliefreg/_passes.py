@@ -12,11 +12,31 @@ import numpy as np
 
 from ._blas_threads import single_blas_thread
 
-__all__ = ["BLOCK_ROWS", "weighted_gram"]
+__all__ = ["BLOCK_ROWS", "block_scratch", "weighted_gram"]
 
 #: Rows per block: 8192 x 20 doubles (1.3 MB) stay in cache between a block's products, and
 #: the Python overhead per block (a few microseconds per call) is amortised.
 BLOCK_ROWS = 8192
+
+
+def block_scratch(exog: np.ndarray, rows: int = BLOCK_ROWS) -> np.ndarray:
+    """Scratch for one row block of ``exog``, laid out as the design's own blocks.
+
+    A row block of a column-major (Fortran-ordered) design is a set of contiguous column
+    pieces; a row-major scratch would make every product that fills it a transposing copy
+    with inner loops of length k. Design matrices from pandas (``DataFrame.to_numpy()``) and
+    from :func:`~beliefreg.models.formula_blocks.build_formula_design` are column-major:
+    scaling their rows by a weight then runs over contiguous columns, about 15% faster per
+    pass at 10^6 x 20 than a row-major design.
+
+    Returns
+    -------
+    ndarray, shape (min(rows, n), k)
+        Column-major when ``exog`` is column-major and not also row-major, else row-major.
+    """
+    n, k = exog.shape
+    column_major = exog.flags.f_contiguous and not exog.flags.c_contiguous
+    return np.empty((min(rows, n), k), order="F" if column_major else "C")
 
 
 def weighted_gram(exog: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -33,7 +53,7 @@ def weighted_gram(exog: np.ndarray, h: np.ndarray) -> np.ndarray:
     """
     n, k = exog.shape
     acc = np.zeros((k, k))
-    scratch = np.empty((min(BLOCK_ROWS, n), k))
+    scratch = block_scratch(exog)
     with single_blas_thread():
         for start in range(0, n, BLOCK_ROWS):
             rows = slice(start, start + BLOCK_ROWS)

@@ -31,7 +31,7 @@ import numpy as np
 from scipy import linalg, optimize
 
 from .._blas_threads import single_blas_thread
-from .._passes import BLOCK_ROWS, weighted_gram
+from .._passes import BLOCK_ROWS, block_scratch, weighted_gram
 from ..exceptions import ConvergenceWarning, SeparationWarning
 from .links import Link, score_ratio
 
@@ -209,7 +209,7 @@ def evaluate(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: Link,
     eta = np.empty(n)
     grad = np.zeros(k)
     info = np.zeros((k, k))
-    scratch = np.empty((min(_BLOCK_ROWS, n), k))
+    scratch = block_scratch(exog, _BLOCK_ROWS)
     # h >= 0 for the logit and for the expected information: then X'diag(h)X = Z'Z with
     # Z = diag(sqrt h) X, which numpy computes with dsyrk (half the arithmetic of a product)
     nonnegative = link.canonical or kind == "expected"
@@ -217,7 +217,7 @@ def evaluate(y: np.ndarray, exog: np.ndarray, w: np.ndarray | None, link: Link,
         for start in range(0, n, _BLOCK_ROWS):
             rows = slice(start, start + _BLOCK_ROWS)
             xb = exog[rows]
-            eb = np.dot(xb, params, out=eta[rows])
+            eb = np.matmul(xb, params, out=eta[rows])
             u, h = working_weights(y[rows], eb, None if w is None else w[rows], link, kind)
             if scores_out is not None:
                 scores_out[rows] = u

@@ -49,7 +49,7 @@ class FormulaDesign:
     Attributes
     ----------
     endog : ndarray, shape (m, q)
-    exog : ndarray, shape (m, k), C-contiguous
+    exog : ndarray, shape (m, k), column-major (Fortran-ordered)
     row_labels : pandas.Index
         The labels of the rows kept.
     lhs_info, rhs_info : patsy.DesignInfo
@@ -121,8 +121,7 @@ def _numeric_plan(*infos: Any) -> _Plan | None:
     return _Plan(factors, columns)
 
 
-#: Rows written at a time into the C-ordered matrices (the strided column writes of one
-#: sub-block stay in cache).
+#: Rows written at a time (one sub-block of the design stays in cache while its X'X is added).
 _WRITE_ROWS = 4096
 
 _NA_ACTION = patsy.NAAction("drop")
@@ -244,6 +243,9 @@ def _level_codes(raw: Any, levels: tuple[Any, ...], size: int) -> np.ndarray | N
     values = raw if isinstance(raw, (pd.Series, pd.Categorical, pd.Index)) else np.asarray(raw)
     if getattr(values, "ndim", 1) != 1 or len(values) != size:
         return None
+    if isinstance(values.dtype, pd.CategoricalDtype):  # code the categories, not the rows
+        return _categorical_codes(values.array if isinstance(values, pd.Series)
+                                  else pd.Categorical(values), levels)
     try:
         codes = pd.Index(list(levels)).get_indexer(values)
     except (TypeError, ValueError):
@@ -255,9 +257,37 @@ def _level_codes(raw: Any, levels: tuple[Any, ...], size: int) -> np.ndarray | N
     return codes
 
 
+def _categorical_codes(values: pd.Categorical, levels: tuple[Any, ...]) -> np.ndarray | None:
+    """:func:`_level_codes` of a pandas Categorical: its few categories are looked up among
+    the levels, and its integer codes mapped through that table (no hashing per row)."""
+    try:
+        table = pd.Index(list(levels)).get_indexer(values.categories)
+    except (TypeError, ValueError):
+        return None
+    own = values.codes
+    used = np.bincount(own[own >= 0], minlength=len(table)) > 0
+    if (table[used] < 0).any():  # a category in use that is not a level: patsy decides
+        return None
+    return np.where(own >= 0, table[np.maximum(own, 0)], -1).astype(np.intp)
+
+
 def _kept_index(block: pd.DataFrame, plan: _Plan) -> pd.Index:
     assert plan.last_mask is not None
     return block.index[plan.last_mask]
+
+
+def _keep_first_rows(matrix: np.ndarray, m: int) -> None:
+    """Shrink a column-major ``matrix`` that owns its data to its first ``m`` rows, in place.
+
+    Each column is moved down to follow the previous one's first ``m`` entries, then the
+    buffer is cut to ``m * k`` entries (a shorter allocation, no second copy of the design).
+    """
+    n, k = matrix.shape
+    flat = matrix.reshape(-1, order="F")  # a view of the whole buffer, column after column
+    for j in range(1, k):
+        flat[j * m:(j + 1) * m] = flat[j * n:j * n + m]  # overlapping moves are buffered
+    del flat
+    matrix.resize((m, k), refcheck=False)
 
 
 def _blocks(data: pd.DataFrame, rows: int):
@@ -297,7 +327,9 @@ def build_formula_design(formula: str, data: pd.DataFrame, eval_env: Any, *,
     q, k = len(lhs_info.column_names), len(rhs_info.column_names)
     rows = block_rows or block_rows_for(k + q)
     endog = np.empty((n, q))
-    exog = np.empty((n, k))
+    # column-major: each column of a row block is written as one contiguous piece (no
+    # transposing stores), and the fit's passes scale rows along contiguous columns
+    exog = np.empty((n, k), order="F")
     gram = np.zeros((k, k))
     labels: list[pd.Index] = []
     m = 0
@@ -325,9 +357,9 @@ def build_formula_design(formula: str, data: pd.DataFrame, eval_env: Any, *,
             _add_gram(gram, exog[m:m + size])
             labels.append(index)
             m += size
-    if m < n:  # rows dropped: shrink in place (a C-contiguous prefix keeps its data)
-        endog.resize((m, q), refcheck=False)
-        exog.resize((m, k), refcheck=False)
+    if m < n:  # rows dropped: shrink in place
+        endog.resize((m, q), refcheck=False)  # a C-contiguous prefix keeps its data
+        _keep_first_rows(exog, m)
     if m == n:
         row_labels = data.index
     else:

@@ -45,7 +45,7 @@ import patsy
 
 from .._blas_threads import single_blas_thread
 from ..exceptions import DataError, SeparationWarning
-from ..inference.covariance import _group_indicator
+from ..inference.covariance import _group_sums
 from ._base import DesignModel, bread_from_information, newton_concave, resolve_covariance
 from .share_effects import alternative_name
 from .design import (Design, build_exog, check_full_rank, describe_rows, design_from_arrays,
@@ -139,7 +139,7 @@ class MultinomialScores:
         return 0.5 * (out + out.T)
 
     def group_sums(self, codes: np.ndarray, n_groups: int) -> np.ndarray:
-        return np.hstack([np.asarray(_group_indicator(codes, n_groups, self.u[:, j]) @ self.exog)
+        return np.hstack([_group_sums(codes, n_groups, self.exog, self.u[:, j])
                           for j in range(self.u.shape[1])])
 
 

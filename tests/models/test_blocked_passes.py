@@ -70,6 +70,71 @@ def test_weighted_gram_matches_the_direct_product(tall):
                                atol=1e-9)
 
 
+@pytest.mark.parametrize("link,kind", [(LogitLink(), "expected"), (ProbitLink(), "observed")])
+def test_a_column_major_design_gives_the_row_major_numbers(tall, link, kind):
+    """Designs from pandas and from formulas are column-major: the passes take their row
+    blocks as they are (column-major scratch), with the numbers of a row-major design."""
+    y, x = tall
+    xf = np.asfortranarray(x)
+    assert xf.flags.f_contiguous and not xf.flags.c_contiguous
+    b = np.array([0.1, 0.3, -0.2, 0.05, 0.4])
+    for with_info in (True, False):
+        got, want = (evaluate(y, a, None, link, b, kind, with_info=with_info) for a in (xf, x))
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-13, atol=1e-10)
+        np.testing.assert_allclose(got[2], want[2], rtol=1e-14, atol=1e-14)
+        if with_info:
+            np.testing.assert_allclose(got[1], want[1], rtol=1e-13, atol=1e-10)
+    h = np.random.default_rng(4).uniform(-1, 1, size=len(y))
+    np.testing.assert_allclose(weighted_gram(xf, h), weighted_gram(x, h), rtol=1e-13,
+                               atol=1e-10)
+
+
+def test_cluster_sums_of_a_column_major_design_copy_nothing():
+    """scipy's sparse product would copy a column-major design to row-major first; the sums
+    are taken a column at a time instead, equal to the row-major ones."""
+    import tracemalloc
+
+    from beliefreg.inference.covariance import IndexScores, encode_groups as encode
+
+    rng = np.random.default_rng(8)
+    n, k = 200_000, 10
+    x = rng.normal(size=(n, k))
+    xf = np.asfortranarray(x)
+    u = rng.normal(size=n)
+    codes, n_groups = encode(rng.integers(0, 300, size=n))
+    want = np.zeros((n_groups, k))
+    np.add.at(want, codes, x * u[:, None])
+    np.testing.assert_allclose(IndexScores(x, u).group_sums(codes, n_groups), want,
+                               rtol=1e-10, atol=1e-10)
+    tracemalloc.start()
+    got = IndexScores(xf, u).group_sums(codes, n_groups)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+    assert peak < 0.25 * xf.nbytes  # the indicator (n values and codes), not a design copy
+
+
+def test_a_data_frame_design_fits_as_the_array():
+    """``DataFrame.to_numpy()`` gives a column-major design: the same estimates and standard
+    errors as the row-major array, on the reuse path (2^16 rows and more) too."""
+    from beliefreg.models import bernoulli
+
+    rng = np.random.default_rng(12)
+    n = bernoulli.REUSE_MIN_ROWS + 1000
+    x = np.column_stack([np.ones(n), rng.normal(size=(n, 3))])
+    y = 1 / (1 + np.exp(-(x @ np.array([0.2, 0.5, -0.4, 0.1])))) + rng.normal(0, 0.01, n)
+    y = np.clip(y, 0, 1)
+    frame = pd.DataFrame(x, columns=["const", "a", "b", "c"])
+    groups = rng.integers(0, 40, size=n)
+    model = br.FractionalLogit(pd.Series(y), frame)
+    assert model.exog.flags.f_contiguous and not model.exog.flags.c_contiguous
+    for cov_type, kwds in (("HC0", None), ("cluster", {"groups": groups})):
+        got = model.fit(cov_type=cov_type, cov_kwds=kwds)
+        want = br.FractionalLogit(y, x).fit(cov_type=cov_type, cov_kwds=kwds)
+        np.testing.assert_allclose(got.params.to_numpy(), want.params.to_numpy(), rtol=1e-12)
+        np.testing.assert_allclose(got.bse.to_numpy(), want.bse.to_numpy(), rtol=1e-12)
+
+
 def test_nonfinite_regressors_are_named_without_a_full_mask(tall):
     y, x = tall
     x = x.copy()
@@ -111,6 +176,9 @@ def frame():
     df.loc[df.index[5], "y"] = np.nan
     df.loc[df.index[7000], "price"] = np.nan
     df.loc[df.index[15000], "brand"] = None
+    # a pandas Categorical with a category no row holds, categories not sorted, one missing
+    df["cat"] = pd.Categorical(rng.choice(["q", "p", "r"], size=n), categories=["r", "q", "z", "p"])
+    df.loc[df.index[12345], "cat"] = None
     return df
 
 
@@ -123,6 +191,7 @@ def frame():
     "np.log(price) ~ age + I(g > 2)",
     "y ~ C(brand, Sum) * C(g) + np.log(price):C(brand)",
     "y ~ np.column_stack([price, age]) + C(flag)",
+    "y ~ cat + price:C(cat, Sum)",
 ])
 @pytest.mark.parametrize("block_rows", [1000, None])
 def test_blocked_formula_design_equals_patsy(frame, formula, block_rows):
@@ -135,7 +204,8 @@ def test_blocked_formula_design_equals_patsy(frame, formula, block_rows):
     # the same functions on the same values: equal to the bit (center() included here)
     np.testing.assert_array_equal(built.exog, x.to_numpy())
     np.testing.assert_array_equal(built.endog, y.to_numpy())
-    assert built.exog.flags["C_CONTIGUOUS"]
+    # column-major, also after rows were dropped (shrunk in place, column by column)
+    assert built.exog.flags["F_CONTIGUOUS"]
     # X'X summed block by block while written, rows dropped for missing values excluded
     np.testing.assert_allclose(built.gram, x.to_numpy().T @ x.to_numpy(), rtol=1e-12,
                                atol=1e-12 * np.abs(built.gram).max())
