@@ -55,11 +55,14 @@ def _median(values):
 
 
 # ----------------------------------------------------------------------------- worker
-def worker(n: int, repeat: int, no_limit: bool, plain: bool = False) -> None:
+def worker(n: int, repeat: int, no_limit: bool, plain: bool = False,
+           column_major: bool = False) -> None:
     """Time fit + cluster in this process (its thread settings come from the parent).
 
     ``plain``: Newton steps only (no subsample start, no gradient-only passes), as before
-    issue 16's fewer passes. The passes over the data are counted in one more, untimed fit.
+    issue 16's fewer passes. ``column_major``: the design as pandas' ``DataFrame.to_numpy()``
+    and the formula builder give it (Fortran order). The passes over the data are counted in
+    one more, untimed fit.
     """
     import time
 
@@ -84,6 +87,10 @@ def worker(n: int, repeat: int, no_limit: bool, plain: bool = False) -> None:
     import beliefreg as br
 
     y, x, g = make_data(n)
+    if column_major:
+        import numpy as np
+
+        x = np.asfortranarray(x)
     times, n_iter = [], None
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -99,7 +106,7 @@ def worker(n: int, repeat: int, no_limit: bool, plain: bool = False) -> None:
 
 
 def run_worker(n: int, repeat: int, pinned: bool, no_limit: bool = False,
-               plain: bool = False) -> dict:
+               plain: bool = False, column_major: bool = False) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
     if pinned:
         env.update({k: "1" for k in THREAD_VARS})
@@ -108,6 +115,8 @@ def run_worker(n: int, repeat: int, pinned: bool, no_limit: bool = False,
         cmd.append("--no-limit")
     if plain:
         cmd.append("--plain")
+    if column_major:
+        cmd.append("--column-major")
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -168,12 +177,13 @@ def main() -> None:
     ap.add_argument("--worker", action="store_true")
     ap.add_argument("--no-limit", action="store_true")
     ap.add_argument("--plain", action="store_true")
+    ap.add_argument("--column-major", action="store_true")
     ap.add_argument("--skip-unlimited", action="store_true",
                     help="skip the run with beliefreg's BLAS limit off (slow on a busy machine)")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = ap.parse_args()
     if args.worker:
-        worker(args.n, args.repeat, args.no_limit, args.plain)
+        worker(args.n, args.repeat, args.no_limit, args.plain, args.column_major)
         return
 
     for var in THREAD_VARS:  # the parent's own measurements are pinned
@@ -203,12 +213,13 @@ def main() -> None:
           f"dgemm {bound['gflops']:.1f} GFLOP/s  (load {loads['bound']})", flush=True)
 
     # 2. pinned vs unpinned, in child processes, interleaved
-    runs = {"pinned": [], "unpinned": [], "plain": []}
+    runs = {"pinned": [], "unpinned": [], "plain": [], "column_major": []}
     info = {}
     for _ in range(2):
-        for label, pinned, plain in (("pinned", True, False), ("unpinned", False, False),
-                                     ("plain", True, True)):
-            r = run_worker(n, rep, pinned, plain=plain)
+        for label, pinned, plain, column_major in (
+                ("pinned", True, False, False), ("unpinned", False, False, False),
+                ("plain", True, True, False), ("column_major", True, False, True)):
+            r = run_worker(n, rep, pinned, plain=plain, column_major=column_major)
             runs[label] += r["times"]
             info[label] = r
     loads["pinned_unpinned"] = _load()
@@ -216,7 +227,8 @@ def main() -> None:
     if not args.skip_unlimited:
         unlimited = run_worker(n, 1, pinned=False, no_limit=True)
         loads["unlimited"] = _load()
-    t_pin, t_unpin, t_plain = (_median(runs[k]) for k in ("pinned", "unpinned", "plain"))
+    t_pin, t_unpin, t_plain, t_colmaj = (_median(runs[k]) for k in ("pinned", "unpinned",
+                                                                      "plain", "column_major"))
     counts, plain_counts = info["pinned"]["passes"], info["plain"]["passes"]
     passes = plain_counts["hessian"]  # Newton's passes: what the issue's bound counts
     # the same bound for the passes the fit makes: dsyrk for a pass with the Hessian, one
@@ -225,7 +237,8 @@ def main() -> None:
                   + bound["syrk"] * counts["subsample"] / 32)
     gap = max(float(np.max(np.abs(np.subtract(info["pinned"][key], info["plain"][key]))
                             / np.abs(info["plain"][key]))) for key in ("params", "bse"))
-    print(f"fit + cluster: pinned {t_pin:.3f} s, unpinned {t_unpin:.3f} s "
+    print(f"fit + cluster: pinned {t_pin:.3f} s, column-major {t_colmaj:.3f} s, "
+          f"unpinned {t_unpin:.3f} s "
           f"(BLAS threads {info['unpinned']['blas_threads']}), plain Newton {t_plain:.3f} s; "
           f"passes {counts}, plain Newton {plain_counts}; params/bse vs plain {gap:.1e}"
           + (f"; unpinned without beliefreg's limit {unlimited['times'][0]:.3f} s"
@@ -249,23 +262,36 @@ def main() -> None:
     def arrays():
         return br.FractionalLogit(y, x).fit(cov_type="cluster", cov_kwds={"groups": g})
 
-    # the rich formula's own design, given as arrays: the same model both ways
+    # the same design as a DataFrame: to_numpy() gives it column-major, as formulas do
+    x_frame = pd.DataFrame(x, columns=["const"] + names)
+
+    def frame():
+        return br.FractionalLogit(y, x_frame).fit(cov_type="cluster", cov_kwds={"groups": g})
+
+    # the rich formula's own design, given as arrays: the same model both ways, row-major
+    # (np.column_stack) and column-major (as the formula builds it)
     from beliefreg.models.formula_blocks import build_formula_design
 
     env = patsy.EvalEnvironment([{"np": np}])
-    x_rich = build_formula_design(rich, df, env).exog
+    x_rich_f = build_formula_design(rich, df, env).exog
+    x_rich = np.ascontiguousarray(x_rich_f)
 
     def arrays_rich():
         return br.FractionalLogit(y, x_rich).fit(cov_type="cluster", cov_kwds={"groups": g})
+
+    def arrays_rich_f():
+        return br.FractionalLogit(y, x_rich_f).fit(cov_type="cluster", cov_kwds={"groups": g})
 
     def formula(f):
         return lambda: br.FractionalLogit.from_formula(f, df).fit(
             cov_type="cluster", cov_kwds={"groups": "g"})
 
-    t = {"arrays": [], "plain": [], "arrays_rich": [], "rich": []}
+    t = {"arrays": [], "frame": [], "plain": [], "arrays_rich": [], "arrays_rich_f": [],
+         "rich": []}
     for _ in range(rep):
-        for key, fn in (("arrays", arrays), ("plain", formula(plain)),
-                        ("arrays_rich", arrays_rich), ("rich", formula(rich))):
+        for key, fn in (("arrays", arrays), ("frame", frame), ("plain", formula(plain)),
+                        ("arrays_rich", arrays_rich), ("arrays_rich_f", arrays_rich_f),
+                        ("rich", formula(rich))):
             tt, res = timed(fn, 1)
             t[key].append(tt)
             if key == "plain":
@@ -301,8 +327,9 @@ def main() -> None:
         formulaic_version = f"unavailable ({type(exc).__name__})"
     loads["engines"] = _load()
     print(f"formula: arrays {t['arrays']:.3f} s, plain {t['plain']:.3f} s "
-          f"({t['plain'] / t['arrays']:.2f}x), rich {t['rich']:.3f} s "
-          f"({t['rich'] / t['arrays_rich']:.2f}x its arrays, {t['arrays_rich']:.3f} s); "
+          f"({t['plain'] / t['arrays']:.2f}x; column-major arrays {t['frame']:.3f} s), "
+          f"rich {t['rich']:.3f} s ({t['rich'] / t['arrays_rich']:.2f}x its arrays, "
+          f"{t['arrays_rich']:.3f} s; column-major {t['arrays_rich_f']:.3f} s); "
           f"memory plain {mem_plain:.2f}x, rich "
           f"{mem_rich:.2f}x design", flush=True)
 
@@ -365,6 +392,9 @@ def main() -> None:
         f"{t_plain / budget:.2f}x bound x passes; the fit now takes {t_pin / t_plain:.2f}x "
         f"its time; params and bse differ by at most {gap:.1e} (relative) | "
         f"{loads['pinned_unpinned']} |",
+        f"| fit + cluster, the same design column-major (as `DataFrame.to_numpy()` and "
+        f"formulas give it), pinned | {t_colmaj:.3f} s = **{t_colmaj / budget:.2f}x bound x "
+        f"Newton's passes** | {loads['pinned_unpinned']} |",
         f"| fit + cluster, arrays, **unpinned** (BLAS threads "
         f"{info['unpinned']['blas_threads']}) | {t_unpin:.3f} s = {t_unpin / t_pin:.2f}x "
         f"pinned | {loads['pinned_unpinned']} |",
@@ -377,16 +407,19 @@ def main() -> None:
     lines += [
         f"| extra memory, fit + HC0 (peak traced / design) | {mem_hc0:.2f}x | |",
         f"| extra memory, fit + cluster | {mem_cl:.2f}x | |",
-        f"| fit + cluster, arrays (formula comparison) | {t['arrays']:.3f} s | "
-        f"{loads['formula']} |",
+        f"| fit + cluster, arrays (formula comparison) | {t['arrays']:.3f} s; the same as a "
+        f"DataFrame (column-major) {t['frame']:.3f} s | {loads['formula']} |",
         f"| fit + cluster through a formula of the {K - 1} columns | {t['plain']:.3f} s = "
-        f"{t['plain'] / t['arrays']:.2f}x arrays; peak {mem_plain:.2f}x the design "
-        f"(the design itself included) | {loads['formula']} |",
-        f"| fit + cluster, arrays of the next formula's design ({x_rich.shape[1]} columns) | "
-        f"{t['arrays_rich']:.3f} s | {loads['formula']} |",
+        f"**{t['plain'] / t['arrays']:.2f}x arrays** ({t['plain'] / t['frame']:.2f}x the "
+        f"DataFrame); peak {mem_plain:.2f}x the design (the design itself included) | "
+        f"{loads['formula']} |",
+        f"| fit + cluster, arrays of the next formula's design ({x_rich.shape[1]} columns): "
+        f"row-major / column-major | {t['arrays_rich']:.3f} / {t['arrays_rich_f']:.3f} s | "
+        f"{loads['formula']} |",
         f"| fit + cluster through `{rich}` | {t['rich']:.3f} s = "
-        f"{t['rich'] / t['arrays_rich']:.2f}x its arrays ({t['rich'] / t['arrays']:.2f}x the "
-        f"plain arrays); peak {mem_rich:.2f}x the design | {loads['formula']} |",
+        f"**{t['rich'] / t['arrays_rich']:.2f}x its arrays** ({t['rich'] / t['arrays_rich_f']:.2f}x "
+        f"them column-major; {t['rich'] / t['arrays']:.2f}x the plain arrays); peak "
+        f"{mem_rich:.2f}x the design | {loads['formula']} |",
         f"| max rel. diff of params, formula vs arrays | {diff_formula:.1e} | |",
         f"| design only, plain formula: beliefreg blocks / patsy `dmatrices` + `to_numpy` / "
         f"formulaic {formulaic_version} `model_matrix` | {t_blocks:.3f} / {t_patsy:.3f} / "
