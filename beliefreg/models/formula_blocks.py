@@ -243,11 +243,14 @@ def _level_codes(raw: Any, levels: tuple[Any, ...], size: int) -> np.ndarray | N
     values = raw if isinstance(raw, (pd.Series, pd.Categorical, pd.Index)) else np.asarray(raw)
     if getattr(values, "ndim", 1) != 1 or len(values) != size:
         return None
+    index = _level_index(levels)
+    if index is None:
+        return None
     if isinstance(values.dtype, pd.CategoricalDtype):  # code the categories, not the rows
         return _categorical_codes(values.array if isinstance(values, pd.Series)
-                                  else pd.Categorical(values), levels)
+                                  else pd.Categorical(values), index)
     try:
-        codes = pd.Index(list(levels)).get_indexer(values)
+        codes = index.get_indexer(values)
     except (TypeError, ValueError):
         return None
     missing = np.asarray(pd.isna(values), dtype=bool)
@@ -257,11 +260,24 @@ def _level_codes(raw: Any, levels: tuple[Any, ...], size: int) -> np.ndarray | N
     return codes
 
 
-def _categorical_codes(values: pd.Categorical, levels: tuple[Any, ...]) -> np.ndarray | None:
+def _level_index(levels: tuple[Any, ...]) -> pd.Index | None:
+    """The levels as an index to look values up in; None (patsy codes) if they repeat.
+
+    ``C(x, levels=['a', 'a', 'b'])`` is accepted by patsy (a repeated level takes the code of
+    its last place); pandas cannot look values up in a non-unique index.
+    """
+    try:
+        index = pd.Index(list(levels))
+        return index if index.is_unique else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _categorical_codes(values: pd.Categorical, levels: pd.Index) -> np.ndarray | None:
     """:func:`_level_codes` of a pandas Categorical: its few categories are looked up among
     the levels, and its integer codes mapped through that table (no hashing per row)."""
     try:
-        table = pd.Index(list(levels)).get_indexer(values.categories)
+        table = levels.get_indexer(values.categories)
     except (TypeError, ValueError):
         return None
     own = values.codes

@@ -216,6 +216,67 @@ def test_blocked_formula_design_equals_patsy(frame, formula, block_rows):
                                rtol=1e-13)
 
 
+@pytest.fixture(scope="module")
+def categoricals():
+    """pandas Categoricals of several kinds: unused categories, missing values, ordered, and
+    categories that are integers, booleans, floats, dates or of mixed types."""
+    rng = np.random.default_rng(21)
+    n = 5000
+    df = pd.DataFrame({"y": rng.uniform(size=n), "x": rng.normal(size=n)})
+    df["s"] = pd.Categorical(rng.choice(["q", "p", "r"], size=n), categories=["r", "q", "z", "p"])
+    df.loc[df.index[17], "s"] = None
+    df["o"] = pd.Categorical(rng.choice(["lo", "mid", "hi"], size=n),
+                             categories=["lo", "mid", "hi"], ordered=True)
+    df["i"] = pd.Categorical(rng.choice([3, 1, 2], size=n), categories=[3, 1, 2, 7])
+    df.loc[df.index[4000], "i"] = np.nan
+    df["b"] = pd.Categorical(rng.choice([True, False], size=n))
+    df["m"] = pd.Categorical(rng.choice(np.array([1, "a", 2.5], dtype=object), size=n))
+    df["f"] = pd.Categorical(rng.choice([0.5, 1.5, 2.0], size=n))
+    df["d"] = pd.Categorical(rng.choice(pd.to_datetime(["2020-01-01", "2021-01-01"]), size=n))
+    df["two"] = pd.Categorical(rng.choice(["p", "q"], size=n), categories=["z", "q", "p"])
+    df["text"] = rng.choice(["p", "q", "r"], size=n)
+    return df
+
+
+@pytest.mark.parametrize("formula", [
+    "y ~ s + o + i + b + m + f + d + two",
+    "y ~ C(s, levels=['p', 'q', 'r'])",            # a reordering without the unused category
+    "y ~ C(s, levels=['p', 'q', 'r', 'z', 'w'])",  # levels no row holds
+    "y ~ C(s, Treatment(reference='q')) + C(o, Sum) + C(o, Poly):x",
+    "y ~ C(i, levels=[1, 2, 3]) + C(f, levels=[2, 1.5, 0.5]) + C(m, levels=['a', 1, 2.5])",
+    "y ~ C(i, levels=[1.0, 2.0, 3.0]) + C(b, levels=[True, False])",
+    "y ~ C(two, levels=['q', 'p'])",               # a category no row holds is not a level
+    "y ~ s:x + C(i):s",
+    # a level given twice: patsy takes it (its code is its last place); pandas cannot look
+    # values up in such an index, so these blocks are left to patsy
+    "y ~ C(s, levels=['p', 'p', 'q', 'r'])",
+    "y ~ C(text, levels=['p', 'p', 'q', 'r'])",
+])
+@pytest.mark.parametrize("block_rows", [700, None])
+def test_categoricals_are_coded_as_patsy_codes_them(categoricals, formula, block_rows):
+    env = patsy.EvalEnvironment.capture(0)
+    built = build_formula_design(formula, categoricals, env, block_rows=block_rows)
+    y, x = patsy.dmatrices(formula, categoricals, return_type="dataframe", NA_action="drop",
+                           eval_env=env)
+    assert built.rhs_info.column_names == list(x.columns)
+    assert built.row_labels.equals(x.index)
+    np.testing.assert_array_equal(built.exog, x.to_numpy())
+
+
+def test_a_category_in_use_that_is_not_a_level_is_patsys_error(categoricals):
+    env = patsy.EvalEnvironment.capture(0)
+    with pytest.raises(patsy.PatsyError, match="'r' does not match any of the expected"):
+        build_formula_design("y ~ C(s, levels=['p', 'q'])", categoricals, env)
+
+
+def test_a_repeated_level_is_a_rank_error_not_a_pandas_error(categoricals):
+    # intercept + a dummy for each of the three levels in use (the first 'p' holds no row)
+    for column in ("s", "text"):
+        with pytest.raises(br.RankDeficientError):
+            br.FractionalLogit.from_formula(f"y ~ C({column}, levels=['p', 'p', 'q', 'r'])",
+                                            categoricals)
+
+
 def test_the_gram_of_a_non_finite_column_has_a_non_finite_diagonal(frame):
     # np.log(0) is -inf: the gram summed block by block flags the column as the whole one does
     env = patsy.EvalEnvironment.capture(0)
