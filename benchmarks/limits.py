@@ -22,8 +22,9 @@ Measures, at 10^6 rows x 20 regressors (fractional logit, 1000 clusters), in one
   difference.
 
 Run: ``python benchmarks/limits.py [--n 1000000] [--repeat 3]``. The machine is shared: every
-figure is a median of interleaved repetitions, ratios are taken within the run, and the load
-average is recorded with it. Writes ``## Machine limits`` in ``benchmarks/RESULTS.md``.
+figure is a median of interleaved repetitions, ratios are taken within the run (fit against
+the bound measured just before it in the same process; formula against arrays within each
+repetition), and the load average is recorded with it. Writes ``## Machine limits`` in ``benchmarks/RESULTS.md``.
 glum is a benchmark-only dependency (``pip install glum``); it is skipped if absent.
 """
 
@@ -86,13 +87,22 @@ def worker(n: int, repeat: int, no_limit: bool, plain: bool = False,
                 sys.modules[mod].single_blas_thread = contextlib.nullcontext
     import beliefreg as br
 
+    from threadpoolctl import threadpool_limits
+
     y, x, g = make_data(n)
+    x_rows = x
     if column_major:
         import numpy as np
 
         x = np.asfortranarray(x)
-    times, n_iter = [], None
+    times, bounds, n_iter = [], [], None
     for _ in range(repeat):
+        # the bound at the same moment (one dsyrk X'X of the row-major design, one thread),
+        # so that a ratio per repetition does not mix a quiet minute with a busy one
+        with threadpool_limits(1, user_api="blas"):
+            t0 = time.perf_counter()
+            x_rows.T @ x_rows
+            bounds.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         res = br.FractionalLogit(y, x).fit(cov_type="cluster", cov_kwds={"groups": g})
         times.append(time.perf_counter() - t0)
@@ -100,7 +110,7 @@ def worker(n: int, repeat: int, no_limit: bool, plain: bool = False,
     threads = sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
     passes = count_passes(lambda: br.FractionalLogit(y, x).fit(
         cov_type="cluster", cov_kwds={"groups": g}), n)
-    print(json.dumps({"times": times, "n_iter": n_iter, "blas_threads": threads,
+    print(json.dumps({"times": times, "bounds": bounds, "n_iter": n_iter, "blas_threads": threads,
                       "params0": float(res.params.iloc[1]), "passes": passes,
                       "params": res.params.tolist(), "bse": res.bse.tolist()}))
 
@@ -214,6 +224,7 @@ def main() -> None:
 
     # 2. pinned vs unpinned, in child processes, interleaved
     runs = {"pinned": [], "unpinned": [], "plain": [], "column_major": []}
+    per_bound = {label: [] for label in runs}  # each fit's time / the bound just before it
     info = {}
     for _ in range(2):
         for label, pinned, plain, column_major in (
@@ -221,6 +232,7 @@ def main() -> None:
                 ("plain", True, True, False), ("column_major", True, False, True)):
             r = run_worker(n, rep, pinned, plain=plain, column_major=column_major)
             runs[label] += r["times"]
+            per_bound[label] += [t / b for t, b in zip(r["times"], r["bounds"])]
             info[label] = r
     loads["pinned_unpinned"] = _load()
     unlimited = None
@@ -233,10 +245,14 @@ def main() -> None:
     passes = plain_counts["hessian"]  # Newton's passes: what the issue's bound counts
     # the same bound for the passes the fit makes: dsyrk for a pass with the Hessian, one
     # streaming read for a gradient-only pass, a 1/32 share of dsyrk for a subsample pass
+    paired = {label: (_median(v) / passes, min(v) / passes, max(v) / passes)
+              for label, v in per_bound.items()}
     own_budget = (bound["syrk"] * counts["hessian"] + bound["gemv"] * counts["gradient"]
                   + bound["syrk"] * counts["subsample"] / 32)
     gap = max(float(np.max(np.abs(np.subtract(info["pinned"][key], info["plain"][key]))
                             / np.abs(info["plain"][key]))) for key in ("params", "bse"))
+    print("paired with the bound before each fit (median, min, max): "
+          + ", ".join(f"{k} {v[0]:.2f}x ({v[1]:.2f}-{v[2]:.2f})" for k, v in paired.items()))
     print(f"fit + cluster: pinned {t_pin:.3f} s, column-major {t_colmaj:.3f} s, "
           f"unpinned {t_unpin:.3f} s "
           f"(BLAS threads {info['unpinned']['blas_threads']}), plain Newton {t_plain:.3f} s; "
@@ -299,6 +315,14 @@ def main() -> None:
             if key == "arrays":
                 res_arrays = res
     loads["formula"] = _load()
+    # ratios within each repetition (the fits of one repetition run seconds apart), then
+    # their median and range: a busy minute slows both sides of a ratio
+    ratio = {name: [a / b for a, b in zip(t[num], t[den])]
+             for name, num, den in (("plain", "plain", "arrays"), ("plain_f", "plain", "frame"),
+                                    ("rich", "rich", "arrays_rich"),
+                                    ("rich_f", "rich", "arrays_rich_f"))}
+    ratio_text = {name: f"{_median(v):.2f}x ({min(v):.2f}-{max(v):.2f})"
+                  for name, v in ratio.items()}
     t = {k: _median(v) for k, v in t.items()}
     diff_formula = float(np.max(np.abs(res_plain.params.to_numpy() - res_arrays.params.to_numpy())
                                 / np.abs(res_arrays.params.to_numpy())))
@@ -326,6 +350,8 @@ def main() -> None:
         t_formulaic = t_formulaic_rich = float("nan")
         formulaic_version = f"unavailable ({type(exc).__name__})"
     loads["engines"] = _load()
+    print("formula / arrays per repetition: " + ", ".join(f"{k} {v}" for k, v in
+                                                           ratio_text.items()))
     print(f"formula: arrays {t['arrays']:.3f} s, plain {t['plain']:.3f} s "
           f"({t['plain'] / t['arrays']:.2f}x; column-major arrays {t['frame']:.3f} s), "
           f"rich {t['rich']:.3f} s ({t['rich'] / t['arrays_rich']:.2f}x its arrays, "
@@ -392,6 +418,14 @@ def main() -> None:
         f"{t_plain / budget:.2f}x bound x passes; the fit now takes {t_pin / t_plain:.2f}x "
         f"its time; params and bse differ by at most {gap:.1e} (relative) | "
         f"{loads['pinned_unpinned']} |",
+        f"| the same, each fit against the bound measured just before it in its process "
+        f"(median and range over {len(per_bound['pinned'])} fits): row-major pinned / "
+        f"column-major pinned / unpinned | **{paired['pinned'][0]:.2f}x** "
+        f"({paired['pinned'][1]:.2f}-{paired['pinned'][2]:.2f}) / "
+        f"**{paired['column_major'][0]:.2f}x** ({paired['column_major'][1]:.2f}-"
+        f"{paired['column_major'][2]:.2f}) / {paired['unpinned'][0]:.2f}x "
+        f"({paired['unpinned'][1]:.2f}-{paired['unpinned'][2]:.2f}) | "
+        f"{loads['pinned_unpinned']} |",
         f"| fit + cluster, the same design column-major (as `DataFrame.to_numpy()` and "
         f"formulas give it), pinned | {t_colmaj:.3f} s = **{t_colmaj / budget:.2f}x bound x "
         f"Newton's passes** | {loads['pinned_unpinned']} |",
@@ -409,17 +443,16 @@ def main() -> None:
         f"| extra memory, fit + cluster | {mem_cl:.2f}x | |",
         f"| fit + cluster, arrays (formula comparison) | {t['arrays']:.3f} s; the same as a "
         f"DataFrame (column-major) {t['frame']:.3f} s | {loads['formula']} |",
-        f"| fit + cluster through a formula of the {K - 1} columns | {t['plain']:.3f} s = "
-        f"**{t['plain'] / t['arrays']:.2f}x arrays** ({t['plain'] / t['frame']:.2f}x the "
+        f"| fit + cluster through a formula of the {K - 1} columns | {t['plain']:.3f} s; "
+        f"per repetition **{ratio_text['plain']} arrays** ({ratio_text['plain_f']} the "
         f"DataFrame); peak {mem_plain:.2f}x the design (the design itself included) | "
         f"{loads['formula']} |",
         f"| fit + cluster, arrays of the next formula's design ({x_rich.shape[1]} columns): "
         f"row-major / column-major | {t['arrays_rich']:.3f} / {t['arrays_rich_f']:.3f} s | "
         f"{loads['formula']} |",
-        f"| fit + cluster through `{rich}` | {t['rich']:.3f} s = "
-        f"**{t['rich'] / t['arrays_rich']:.2f}x its arrays** ({t['rich'] / t['arrays_rich_f']:.2f}x "
-        f"them column-major; {t['rich'] / t['arrays']:.2f}x the plain arrays); peak "
-        f"{mem_rich:.2f}x the design | {loads['formula']} |",
+        f"| fit + cluster through `{rich}` | {t['rich']:.3f} s; per repetition "
+        f"**{ratio_text['rich']} its arrays** ({ratio_text['rich_f']} them column-major); "
+        f"peak {mem_rich:.2f}x the design | {loads['formula']} |",
         f"| max rel. diff of params, formula vs arrays | {diff_formula:.1e} | |",
         f"| design only, plain formula: beliefreg blocks / patsy `dmatrices` + `to_numpy` / "
         f"formulaic {formulaic_version} `model_matrix` | {t_blocks:.3f} / {t_patsy:.3f} / "

@@ -158,10 +158,12 @@ def test_huge_finite_regressors_are_not_reported_as_infinite():
 @pytest.mark.parametrize("values", [np.array([5, 3, 3, 9, 0, 5]), np.array([7, 7, 8]),
                                     np.array([10**9, 3, 3])])
 def test_cluster_codes_equal_sorted_factorize(values):
-    codes, n = encode_groups(pd.Series(values))
     ref_codes, ref_uniques = pd.factorize(pd.Series(values), sort=True)
-    assert n == len(ref_uniques)
-    np.testing.assert_array_equal(codes, ref_codes)
+    for given in (pd.Series(values), values, values.astype(np.uint32), values.astype(object),
+                  list(values)):
+        codes, n = encode_groups(given)
+        assert n == len(ref_uniques)
+        np.testing.assert_array_equal(codes, ref_codes)
 
 
 @pytest.fixture(scope="module")
