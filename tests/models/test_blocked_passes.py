@@ -89,6 +89,35 @@ def test_a_column_major_design_gives_the_row_major_numbers(tall, link, kind):
                                atol=1e-10)
 
 
+@pytest.mark.parametrize("link,kind", [(LogitLink(), "expected"), (ProbitLink(), "observed")])
+def test_a_weighted_column_major_design_matches_the_direct_formulas(tall, link, kind):
+    """With weights, and over the last partial block (3 blocks + 123 rows): the probit's
+    observed Hessian takes the product branch (h < 0 possible), not Z'Z."""
+    y, x = tall
+    xf = np.asfortranarray(x)
+    w = np.random.default_rng(5).uniform(0.2, 3.0, size=len(y))
+    b = np.array([0.1, 0.3, -0.2, 0.05, 0.4])
+    grad, info, eta = evaluate(y, xf, w, link, b, kind)
+    u, h = working_weights(y, x @ b, w, link, kind)
+    np.testing.assert_allclose(eta, x @ b, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(grad, x.T @ u, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(info, x.T @ (x * h[:, None]), rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("n,k,m", [(5, 3, 2), (5, 1, 2), (5, 3, 0), (1, 3, 0), (100, 7, 99),
+                                   (3, 3, 1), (2, 4, 1), (4, 1, 0), (9000, 4, 8999)])
+def test_keep_first_rows_shrinks_a_column_major_matrix_in_place(n, k, m):
+    """Overlapping column moves, one column (both C- and F-contiguous), no row kept."""
+    from beliefreg.models.formula_blocks import _keep_first_rows
+
+    a = np.empty((n, k), order="F")
+    a[...] = np.arange(n * k, dtype=float).reshape(n, k)
+    want = a[:m].copy()
+    _keep_first_rows(a, m)
+    assert a.shape == (m, k) and a.flags.f_contiguous and a.flags.owndata
+    np.testing.assert_array_equal(a, want)
+
+
 def test_cluster_sums_of_a_column_major_design_copy_nothing():
     """scipy's sparse product would copy a column-major design to row-major first; the sums
     are taken a column at a time instead, equal to the row-major ones."""
