@@ -284,7 +284,9 @@ def _categorical_codes(values: pd.Categorical, levels: pd.Index) -> np.ndarray |
     used = np.bincount(own[own >= 0], minlength=len(table)) > 0
     if (table[used] < 0).any():  # a category in use that is not a level: patsy decides
         return None
-    return np.where(own >= 0, table[np.maximum(own, 0)], -1).astype(np.intp)
+    # a missing value's code -1 picks the appended -1 (and a Categorical without categories,
+    # all missing, indexes only that entry)
+    return np.append(table, -1).astype(np.intp)[own]
 
 
 def _kept_index(block: pd.DataFrame, plan: _Plan) -> pd.Index:

@@ -300,6 +300,23 @@ def test_a_category_in_use_that_is_not_a_level_is_patsys_error(categoricals):
         build_formula_design("y ~ C(s, levels=['p', 'q'])", categoricals, env)
 
 
+def test_a_categorical_without_categories_codes_every_row_missing():
+    """All missing, no categories (``pd.Categorical([nan] * n, categories=[])``) under
+    ``C(x, levels=...)``: every row is dropped as patsy drops it (was an IndexError from the
+    lookup of category 0 in an empty table)."""
+    n = 50
+    df = pd.DataFrame({"y": np.linspace(0.1, 0.9, n), "x": np.arange(n) / n,
+                       "e": pd.Categorical([np.nan] * n, categories=[])})
+    env = patsy.EvalEnvironment.capture(0)
+    formula = "y ~ x + C(e, levels=['a', 'b'])"
+    built = build_formula_design(formula, df, env)
+    _, x = patsy.dmatrices(formula, df, return_type="dataframe", eval_env=env)
+    assert built.exog.shape == x.shape == (0, 3)
+    with pytest.warns(br.MissingValueWarning), pytest.raises(br.RankDeficientError,
+                                                              match="0 rows"):
+        br.FractionalLogit.from_formula(formula, df)
+
+
 def test_a_repeated_level_is_a_rank_error_not_a_pandas_error(categoricals):
     # intercept + a dummy for each of the three levels in use (the first 'p' holds no row)
     for column in ("s", "text"):
