@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import patsy
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from threadpoolctl import threadpool_info
 
 import beliefreg as br
@@ -392,3 +394,44 @@ def test_warnings_inside_the_single_thread_fit_point_at_the_caller():
                                                                np.arange(60.0)])).fit(maxiter=1)
     conv = [w for w in caught if issubclass(w.category, br.ConvergenceWarning)]
     assert conv and all(w.filename == __file__ for w in conv)
+
+
+_POOLS = {"text": ["p", "q", "r", "s", "t"], "int": [3, 1, 2, 7, 0], "bool": [True, False],
+          "float": [0.5, 1.5, 2.0, -1.0]}
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_level_codes_of_a_categorical_are_categorical_to_int(data):
+    """A pandas Categorical (any categories, some unused, missing values, ordered or not)
+    under ``C(x, levels=...)`` with levels reordered, a subset or with extras: the codes of
+    ``patsy.categorical.categorical_to_int`` or None (patsy then codes it, raising its
+    error for a value that is not a level)."""
+    from patsy.categorical import _CategoricalBox, categorical_to_int
+
+    from beliefreg.models.formula_blocks import _level_codes
+
+    pool = _POOLS[data.draw(st.sampled_from(sorted(_POOLS)))]
+    categories = data.draw(st.lists(st.sampled_from(pool), min_size=0, max_size=len(pool),
+                                    unique=True))
+    codes = data.draw(st.lists(st.integers(-1, len(categories) - 1), min_size=1, max_size=40))
+    values = pd.Series(pd.Categorical.from_codes(
+        codes, categories=categories, ordered=data.draw(st.booleans())))
+    levels = tuple(data.draw(st.lists(st.sampled_from(pool), min_size=1, max_size=len(pool),
+                                      unique=True)))
+    try:
+        want = np.asarray(categorical_to_int(_CategoricalBox(values, None, levels), levels,
+                                             patsy.NAAction("drop")))
+    except patsy.PatsyError:
+        want = None
+    got = _level_codes(_CategoricalBox(values, None, levels), levels, len(values))
+    if want is None:
+        assert got is None
+    elif got is not None:
+        np.testing.assert_array_equal(got, want)
+    # a plain Categorical column: its levels are its categories
+    if categories:
+        plain = tuple(categories)
+        np.testing.assert_array_equal(
+            _level_codes(values, plain, len(values)),
+            categorical_to_int(values, plain, patsy.NAAction("drop")))
