@@ -1,22 +1,25 @@
-"""Build a patsy design in row blocks, straight into the final matrices.
+"""Build a patsy design straight into the final matrices, column by column.
 
 ``patsy.dmatrices(..., return_type="dataframe")`` evaluates every factor on the whole data,
 assembles a matrix, wraps it in a DataFrame, and the caller then copies it into a float array:
 at 10^6 rows x 20 columns that is about 3.3 times the design in extra memory, and half the time
-of the fit. Here patsy does the same work in blocks of rows:
+of the fit. Here:
 
 1. the design information (term columns, categorical levels, stateful transforms such as
-   ``center()``) is learnt by patsy's incremental builder from an iterator over the blocks;
-   numerical factors are examined on the first block only, categorical ones on every block (so
-   the levels are those of the whole data, sorted as patsy sorts them);
-2. each block's matrices are built with the same design information and written into
-   preallocated arrays; rows with missing values are dropped block by block.
+   ``center()``) is learnt by patsy's own builder on the whole data, as ``dmatrices`` learns it;
+2. every factor is evaluated once, on the whole data, by patsy (``factor.eval`` with that
+   information), so a transform that depends on the data (``I(x - x.mean())``, ``pd.cut(x, 3)``)
+   sees all the rows, as in ``dmatrices``;
+3. the columns are written into a preallocated column-major matrix a few thousand rows at a
+   time, each column the product of its factors' values in patsy's order, and the rows of each
+   such sub-block are added to :math:`X'X` while they are in cache; rows with missing values
+   are left out as they are written.
 
-Every row's values are computed by the same functions as in one call, so the design is the
-same (stateful transforms accumulate their statistics block by block, which can move them in
-the last bits). Extra memory is one block's worth of patsy temporaries. The design information
-is what :func:`patsy.dmatrices` would give, so new data is rebuilt with it as before
-(``patsy.build_design_matrices``).
+The design is therefore the one ``dmatrices`` gives, bit for bit. Extra memory is the factors'
+own values (none for a plain column of the frame) and one sub-block's temporaries. The design
+information is what :func:`patsy.dmatrices` would give, so new data is rebuilt with it as
+before (``patsy.build_design_matrices``). A formula whose terms this writer does not lay out
+itself is built by ``patsy.build_design_matrices`` on the whole data.
 """
 
 from __future__ import annotations
@@ -30,16 +33,7 @@ import patsy
 
 from .._blas_threads import single_blas_thread
 
-__all__ = ["FormulaDesign", "build_formula_design", "block_rows_for"]
-
-#: Target size of one block of the design (bytes): large enough that patsy's per-call overhead
-#: (a few milliseconds per block) is amortised, small enough to stay far below the design.
-_BLOCK_BYTES = 32 << 20
-
-
-def block_rows_for(n_columns: int) -> int:
-    """Rows per block for a design with ``n_columns`` columns (at least 4096)."""
-    return max(4096, _BLOCK_BYTES // (8 * max(n_columns, 1)))
+__all__ = ["FormulaDesign", "build_formula_design"]
 
 
 @dataclass
@@ -54,7 +48,7 @@ class FormulaDesign:
         The labels of the rows kept.
     lhs_info, rhs_info : patsy.DesignInfo
     gram : ndarray, shape (k, k)
-        :math:`X'X` of ``exog``, summed over the row blocks while each was in cache (so the
+        :math:`X'X` of ``exog``, summed over sub-blocks of rows while each was in cache (so the
         checks that need it read the design no more); a non-finite entry of column *j* makes
         the *j*-th diagonal entry non-finite, as in :func:`beliefreg.models.design.gram_matrix`.
     """
@@ -127,33 +121,32 @@ _WRITE_ROWS = 4096
 _NA_ACTION = patsy.NAAction("drop")
 
 
-def _numeric_block(plan: _Plan, block: pd.DataFrame, endog: np.ndarray, exog: np.ndarray,
-                   m: int, gram: np.ndarray) -> int | None:
-    """Evaluate a block's factors and write the design's columns into rows ``m:``.
+def _write_design(plan: _Plan, data: pd.DataFrame, endog: np.ndarray,
+                  exog: np.ndarray) -> tuple[int, np.ndarray] | None:
+    """Evaluate the factors on ``data`` and write the matrices' columns; rows with a missing
+    factor are left out (their mask is kept in ``plan.last_mask``).
 
     The values are those of ``patsy.build_design_matrices``: each factor evaluated by patsy
     (``factor.eval`` with its memorised state; categorical values coded by
-    ``patsy.categorical.categorical_to_int`` against the levels learnt on the whole data),
-    each column the product, in patsy's order, of ``1.0`` and the factor columns (a numerical
-    column, or the contrast matrix's column picked by the level codes); rows where a factor is
-    missing are dropped. Each sub-block's :math:`X'X` is added to ``gram`` while it is in
-    cache. Returns the rows written, or None (nothing written) when a
-    numerical value is not numeric or not of the block's length, so that patsy handles the
-    block and raises its own error.
+    ``patsy.categorical.categorical_to_int`` against the learnt levels), each column the
+    product, in patsy's order, of ``1.0`` and the factor columns (a numerical column, or the
+    contrast matrix's column picked by the level codes). Returns the rows written and their
+    :math:`X'X`, or None (nothing written) when a numerical value is not numeric or not of the
+    data's length, so that patsy builds the design and raises its own error.
 
     Numerical factors are not scanned for NaN up front: a NaN in a factor is a NaN in every
-    column that multiplies it (or in ``endog``), so a block whose :math:`X'X` diagonal and
-    outcome are finite has none. Only a block that fails this test is scanned, and rewritten
-    without the missing rows.
+    column that multiplies it (or in ``endog``), so a design whose :math:`X'X` diagonal and
+    outcome are finite has none. Only a design that fails this test is scanned, and written
+    again without the missing rows.
     """
     from patsy.categorical import categorical_to_int
 
-    size = len(block)
+    size = len(data)
     values: dict[Any, np.ndarray] = {}
     bad = np.zeros(size, dtype=bool)
     floats = []
     for factor, finfo in plan.factors.items():
-        raw = factor.eval(finfo.state, block)
+        raw = factor.eval(finfo.state, data)
         if finfo.type == "categorical":
             codes = _level_codes(raw, finfo.categories, size)
             if codes is None:  # patsy's own coding (a Python loop), which raises its errors
@@ -173,48 +166,53 @@ def _numeric_block(plan: _Plan, block: pd.DataFrame, endog: np.ndarray, exog: np
         if arr.dtype.kind == "f":
             floats.append(arr)
         values[factor] = arr
-    written, block_gram = _write_rows(plan, values, bad, endog, exog, m)
-    if not (np.isfinite(np.diagonal(block_gram)).all()
-            and np.isfinite(endog[m:m + written]).all()):
+    written, gram = _write_rows(plan, values, bad, endog, exog)
+    if not (np.isfinite(np.diagonal(gram)).all() and np.isfinite(endog[:written]).all()):
         for arr in floats:  # NaN somewhere (or an infinity, kept as patsy keeps it)
             bad |= np.isnan(arr).any(axis=1)
         if bad.sum() > size - written:
-            written, block_gram = _write_rows(plan, values, bad, endog, exog, m)
-    with np.errstate(invalid="ignore"):  # inf + -inf off the diagonal: NaN, flagged later
-        gram += block_gram
-    return written
+            written, gram = _write_rows(plan, values, bad, endog, exog)
+    return written, gram
 
 
 def _write_rows(plan: _Plan, values: dict[Any, np.ndarray], bad: np.ndarray,
-                endog: np.ndarray, exog: np.ndarray, m: int) -> tuple[int, np.ndarray]:
-    """Write the rows not ``bad`` from row ``m`` on; return their number and their X'X."""
-    keep = None
-    if bad.any():
-        keep = ~bad
-        values = {f: v[keep] for f, v in values.items()}
+                endog: np.ndarray, exog: np.ndarray) -> tuple[int, np.ndarray]:
+    """Write the rows not ``bad``, a sub-block at a time; return their number and their X'X.
+
+    A sub-block's kept rows are picked as it is written, so leaving rows out copies one
+    sub-block of each factor, not the factors.
+    """
+    keep = ~bad if bad.any() else None
     plan.last_mask = keep
-    size = len(bad) if keep is None else int(keep.sum())
     k = exog.shape[1]
-    block_gram = np.zeros((k, k))
+    gram = np.zeros((k, k))
     # integer values are converted to float as they are written (exact below 2**53)
     mats = (endog, exog)
-    for start in range(0, size, _WRITE_ROWS):
-        stop = min(start + _WRITE_ROWS, size)
+    m = 0
+    for start in range(0, len(bad), _WRITE_ROWS):
+        stop = min(start + _WRITE_ROWS, len(bad))
+        rows: slice | np.ndarray = slice(start, stop)
+        if keep is not None:
+            rows = start + np.flatnonzero(keep[start:stop])
+        size = stop - start if keep is None else len(rows)
+        if not size:
+            continue
         for which, col, parts in plan.columns:
-            out = mats[which][m + start:m + stop, col]
+            out = mats[which][m:m + size, col]
             if not parts:
                 out[...] = 1.0
                 continue
             # patsy's 1.0 * f1 * f2 * ...: the leading 1.0 changes no bit
             for i, (factor, j, contrast) in enumerate(parts):
                 v = values[factor]
-                piece = v[start:stop, j] if contrast is None else contrast[v[start:stop]]
+                piece = v[rows, j] if contrast is None else contrast[v[rows]]
                 if i == 0:
                     out[...] = piece
                 else:
                     out *= piece
-        _add_gram(block_gram, exog[m + start:m + stop])
-    return size, block_gram
+        _add_gram(gram, exog[m:m + size])
+        m += size
+    return m, gram
 
 
 def _add_gram(acc: np.ndarray, rows: np.ndarray) -> None:
@@ -289,11 +287,6 @@ def _categorical_codes(values: pd.Categorical, levels: pd.Index) -> np.ndarray |
     return np.append(table, -1).astype(np.intp)[own]
 
 
-def _kept_index(block: pd.DataFrame, plan: _Plan) -> pd.Index:
-    assert plan.last_mask is not None
-    return block.index[plan.last_mask]
-
-
 def _keep_first_rows(matrix: np.ndarray, m: int) -> None:
     """Shrink a column-major ``matrix`` that owns its data to its first ``m`` rows, in place.
 
@@ -308,14 +301,8 @@ def _keep_first_rows(matrix: np.ndarray, m: int) -> None:
     matrix.resize((m, k), refcheck=False)
 
 
-def _blocks(data: pd.DataFrame, rows: int):
-    for start in range(0, len(data), rows):
-        yield data.iloc[start:start + rows]
-
-
-def build_formula_design(formula: str, data: pd.DataFrame, eval_env: Any, *,
-                         block_rows: int | None = None) -> FormulaDesign:
-    """Evaluate ``formula`` on ``data`` in row blocks (see the module docstring).
+def build_formula_design(formula: str, data: pd.DataFrame, eval_env: Any) -> FormulaDesign:
+    """Evaluate ``formula`` on ``data`` into the final matrices (see the module docstring).
 
     Parameters
     ----------
@@ -323,8 +310,12 @@ def build_formula_design(formula: str, data: pd.DataFrame, eval_env: Any, *,
         ``'lhs ~ rhs'`` in patsy syntax.
     data : pandas.DataFrame
     eval_env : patsy.EvalEnvironment
-    block_rows : int, optional
-        Rows per block; default about 16 MB of design per block.
+
+    Returns
+    -------
+    FormulaDesign
+        The matrices ``patsy.dmatrices(formula, data, NA_action="drop")`` gives, the design
+        column-major, with its :math:`X'X`.
 
     Raises
     ------
@@ -333,54 +324,45 @@ def build_formula_design(formula: str, data: pd.DataFrame, eval_env: Any, *,
     """
     desc = patsy.ModelDesc.from_formula(formula)
     n = len(data)
-    first_rows = block_rows or block_rows_for(len(desc.rhs_termlist) + 1)
-
-    def block_iter():
-        return _blocks(data, first_rows) if n else iter([data])
-
     lhs_info, rhs_info = patsy.design_matrix_builders(
-        [desc.lhs_termlist, desc.rhs_termlist], block_iter, eval_env, "drop")
+        [desc.lhs_termlist, desc.rhs_termlist], lambda: iter([data]), eval_env, "drop")
     if not lhs_info.column_names:
         raise patsy.PatsyError("model is missing required outcome variables")
     q, k = len(lhs_info.column_names), len(rhs_info.column_names)
-    rows = block_rows or block_rows_for(k + q)
     endog = np.empty((n, q))
-    # column-major: each column of a row block is written as one contiguous piece (no
+    # column-major: each column of a sub-block is written as one contiguous piece (no
     # transposing stores), and the fit's passes scale rows along contiguous columns
     exog = np.empty((n, k), order="F")
-    gram = np.zeros((k, k))
-    labels: list[pd.Index] = []
-    m = 0
     plan = _numeric_plan(lhs_info, rhs_info)
     with single_blas_thread():
-        for block in (_blocks(data, rows) if n else iter([data])):
-            if plan is not None:
-                size = _numeric_block(plan, block, endog, exog, m, gram)
-                if size is not None:
-                    labels.append(block.index if size == len(block)
-                                  else _kept_index(block, plan))
-                    m += size
-                    continue
-            try:  # most blocks have no missing values: plain matrices, no row masks or copies
-                yb, xb = patsy.build_design_matrices([lhs_info, rhs_info], block,
-                                                     NA_action="raise", return_type="matrix")
-                index = block.index
-            except patsy.PatsyError:  # missing values (or a real error, raised again below)
-                yb, xb = patsy.build_design_matrices([lhs_info, rhs_info], block,
-                                                     NA_action="drop", return_type="dataframe")
-                index = xb.index
-            size = len(xb)
-            endog[m:m + size] = yb
-            exog[m:m + size] = xb
-            _add_gram(gram, exog[m:m + size])
-            labels.append(index)
-            m += size
+        written = None if plan is None else _write_design(plan, data, endog, exog)
+        if written is not None:
+            m, gram = written
+            assert plan is not None
+            row_labels = data.index if plan.last_mask is None else data.index[plan.last_mask]
+        else:  # a layout this writer does not know, or a value patsy must refuse
+            m, gram, row_labels = _patsy_design(lhs_info, rhs_info, data, endog, exog)
     if m < n:  # rows dropped: shrink in place
         endog.resize((m, q), refcheck=False)  # a C-contiguous prefix keeps its data
         _keep_first_rows(exog, m)
-    if m == n:
-        row_labels = data.index
-    else:
-        row_labels = labels[0].append(labels[1:]) if len(labels) > 1 else labels[0]
     return FormulaDesign(endog=endog, exog=exog, row_labels=row_labels, lhs_info=lhs_info,
                          rhs_info=rhs_info, gram=gram)
+
+
+def _patsy_design(lhs_info: Any, rhs_info: Any, data: pd.DataFrame, endog: np.ndarray,
+                  exog: np.ndarray) -> tuple[int, np.ndarray, pd.Index]:
+    """patsy's own matrices on the whole data, copied into ``endog`` and ``exog``."""
+    try:  # no missing values: plain matrices, no row masks or copies
+        yb, xb = patsy.build_design_matrices([lhs_info, rhs_info], data, NA_action="raise",
+                                             return_type="matrix")
+        index = data.index
+    except patsy.PatsyError:  # missing values (or a real error, raised again here)
+        yb, xb = patsy.build_design_matrices([lhs_info, rhs_info], data, NA_action="drop",
+                                             return_type="dataframe")
+        index = xb.index
+    m = len(xb)
+    endog[:m] = yb
+    exog[:m] = xb
+    gram = np.zeros((exog.shape[1],) * 2)
+    _add_gram(gram, exog[:m])
+    return m, gram, index

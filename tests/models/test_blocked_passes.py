@@ -226,10 +226,9 @@ def frame():
     "y ~ np.column_stack([price, age]) + C(flag)",
     "y ~ cat + price:C(cat, Sum)",
 ])
-@pytest.mark.parametrize("block_rows", [1000, None])
-def test_blocked_formula_design_equals_patsy(frame, formula, block_rows):
+def test_blocked_formula_design_equals_patsy(frame, formula):
     env = patsy.EvalEnvironment.capture(0)
-    built = build_formula_design(formula, frame, env, block_rows=block_rows)
+    built = build_formula_design(formula, frame, env)
     y, x = patsy.dmatrices(formula, frame, return_type="dataframe", NA_action="drop",
                            eval_env=env)
     assert built.rhs_info.column_names == list(x.columns)
@@ -285,10 +284,9 @@ def categoricals():
     "y ~ C(s, levels=['p', 'p', 'q', 'r'])",
     "y ~ C(text, levels=['p', 'p', 'q', 'r'])",
 ])
-@pytest.mark.parametrize("block_rows", [700, None])
-def test_categoricals_are_coded_as_patsy_codes_them(categoricals, formula, block_rows):
+def test_categoricals_are_coded_as_patsy_codes_them(categoricals, formula):
     env = patsy.EvalEnvironment.capture(0)
-    built = build_formula_design(formula, categoricals, env, block_rows=block_rows)
+    built = build_formula_design(formula, categoricals, env)
     y, x = patsy.dmatrices(formula, categoricals, return_type="dataframe", NA_action="drop",
                            eval_env=env)
     assert built.rhs_info.column_names == list(x.columns)
@@ -333,12 +331,35 @@ def test_the_gram_of_a_non_finite_column_has_a_non_finite_diagonal(frame):
     data = frame.dropna().copy()
     data.loc[data.index[12345], "price"] = 0.0
     with np.errstate(divide="ignore"):
-        built = build_formula_design("y ~ np.log(price) + age", data, env, block_rows=1000)
+        built = build_formula_design("y ~ np.log(price) + age", data, env)
     assert not np.isfinite(built.gram[1, 1])
     assert np.isfinite(built.gram[2, 2]) and np.isfinite(built.gram[0, 0])
     with pytest.raises(br.DataError, match=r"np.log\(price\).*not finite"):
         with np.errstate(divide="ignore"):
             br.FractionalLogit.from_formula("y ~ np.log(price) + age", data)
+
+
+@pytest.mark.parametrize("formula", [
+    "y ~ I(price - price.mean()) + I(age / age.std())",
+    "y ~ pd.cut(age, 3) + price",
+    "y ~ pd.qcut(price, 4):age",
+    "y ~ I(age.rank() / len(age)) + center(price)",
+])
+def test_a_transform_that_depends_on_the_data_sees_all_the_rows(frame, formula):
+    """The factors are evaluated once on the whole frame, as ``dmatrices`` evaluates them:
+    evaluated per block of rows, ``x - x.mean()`` took each block's mean (silently different
+    numbers) and ``pd.cut`` each block's bins (patsy's mismatching-levels error)."""
+    from beliefreg.models import formula_blocks
+
+    assert len(frame) > 4 * formula_blocks._WRITE_ROWS  # several sub-blocks are written
+    env = patsy.EvalEnvironment([{"np": np, "pd": pd}])
+    built = build_formula_design(formula, frame, env)
+    y, x = patsy.dmatrices(formula, frame, return_type="dataframe", NA_action="drop",
+                           eval_env=env)
+    assert built.rhs_info.column_names == list(x.columns)
+    assert built.row_labels.equals(x.index)
+    np.testing.assert_array_equal(built.exog, x.to_numpy())
+    np.testing.assert_array_equal(built.endog, y.to_numpy())
 
 
 def test_a_transform_warns_in_any_block(frame):
@@ -347,13 +368,13 @@ def test_a_transform_warns_in_any_block(frame):
     data = frame.dropna().copy()
     data.loc[data.index[15000], "price"] = -1.0
     with pytest.warns(RuntimeWarning, match="invalid value"):
-        build_formula_design("y ~ np.log(price) + age", data, env, block_rows=1000)
+        build_formula_design("y ~ np.log(price) + age", data, env)
 
 
 def test_numeric_terms_are_written_bit_for_bit(frame):
     env = patsy.EvalEnvironment.capture(0)
     formula = "y ~ np.log(price) + price:age + g"
-    built = build_formula_design(formula, frame, env, block_rows=777)
+    built = build_formula_design(formula, frame, env)
     _, x = patsy.dmatrices(formula, frame, return_type="dataframe", eval_env=env)
     assert np.array_equal(built.exog, x.to_numpy())
 
