@@ -454,10 +454,11 @@ def main() -> None:
         f"**{ratio_text['rich']} its arrays** ({ratio_text['rich_f']} them column-major); "
         f"peak {mem_rich:.2f}x the design | {loads['formula']} |",
         f"| max rel. diff of params, formula vs arrays | {diff_formula:.1e} | |",
-        f"| design only, plain formula: beliefreg blocks / patsy `dmatrices` + `to_numpy` / "
+        f"| design only, plain formula: beliefreg (factors on the whole frame, written "
+        f"column-major) / patsy `dmatrices` + `to_numpy` / "
         f"formulaic {formulaic_version} `model_matrix` | {t_blocks:.3f} / {t_patsy:.3f} / "
         f"{t_formulaic:.3f} s (patsy peak {mem_patsy:.2f}x) | {loads['engines']} |",
-        f"| design only, rich formula: beliefreg blocks / patsy / formulaic | "
+        f"| design only, rich formula: beliefreg / patsy / formulaic | "
         f"{t_blocks_rich:.3f} / {t_patsy_rich:.3f} / {t_formulaic_rich:.3f} s | "
         f"{loads['engines']} |",
     ]
