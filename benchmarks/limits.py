@@ -24,7 +24,8 @@ Measures, at 10^6 rows x 20 regressors (fractional logit, 1000 clusters), in one
 Run: ``python benchmarks/limits.py [--n 1000000] [--repeat 3]``. The machine is shared: every
 figure is a median of interleaved repetitions, ratios are taken within the run (fit against
 the bound measured just before it in the same process; formula against arrays within each
-repetition), and the load average is recorded with it. Writes ``## Machine limits`` in ``benchmarks/RESULTS.md``.
+repetition), and the load average is recorded with it. Writes ``## Machine limits`` in
+``benchmarks/RESULTS.md``.
 glum is a benchmark-only dependency (``pip install glum``); it is skipped if absent.
 """
 

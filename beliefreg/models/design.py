@@ -268,6 +268,26 @@ def _clean_weights(weights: Any, labels: pd.Index) -> np.ndarray:
     return w
 
 
+def _refuse_empty_categoricals(formula: str, data: pd.DataFrame) -> None:
+    """Refuse a pandas Categorical without categories (every value missing) that the formula
+    reads, after the design failed: patsy's contrast coding of zero levels fails with numpy's
+    "negative dimensions" (``C(x, levels=[...])`` gives levels, and patsy drops the rows)."""
+    try:
+        desc = patsy.ModelDesc.from_formula(formula)
+    except patsy.PatsyError:
+        return  # the design builder reports the formula's own error
+    read: set[str] = set()
+    for term in desc.lhs_termlist + desc.rhs_termlist:
+        for factor in term.factors:
+            read |= code_names(getattr(factor, "code", ""))
+    for name in sorted(read & set(map(str, data.columns))):
+        dtype = data[name].dtype
+        if isinstance(dtype, pd.CategoricalDtype) and len(dtype.categories) == 0:
+            raise DataError(f"column {name!r} of {formula!r} is a Categorical without "
+                            "categories (every value is missing): drop it from the formula or "
+                            "give it its categories")
+
+
 def _patsy_message(exc: Exception) -> str:
     return str(getattr(exc, "message", exc))
 
@@ -361,6 +381,9 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
     except patsy.PatsyError as exc:
         raise DataError(f"cannot build the design of {formula!r}{_patsy_where(exc)}: "
                         f"{_patsy_message(exc)}{_text_where_numbers(exc, data)}") from None
+    except ValueError:  # patsy's coding of a Categorical without categories, for one
+        _refuse_empty_categoricals(formula, data)
+        raise
     _refuse_numbers_as_categories(built.rhs_info, data, formula)
     endog_names = [str(c) for c in built.lhs_info.column_names]
     if len(endog_names) != 1 and not multivariate:

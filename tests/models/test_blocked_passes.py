@@ -317,6 +317,17 @@ def test_a_categorical_without_categories_codes_every_row_missing():
         br.FractionalLogit.from_formula(formula, df)
 
 
+@pytest.mark.parametrize("term", ["e", "C(e)", "C(e, Sum):x"])
+def test_a_categorical_without_categories_and_levels_is_named(term):
+    """Without levels patsy's coding of zero categories failed with numpy's "negative
+    dimensions are not allowed"; the column is named instead."""
+    n = 50
+    df = pd.DataFrame({"y": np.linspace(0.1, 0.9, n), "x": np.arange(n) / n,
+                       "e": pd.Categorical([np.nan] * n, categories=[])})
+    with pytest.raises(br.DataError, match=r"column 'e' .* Categorical without categories"):
+        br.FractionalLogit.from_formula(f"y ~ x + {term}", df)
+
+
 def test_a_repeated_level_is_a_rank_error_not_a_pandas_error(categoricals):
     # intercept + a dummy for each of the three levels in use (the first 'p' holds no row)
     for column in ("s", "text"):
