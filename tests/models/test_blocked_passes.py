@@ -55,11 +55,15 @@ def tall():
 
 @pytest.mark.parametrize("link,kind", [(LogitLink(), "expected"), (ProbitLink(), "expected"),
                                        (ProbitLink(), "observed")])
-def test_evaluate_matches_the_direct_formulas(tall, link, kind):
+@pytest.mark.parametrize("order,weighted", [("C", False), ("F", True)])
+def test_evaluate_matches_the_direct_formulas(tall, link, kind, order, weighted):
+    """Over the last partial block (3 blocks + 123 rows); column-major with weights too (the
+    probit's observed Hessian takes the product branch, h < 0 possible, not Z'Z)."""
     y, x = tall
+    w = np.random.default_rng(5).uniform(0.2, 3.0, size=len(y)) if weighted else None
     b = np.array([0.1, 0.3, -0.2, 0.05, 0.4])
-    grad, info, eta = evaluate(y, x, None, link, b, kind)
-    u, h = working_weights(y, x @ b, None, link, kind)
+    grad, info, eta = evaluate(y, np.asarray(x, order=order), w, link, b, kind)
+    u, h = working_weights(y, x @ b, w, link, kind)
     np.testing.assert_allclose(eta, x @ b, rtol=1e-14, atol=1e-14)
     np.testing.assert_allclose(grad, x.T @ u, rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(info, x.T @ (x * h[:, None]), rtol=1e-12, atol=1e-9)
@@ -89,21 +93,6 @@ def test_a_column_major_design_gives_the_row_major_numbers(tall, link, kind):
     h = np.random.default_rng(4).uniform(-1, 1, size=len(y))
     np.testing.assert_allclose(weighted_gram(xf, h), weighted_gram(x, h), rtol=1e-13,
                                atol=1e-10)
-
-
-@pytest.mark.parametrize("link,kind", [(LogitLink(), "expected"), (ProbitLink(), "observed")])
-def test_a_weighted_column_major_design_matches_the_direct_formulas(tall, link, kind):
-    """With weights, and over the last partial block (3 blocks + 123 rows): the probit's
-    observed Hessian takes the product branch (h < 0 possible), not Z'Z."""
-    y, x = tall
-    xf = np.asfortranarray(x)
-    w = np.random.default_rng(5).uniform(0.2, 3.0, size=len(y))
-    b = np.array([0.1, 0.3, -0.2, 0.05, 0.4])
-    grad, info, eta = evaluate(y, xf, w, link, b, kind)
-    u, h = working_weights(y, x @ b, w, link, kind)
-    np.testing.assert_allclose(eta, x @ b, rtol=1e-14, atol=1e-14)
-    np.testing.assert_allclose(grad, x.T @ u, rtol=1e-12, atol=1e-9)
-    np.testing.assert_allclose(info, x.T @ (x * h[:, None]), rtol=1e-12, atol=1e-9)
 
 
 @pytest.mark.parametrize("n,k,m", [(5, 3, 2), (5, 1, 2), (5, 3, 0), (1, 3, 0), (100, 7, 99),
@@ -215,6 +204,19 @@ def frame():
     return df
 
 
+def _built_as_dmatrices(formula: str, data: pd.DataFrame, env):
+    """Build ``formula`` and check it against ``patsy.dmatrices``: the same columns, rows and
+    values, to the bit (the same functions on the same values); returns both."""
+    built = build_formula_design(formula, data, env)
+    y, x = patsy.dmatrices(formula, data, return_type="dataframe", NA_action="drop",
+                           eval_env=env)
+    assert built.rhs_info.column_names == list(x.columns)
+    assert built.row_labels.equals(x.index)
+    np.testing.assert_array_equal(built.exog, x.to_numpy())
+    np.testing.assert_array_equal(built.endog, y.to_numpy())
+    return built, x
+
+
 @pytest.mark.parametrize("formula", [
     "y ~ price + age",
     "y ~ np.log(price) + I(age**2) + Q('price'):age + g",
@@ -227,15 +229,7 @@ def frame():
     "y ~ cat + price:C(cat, Sum)",
 ])
 def test_blocked_formula_design_equals_patsy(frame, formula):
-    env = patsy.EvalEnvironment.capture(0)
-    built = build_formula_design(formula, frame, env)
-    y, x = patsy.dmatrices(formula, frame, return_type="dataframe", NA_action="drop",
-                           eval_env=env)
-    assert built.rhs_info.column_names == list(x.columns)
-    assert built.row_labels.equals(x.index)
-    # the same functions on the same values: equal to the bit (center() included here)
-    np.testing.assert_array_equal(built.exog, x.to_numpy())
-    np.testing.assert_array_equal(built.endog, y.to_numpy())
+    built, x = _built_as_dmatrices(formula, frame, patsy.EvalEnvironment.capture(0))
     # column-major, also after rows were dropped (shrunk in place, column by column)
     assert built.exog.flags["F_CONTIGUOUS"]
     # X'X summed block by block while written, rows dropped for missing values excluded
@@ -285,13 +279,7 @@ def categoricals():
     "y ~ C(text, levels=['p', 'p', 'q', 'r'])",
 ])
 def test_categoricals_are_coded_as_patsy_codes_them(categoricals, formula):
-    env = patsy.EvalEnvironment.capture(0)
-    built = build_formula_design(formula, categoricals, env)
-    y, x = patsy.dmatrices(formula, categoricals, return_type="dataframe", NA_action="drop",
-                           eval_env=env)
-    assert built.rhs_info.column_names == list(x.columns)
-    assert built.row_labels.equals(x.index)
-    np.testing.assert_array_equal(built.exog, x.to_numpy())
+    _built_as_dmatrices(formula, categoricals, patsy.EvalEnvironment.capture(0))
 
 
 def test_a_category_in_use_that_is_not_a_level_is_patsys_error(categoricals):
@@ -363,14 +351,7 @@ def test_a_transform_that_depends_on_the_data_sees_all_the_rows(frame, formula):
     from beliefreg.models import formula_blocks
 
     assert len(frame) > 4 * formula_blocks._WRITE_ROWS  # several sub-blocks are written
-    env = patsy.EvalEnvironment([{"np": np, "pd": pd}])
-    built = build_formula_design(formula, frame, env)
-    y, x = patsy.dmatrices(formula, frame, return_type="dataframe", NA_action="drop",
-                           eval_env=env)
-    assert built.rhs_info.column_names == list(x.columns)
-    assert built.row_labels.equals(x.index)
-    np.testing.assert_array_equal(built.exog, x.to_numpy())
-    np.testing.assert_array_equal(built.endog, y.to_numpy())
+    _built_as_dmatrices(formula, frame, patsy.EvalEnvironment([{"np": np, "pd": pd}]))
 
 
 def test_a_transform_warns_in_any_block(frame):
