@@ -374,7 +374,7 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
     # `np.log(price)` works even where the caller has not imported numpy as np
     eval_env = eval_env.with_outer_namespace({"np": np, "numpy": np})
     # patsy sees row positions as the index (the data's labels may repeat); the design is
-    # built in row blocks straight into the final arrays (formula_blocks)
+    # built straight into the final arrays (formula_blocks)
     by_position = _by_position(data)
     try:
         built = build_formula_design(formula, by_position, eval_env)
@@ -410,7 +410,7 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
     if dropped:
         warnings.warn(f"{dropped} of {len(data)} rows dropped for missing values in the "
                       f"formula's variables", MissingValueWarning, stacklevel=3)
-    design.gram = built.gram  # X'X, summed while each block was written
+    design.gram = built.gram  # X'X, summed while the design was written
     check_finite(design.exog, design.exog_names, labels, gram=design.gram)
     return design
 

@@ -73,7 +73,6 @@ class _Plan:
     def __init__(self, factors: dict[Any, Any], columns: list[tuple[int, int, list[Any]]]):
         self.factors = factors
         self.columns = columns
-        self.last_mask: np.ndarray | None = None
 
 
 def _column_combinations(columns_per_factor: list[int]):
@@ -122,16 +121,16 @@ _NA_ACTION = patsy.NAAction("drop")
 
 
 def _write_design(plan: _Plan, data: pd.DataFrame, endog: np.ndarray,
-                  exog: np.ndarray) -> tuple[int, np.ndarray] | None:
+                  exog: np.ndarray) -> tuple[int, np.ndarray, pd.Index] | None:
     """Evaluate the factors on ``data`` and write the matrices' columns; rows with a missing
-    factor are left out (their mask is kept in ``plan.last_mask``).
+    factor are left out.
 
     The values are those of ``patsy.build_design_matrices``: each factor evaluated by patsy
     (``factor.eval`` with its memorised state; categorical values coded by
     ``patsy.categorical.categorical_to_int`` against the learnt levels), each column the
     product, in patsy's order, of ``1.0`` and the factor columns (a numerical column, or the
-    contrast matrix's column picked by the level codes). Returns the rows written and their
-    :math:`X'X`, or None (nothing written) when a numerical value is not numeric or not of the
+    contrast matrix's column picked by the level codes). Returns the number of rows written,
+    their :math:`X'X` and their labels, or None (nothing written) when a numerical value is not numeric or not of the
     data's length, so that patsy builds the design and raises its own error.
 
     Numerical factors are not scanned for NaN up front: a NaN in a factor is a NaN in every
@@ -172,7 +171,7 @@ def _write_design(plan: _Plan, data: pd.DataFrame, endog: np.ndarray,
             bad |= np.isnan(arr).any(axis=1)
         if bad.sum() > size - written:
             written, gram = _write_rows(plan, values, bad, endog, exog)
-    return written, gram
+    return written, gram, data.index[~bad] if bad.any() else data.index
 
 
 def _write_rows(plan: _Plan, values: dict[Any, np.ndarray], bad: np.ndarray,
@@ -183,7 +182,6 @@ def _write_rows(plan: _Plan, values: dict[Any, np.ndarray], bad: np.ndarray,
     sub-block of each factor, not the factors.
     """
     keep = ~bad if bad.any() else None
-    plan.last_mask = keep
     k = exog.shape[1]
     gram = np.zeros((k, k))
     # integer values are converted to float as they are written (exact below 2**53)
@@ -227,7 +225,7 @@ def _level_codes(raw: Any, levels: tuple[Any, ...], size: int) -> np.ndarray | N
     """The codes ``categorical_to_int`` gives (index in ``levels``, -1 for missing), by hashing.
 
     patsy codes values one by one in Python (about 5 s at 10^6 rows); a hash lookup of the
-    whole block gives the same codes. None (let patsy do it) for a value that is not one of
+    whole column gives the same codes. None (let patsy do it) for a value that is not one of
     the levels, for a box with its own levels, or for anything not one-dimensional.
     """
     try:
@@ -336,12 +334,9 @@ def build_formula_design(formula: str, data: pd.DataFrame, eval_env: Any) -> For
     plan = _numeric_plan(lhs_info, rhs_info)
     with single_blas_thread():
         written = None if plan is None else _write_design(plan, data, endog, exog)
-        if written is not None:
-            m, gram = written
-            assert plan is not None
-            row_labels = data.index if plan.last_mask is None else data.index[plan.last_mask]
-        else:  # a layout this writer does not know, or a value patsy must refuse
-            m, gram, row_labels = _patsy_design(lhs_info, rhs_info, data, endog, exog)
+        if written is None:  # a layout this writer does not know, or a value patsy must refuse
+            written = _patsy_design(lhs_info, rhs_info, data, endog, exog)
+    m, gram, row_labels = written
     if m < n:  # rows dropped: shrink in place
         endog.resize((m, q), refcheck=False)  # a C-contiguous prefix keeps its data
         _keep_first_rows(exog, m)
