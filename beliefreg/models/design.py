@@ -456,7 +456,29 @@ def numbers_as_text(data: pd.DataFrame, names: Sequence[str], formula: str) -> s
                     f"({len(values)} distinct values such as {[str(v) for v in values[:3]]}), "
                     "which would be coded as a category with one column per value; convert "
                     "it with pd.to_numeric")
+        # numbers with a few text entries ('n/a', '-', a number as a string: columns joined
+        # from several sources): patsy codes the whole column as a category
+        other = [v for v in values if not _number_like(v)]
+        if len(other) <= 0.1 * len(values):
+            odd = other or [v for v in values if isinstance(v, str)]
+            if not odd:
+                continue   # numbers only: patsy codes them as numbers
+            what = "that are not numbers" if other else "that are numbers written as text"
+            rows = [str(r) for r in col.index[col.isin(odd)][:5]]
+            return (f"the regressor {name!r} of {formula!r} holds numbers ({len(values)} "
+                    f"distinct values) mixed with {len(odd)} value(s) {what}, such as "
+                    f"{[str(v) for v in odd[:3]]} (rows {rows}), so it would be coded as a "
+                    "category with one column per value; convert it with pd.to_numeric "
+                    "(errors='coerce' makes the text missing)")
     return None
+
+
+def _number_like(value: Any) -> bool:
+    """A real number (not a bool) or a string that parses as one."""
+    if isinstance(value, str):
+        return _is_float(value)
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_))
 
 
 def design_from_arrays(endog: Any, exog: Any, *, weights: Any = None) -> Design:

@@ -249,3 +249,26 @@ def test_a_transform_of_a_text_column_names_the_column(frame):
     with pytest.raises(DataError, match=r"\(in `np.log\(x\)`\): .*; column 'x' holds text "
                                         r"such as \['.*c', .*pd.to_numeric"):
         br.FractionalLogit.from_formula("y ~ np.log(x)", text)
+
+
+def test_numbers_mixed_with_a_few_text_values_are_refused(frame):
+    # an object column of numbers with one text entry ('n/a', or a number that came in as a
+    # string from another file) was coded by patsy as a 200-level category: a saturated,
+    # separated fit with 200 parameters and only a SeparationWarning
+    for odd, what in (("n/a", "that are not numbers"), ("0.5", "that are numbers written as text")):
+        mixed = frame.assign(x=frame.x.astype(object))
+        mixed.loc[mixed.index[3], "x"] = odd
+        with pytest.raises(DataError, match=rf"the regressor 'x' of 'y ~ x' holds numbers "
+                                            rf"\(200 distinct values\) mixed with 1 value\(s\) "
+                                            rf"{what}, such as \['{odd}'\] \(rows \['r3'\]\)"
+                                            r".*pd.to_numeric"):
+            br.FractionalLogit.from_formula("y ~ x", mixed)
+    # numbers only (object dtype) are numbers; a text category with many levels is a category
+    numbers = frame.assign(x=frame.x.astype(object))
+    ref = br.FractionalLogit.from_formula("y ~ x", frame).fit()
+    np.testing.assert_allclose(br.FractionalLogit.from_formula("y ~ x", numbers).fit().params,
+                               ref.params, rtol=1e-12)
+    cities = frame.assign(c=pd.Series([1.5, 2.5] + [f"city{i % 25}" for i in range(2, len(frame))],
+                                      index=frame.index, dtype=object))
+    res = br.FractionalLogit.from_formula("y ~ x + c", cities).fit()
+    assert sum(name.startswith("c[T.") for name in res.params.index) == 26
