@@ -12,7 +12,7 @@ import numpy as np
 
 from ._blas_threads import single_blas_thread
 
-__all__ = ["BLOCK_ROWS", "block_scratch", "weighted_gram"]
+__all__ = ["BLOCK_ROWS", "block_scratch", "constant_columns", "has_intercept", "weighted_gram"]
 
 #: Rows per block: 8192 x 20 doubles (1.3 MB) stay in cache between a block's products, and
 #: the Python overhead per block (a few microseconds per call) is amortised.
@@ -60,3 +60,36 @@ def weighted_gram(exog: np.ndarray, h: np.ndarray) -> np.ndarray:
             xb = exog[rows]
             acc += xb.T @ np.multiply(xb, h[rows, None], out=scratch[:len(xb)])
     return 0.5 * (acc + acc.T)
+
+
+def constant_columns(exog: np.ndarray) -> np.ndarray:
+    """Which columns hold one value in every row (equal to the first row's), read in row blocks.
+
+    Replaces ``np.all(exog == exog[0], axis=0)``, which builds an n x k boolean temporary; the
+    scan stops at the first block where no column is left constant. A column holding NaN is
+    not constant (NaN equals nothing), as with the comparison.
+
+    Parameters
+    ----------
+    exog : ndarray, shape (n, k)
+
+    Returns
+    -------
+    ndarray of bool, shape (k,)
+        All False when n = 0.
+    """
+    n, k = exog.shape
+    if n == 0:
+        return np.zeros(k, dtype=bool)
+    first = exog[0]
+    constant = first == first
+    for start in range(0, n, BLOCK_ROWS):
+        if not constant.any():
+            break
+        constant &= (exog[start:start + BLOCK_ROWS] == first).all(axis=0)
+    return constant
+
+
+def has_intercept(exog: np.ndarray) -> bool:
+    """Whether some column is a non-zero constant (an intercept, or a multiple of one)."""
+    return bool(np.any(constant_columns(exog) & (exog[0] != 0))) if len(exog) else False

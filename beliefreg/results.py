@@ -18,6 +18,7 @@ import patsy
 from statsmodels.iolib.summary2 import Summary
 from statsmodels.stats.contrast import ContrastResults
 
+from ._passes import has_intercept
 from .exceptions import CovarianceWarning
 from .inference.covariance import Covariance
 from .inference.datagrid import AtSpec, VariableMap, evaluation_frame
@@ -637,8 +638,7 @@ class BinaryResults(LikelihoodResults):
     def df_model(self) -> int:
         """Number of slope parameters (k minus 1 if the model has an intercept)."""
         x = self.model.exog
-        has_const = bool(np.any(np.all(x == x[0], axis=0) & (x[0] != 0)))
-        return x.shape[1] - int(has_const)
+        return x.shape[1] - int(has_intercept(x))
 
     @property
     def df_resid(self) -> int:

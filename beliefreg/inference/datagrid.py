@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
+from .._passes import constant_columns
 from ..exceptions import BeliefregError, DataError
 from ..frames import as_pandas_frame, is_dataframe_like
 from ..models.design import build_matrix
@@ -114,8 +115,7 @@ class VariableMap:
         if self.formula:
             self._init_formula()
         else:
-            x = design.exog
-            const = np.all(x == x[0], axis=0)
+            const = constant_columns(design.exog)
             self.variables = [n for j, n in enumerate(names) if not const[j]]
             self._terms = [_Term(np.array([j]), {n}, {n}, set(), n)
                            for j, n in enumerate(names)]

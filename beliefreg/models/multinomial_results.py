@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.iolib.summary2 import Summary
 
+from .._passes import has_intercept
 from ..inference.covariance import Covariance
 from ..results import LikelihoodResults
 from .share_effects import (EffectMatrix, MultinomialEffects, SharePredictionResults,
@@ -101,8 +102,7 @@ class MultinomialResults(ShareModelResults):
     @property
     def df_model(self) -> int:
         """Number of slope parameters: K minus one intercept per non-base alternative."""
-        x = self.model.exog
-        has_const = bool(np.any(np.all(x == x[0], axis=0) & (x[0] != 0)))
+        has_const = has_intercept(self.model.exog)
         return len(self.params) - int(has_const) * len(self.model.nonbase_alternatives)
 
     def params_by_alternative(self) -> pd.DataFrame:

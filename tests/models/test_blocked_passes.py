@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_info
 
 import beliefreg as br
 from beliefreg._blas_threads import single_blas_thread
-from beliefreg._passes import BLOCK_ROWS, weighted_gram
+from beliefreg._passes import BLOCK_ROWS, constant_columns, has_intercept, weighted_gram
 from beliefreg.exceptions import DataError
 from beliefreg.inference.covariance import encode_groups
 from beliefreg.models.bernoulli import evaluate, working_weights
@@ -132,6 +132,39 @@ def test_cluster_sums_of_a_column_major_design_copy_nothing():
     tracemalloc.stop()
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
     assert peak < 0.25 * xf.nbytes  # the indicator (n values and codes), not a design copy
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_blocks=st.integers(0, 3), k=st.integers(1, 4), data=st.data())
+def test_constant_columns_equal_the_full_comparison(n_blocks, k, data):
+    """The blocked scan equals ``np.all(x == x[0], axis=0)``, with a column broken in any
+    block (or by a NaN), in either memory order."""
+    n = data.draw(st.integers(1, 3)) + n_blocks * BLOCK_ROWS
+    x = np.tile(np.array(data.draw(st.lists(st.sampled_from([0.0, 1.0, -2.5, np.nan]),
+                                            min_size=k, max_size=k))), (n, 1))
+    for _ in range(data.draw(st.integers(0, 3))):
+        x[data.draw(st.integers(0, n - 1)), data.draw(st.integers(0, k - 1))] = 7.0
+    want = np.all(x == x[0], axis=0)
+    for design in (x, np.asfortranarray(x)):
+        np.testing.assert_array_equal(constant_columns(design), want)
+        assert has_intercept(design) == bool(np.any(want & (x[0] != 0)))
+
+
+def test_constant_columns_build_no_n_by_k_mask():
+    """``df_model`` and the data grid ask which columns are constant of a design of any size;
+    the comparison of the whole design with its first row was an n x k boolean temporary."""
+    import tracemalloc
+
+    n, k = 400_000, 10
+    x = np.ones((n, k))
+    x[-1, 3] = 2.0  # found only in the last block: every block is read
+    tracemalloc.start()
+    got = constant_columns(x)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert got.tolist() == [True] * 3 + [False] + [True] * 6
+    assert peak < 0.25 * n * k  # a block's mask, not the n x k one (n * k bytes)
+    assert constant_columns(np.empty((0, 3))).tolist() == [False] * 3
 
 
 def test_a_data_frame_design_fits_as_the_array():
