@@ -270,5 +270,20 @@ def test_numbers_mixed_with_a_few_text_values_are_refused(frame):
                                ref.params, rtol=1e-12)
     cities = frame.assign(c=pd.Series([1.5, 2.5] + [f"city{i % 25}" for i in range(2, len(frame))],
                                       index=frame.index, dtype=object))
-    res = br.FractionalLogit.from_formula("y ~ x + c", cities).fit()
-    assert sum(name.startswith("c[T.") for name in res.params.index) == 26
+    model = br.FractionalLogit.from_formula("y ~ x + c", cities)   # no error
+    assert sum(name.startswith("c[T.") for name in model.exog_names) == 26
+
+
+def test_an_outcome_of_numbers_mixed_with_text_is_parsed_or_named(frame):
+    # 0/1 ints with one '1' written as text made patsy fail with "mismatch between
+    # column_names and columns coded by given terms", which named nothing
+    buy = (np.random.default_rng(1).uniform(size=len(frame)) < frame.y).astype(int)
+    ref = br.Logit.from_formula("b ~ x", frame.assign(b=buy)).fit()
+    mixed = pd.Series(buy.to_numpy(), index=frame.index, dtype=object)
+    mixed.iloc[4] = str(mixed.iloc[4])
+    res = br.Logit.from_formula("b ~ x", frame.assign(b=mixed)).fit()
+    np.testing.assert_allclose(res.params, ref.params, rtol=1e-12)
+    mixed.iloc[6] = "n/a"
+    with pytest.raises(DataError, match=r"the outcome column 'b' holds numbers mixed with values "
+                                        r"that are not numbers: \['n/a'\] \(rows \['r6'\]\)"):
+        br.Logit.from_formula("b ~ x", frame.assign(b=mixed))
