@@ -381,6 +381,13 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
     except patsy.PatsyError as exc:
         raise DataError(f"cannot build the design of {formula!r}{_patsy_where(exc)}: "
                         f"{_patsy_message(exc)}{_text_where_numbers(exc, data)}") from None
+    except SyntaxError as exc:  # a term that is not Python: `unit price`, `price ($)`
+        code = (exc.text or "").strip()
+        hint = (f"; a column whose name has spaces or symbols is written Q({code!r})"
+                if code in map(str, data.columns) else
+                "; write column names with spaces or symbols as Q('name')")
+        raise DataError(f"cannot build the design of {formula!r}: the term `{code}` is not a "
+                        f"Python expression ({exc.msg}){hint}") from None
     except ValueError:  # patsy's coding of a Categorical without categories, for one
         _refuse_empty_categoricals(formula, data)
         raise

@@ -287,3 +287,18 @@ def test_an_outcome_of_numbers_mixed_with_text_is_parsed_or_named(frame):
     with pytest.raises(DataError, match=r"the outcome column 'b' holds numbers mixed with values "
                                         r"that are not numbers: \['n/a'\] \(rows \['r6'\]\)"):
         br.Logit.from_formula("b ~ x", frame.assign(b=mixed))
+
+
+def test_a_column_name_with_a_space_outside_q_is_explained(frame):
+    # 'y ~ unit price' raised Python's bare "SyntaxError: invalid syntax (<unknown>, line 1)"
+    # from deep inside patsy
+    spaced = frame.rename(columns={"x": "unit price"})
+    with pytest.raises(DataError, match=r"cannot build the design of 'y ~ unit price': the term "
+                                        r"`unit price` is not a Python expression \(.*\); a "
+                                        r"column whose name has spaces or symbols is written "
+                                        r"Q\('unit price'\)"):
+        br.FractionalLogit.from_formula("y ~ unit price", spaced)
+    with pytest.raises(DataError, match=r"the term `x 2` is not a Python expression .*Q\('name'\)"):
+        br.FractionalLogit.from_formula("y ~ x 2", frame)
+    ok = br.FractionalLogit.from_formula("y ~ Q('unit price')", spaced).fit()
+    assert list(ok.params.index) == ["Intercept", "Q('unit price')"]
