@@ -471,7 +471,8 @@ def numbers_as_text(data: pd.DataFrame, names: Sequence[str], formula: str) -> s
             if not odd:
                 continue   # numbers only: patsy codes them as numbers
             what = "that are not numbers" if other else "that are numbers written as text"
-            rows = [str(r) for r in col.index[col.isin(odd)][:5]]
+            rows = [r.item() if isinstance(r, np.generic) else r
+                    for r in col.index[col.isin(odd)][:5]]
             return (f"the regressor {name!r} of {formula!r} holds numbers ({len(values)} "
                     f"distinct values) mixed with {len(odd)} value(s) {what}, such as "
                     f"{[str(v) for v in odd[:3]]} (rows {rows}), so it would be coded as a "
