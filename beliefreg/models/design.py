@@ -416,10 +416,34 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
         design.weights = _clean_weights(w_arr, labels)
     if dropped:
         warnings.warn(f"{dropped} of {len(data)} rows dropped for missing values in the "
-                      f"formula's variables", MissingValueWarning, stacklevel=3)
+                      f"formula's variables{_made_missing(built, data, positions)}",
+                      MissingValueWarning, stacklevel=3)
     design.gram = built.gram  # X'X, summed while the design was written
     check_finite(design.exog, design.exog_names, labels, gram=design.gram)
     return design
+
+
+def _made_missing(built: Any, data: pd.DataFrame, kept: np.ndarray) -> str:
+    """'; in 3 of them (rows [4, 9, 12]) every variable is present: ...' for dropped rows
+    where a transform, not the data, gave the missing value (``np.log`` of a negative price),
+    or ''."""
+    columns = set(map(str, data.columns))
+    used: set[str] = set()
+    for info in (built.lhs_info, built.rhs_info):
+        for factor in info.factor_infos:
+            used |= code_names(getattr(factor, "code", "")) & columns
+    if not used:
+        return ""
+    dropped = np.setdiff1d(np.arange(len(data)), kept)
+    frame = data.iloc[dropped][[c for c in data.columns if str(c) in used]]
+    present = ~frame.isna().any(axis=1).to_numpy()
+    if not present.any():
+        return ""
+    rows = [r.item() if isinstance(r, np.generic) else r for r in frame.index[present][:5]]
+    more = ", ..." if present.sum() > 5 else ""
+    return (f"; in {int(present.sum())} of them (rows {str(rows)[:-1]}{more}]) every variable "
+            "is present: a transform in the formula gave NaN there (np.log or np.sqrt of a "
+            "negative value?)")
 
 
 # a text column of numbers with this many distinct values is a number, not a category

@@ -302,3 +302,23 @@ def test_a_column_name_with_a_space_outside_q_is_explained(frame):
         br.FractionalLogit.from_formula("y ~ x 2", frame)
     ok = br.FractionalLogit.from_formula("y ~ Q('unit price')", spaced).fit()
     assert list(ok.params.index) == ["Intercept", "Q('unit price')"]
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in log:RuntimeWarning")
+def test_rows_a_transform_made_missing_are_named_in_the_warning(frame):
+    # np.log of a negative value gives NaN, and the row was dropped as "missing values in the
+    # formula's variables" although no variable was missing (np.log(0) is refused as -inf)
+    data = frame.assign(p=frame.g + 1.0)
+    data.loc["r5", "p"] = -2.0
+    data.loc["r8", "x"] = np.nan
+    with pytest.warns(MissingValueWarning, match=r"2 of 200 rows dropped for missing values "
+                                                 r"in the formula's variables; in 1 of them "
+                                                 r"\(rows \['r5'\]\) every variable is present: "
+                                                 r"a transform in the formula gave NaN there"):
+        model = br.FractionalLogit.from_formula("y ~ np.log(p) + x", data)
+    assert model.nobs == 198
+    # a row missing in the data only: the warning says nothing more
+    with pytest.warns(MissingValueWarning) as caught:
+        br.FractionalLogit.from_formula("y ~ x", data)
+    assert [str(w.message) for w in caught] == [
+        "1 of 200 rows dropped for missing values in the formula's variables"]
