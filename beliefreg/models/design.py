@@ -381,6 +381,13 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
     except patsy.PatsyError as exc:
         raise DataError(f"cannot build the design of {formula!r}{_patsy_where(exc)}: "
                         f"{_patsy_message(exc)}{_text_where_numbers(exc, data)}") from None
+    except SyntaxError as exc:  # a term that is not Python: `unit price`, `price ($)`
+        code = (exc.text or "").strip()
+        hint = (f"; a column whose name has spaces or symbols is written Q({code!r})"
+                if code in map(str, data.columns) else
+                "; write column names with spaces or symbols as Q('name')")
+        raise DataError(f"cannot build the design of {formula!r}: the term `{code}` is not a "
+                        f"Python expression ({exc.msg}){hint}") from None
     except ValueError:  # patsy's coding of a Categorical without categories, for one
         _refuse_empty_categoricals(formula, data)
         raise
@@ -409,10 +416,34 @@ def design_from_formula(formula: str, data: pd.DataFrame, *, weights: Any = None
         design.weights = _clean_weights(w_arr, labels)
     if dropped:
         warnings.warn(f"{dropped} of {len(data)} rows dropped for missing values in the "
-                      f"formula's variables", MissingValueWarning, stacklevel=3)
+                      f"formula's variables{_made_missing(built, data, positions)}",
+                      MissingValueWarning, stacklevel=3)
     design.gram = built.gram  # X'X, summed while the design was written
     check_finite(design.exog, design.exog_names, labels, gram=design.gram)
     return design
+
+
+def _made_missing(built: Any, data: pd.DataFrame, kept: np.ndarray) -> str:
+    """'; in 3 of them (rows [4, 9, 12]) every variable is present: ...' for dropped rows
+    where a transform, not the data, gave the missing value (``np.log`` of a negative price),
+    or ''."""
+    columns = set(map(str, data.columns))
+    used: set[str] = set()
+    for info in (built.lhs_info, built.rhs_info):
+        for factor in info.factor_infos:
+            used |= code_names(getattr(factor, "code", "")) & columns
+    if not used:
+        return ""
+    dropped = np.setdiff1d(np.arange(len(data)), kept)
+    frame = data.iloc[dropped][[c for c in data.columns if str(c) in used]]
+    present = ~frame.isna().any(axis=1).to_numpy()
+    if not present.any():
+        return ""
+    rows = [r.item() if isinstance(r, np.generic) else r for r in frame.index[present][:5]]
+    more = ", ..." if present.sum() > 5 else ""
+    return (f"; in {int(present.sum())} of them (rows {str(rows)[:-1]}{more}]) every variable "
+            "is present: a transform in the formula gave NaN there (np.log or np.sqrt of a "
+            "negative value?)")
 
 
 # a text column of numbers with this many distinct values is a number, not a category
@@ -456,7 +487,30 @@ def numbers_as_text(data: pd.DataFrame, names: Sequence[str], formula: str) -> s
                     f"({len(values)} distinct values such as {[str(v) for v in values[:3]]}), "
                     "which would be coded as a category with one column per value; convert "
                     "it with pd.to_numeric")
+        # numbers with a few text entries ('n/a', '-', a number as a string: columns joined
+        # from several sources): patsy codes the whole column as a category
+        other = [v for v in values if not _number_like(v)]
+        if len(other) <= 0.1 * len(values):
+            odd = other or [v for v in values if isinstance(v, str)]
+            if not odd:
+                continue   # numbers only: patsy codes them as numbers
+            what = "that are not numbers" if other else "that are numbers written as text"
+            rows = [r.item() if isinstance(r, np.generic) else r
+                    for r in col.index[col.isin(odd)][:5]]
+            return (f"the regressor {name!r} of {formula!r} holds numbers ({len(values)} "
+                    f"distinct values) mixed with {len(odd)} value(s) {what}, such as "
+                    f"{[str(v) for v in odd[:3]]} (rows {rows}), so it would be coded as a "
+                    "category with one column per value; convert it with pd.to_numeric "
+                    "(errors='coerce' makes the text missing)")
     return None
+
+
+def _number_like(value: Any) -> bool:
+    """A real number (not a bool) or a string that parses as one."""
+    if isinstance(value, str):
+        return _is_float(value)
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_))
 
 
 def design_from_arrays(endog: Any, exog: Any, *, weights: Any = None) -> Design:

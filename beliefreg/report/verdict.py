@@ -282,10 +282,15 @@ def price_blind_check(sample: pd.DataFrame, design: Any, belief: str) -> PriceBl
     means = sample.groupby("condition_id")[belief].mean()
     gap = float(means.max() - means.min())
     if keys:
-        within = sample.groupby(keys)[belief].agg(lambda s: s.max() - s.min())
-        identical = bool((within == 0).all())
+        # only the cells of sampled values seen at two or more conditions say anything: a cell
+        # seen at one condition (2 runs at 2 prices, each with its own persona) has range 0
+        # whatever the price does
+        cells = sample.groupby(keys)
+        spans = cells["condition_id"].nunique() >= 2
+        within = cells[belief].agg(lambda s: s.max() - s.min())[spans]
+        identical = bool(len(within) > 0 and (within == 0).all())
     else:
-        identical = bool(gap == 0)
+        identical = bool(gap == 0 and sample["condition_id"].nunique() >= 2)
     covered = (sample.groupby("condition_id")["covered_mass"].mean()
                if "covered_mass" in sample else pd.Series([math.nan]))
     f_stat = p = math.nan

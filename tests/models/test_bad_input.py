@@ -249,3 +249,76 @@ def test_a_transform_of_a_text_column_names_the_column(frame):
     with pytest.raises(DataError, match=r"\(in `np.log\(x\)`\): .*; column 'x' holds text "
                                         r"such as \['.*c', .*pd.to_numeric"):
         br.FractionalLogit.from_formula("y ~ np.log(x)", text)
+
+
+def test_numbers_mixed_with_a_few_text_values_are_refused(frame):
+    # an object column of numbers with one text entry ('n/a', or a number that came in as a
+    # string from another file) was coded by patsy as a 200-level category: a saturated,
+    # separated fit with 200 parameters and only a SeparationWarning
+    for odd, what in (("n/a", "that are not numbers"), ("0.5", "that are numbers written as text")):
+        mixed = frame.assign(x=frame.x.astype(object))
+        mixed.loc[mixed.index[3], "x"] = odd
+        with pytest.raises(DataError, match=rf"the regressor 'x' of 'y ~ x' holds numbers "
+                                            rf"\(200 distinct values\) mixed with 1 value\(s\) "
+                                            rf"{what}, such as \['{odd}'\] \(rows \['r3'\]\)"
+                                            r".*pd.to_numeric"):
+            br.FractionalLogit.from_formula("y ~ x", mixed)
+    # numbers only (object dtype) are numbers; a text category with many levels is a category
+    numbers = frame.assign(x=frame.x.astype(object))
+    ref = br.FractionalLogit.from_formula("y ~ x", frame).fit()
+    np.testing.assert_allclose(br.FractionalLogit.from_formula("y ~ x", numbers).fit().params,
+                               ref.params, rtol=1e-12)
+    cities = frame.assign(c=pd.Series([1.5, 2.5] + [f"city{i % 25}" for i in range(2, len(frame))],
+                                      index=frame.index, dtype=object))
+    model = br.FractionalLogit.from_formula("y ~ x + c", cities)   # no error
+    assert sum(name.startswith("c[T.") for name in model.exog_names) == 26
+
+
+def test_an_outcome_of_numbers_mixed_with_text_is_parsed_or_named(frame):
+    # 0/1 ints with one '1' written as text made patsy fail with "mismatch between
+    # column_names and columns coded by given terms", which named nothing
+    buy = (np.random.default_rng(1).uniform(size=len(frame)) < frame.y).astype(int)
+    ref = br.Logit.from_formula("b ~ x", frame.assign(b=buy)).fit()
+    mixed = pd.Series(buy.to_numpy(), index=frame.index, dtype=object)
+    mixed.iloc[4] = str(mixed.iloc[4])
+    res = br.Logit.from_formula("b ~ x", frame.assign(b=mixed)).fit()
+    np.testing.assert_allclose(res.params, ref.params, rtol=1e-12)
+    mixed.iloc[6] = "n/a"
+    with pytest.raises(DataError, match=r"the outcome column 'b' holds numbers mixed with values "
+                                        r"that are not numbers: \['n/a'\] \(rows \['r6'\]\)"):
+        br.Logit.from_formula("b ~ x", frame.assign(b=mixed))
+
+
+def test_a_column_name_with_a_space_outside_q_is_explained(frame):
+    # 'y ~ unit price' raised Python's bare "SyntaxError: invalid syntax (<unknown>, line 1)"
+    # from deep inside patsy
+    spaced = frame.rename(columns={"x": "unit price"})
+    with pytest.raises(DataError, match=r"cannot build the design of 'y ~ unit price': the term "
+                                        r"`unit price` is not a Python expression \(.*\); a "
+                                        r"column whose name has spaces or symbols is written "
+                                        r"Q\('unit price'\)"):
+        br.FractionalLogit.from_formula("y ~ unit price", spaced)
+    with pytest.raises(DataError, match=r"the term `x 2` is not a Python expression .*Q\('name'\)"):
+        br.FractionalLogit.from_formula("y ~ x 2", frame)
+    ok = br.FractionalLogit.from_formula("y ~ Q('unit price')", spaced).fit()
+    assert list(ok.params.index) == ["Intercept", "Q('unit price')"]
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in log:RuntimeWarning")
+def test_rows_a_transform_made_missing_are_named_in_the_warning(frame):
+    # np.log of a negative value gives NaN, and the row was dropped as "missing values in the
+    # formula's variables" although no variable was missing (np.log(0) is refused as -inf)
+    data = frame.assign(p=frame.g + 1.0)
+    data.loc["r5", "p"] = -2.0
+    data.loc["r8", "x"] = np.nan
+    with pytest.warns(MissingValueWarning, match=r"2 of 200 rows dropped for missing values "
+                                                 r"in the formula's variables; in 1 of them "
+                                                 r"\(rows \['r5'\]\) every variable is present: "
+                                                 r"a transform in the formula gave NaN there"):
+        model = br.FractionalLogit.from_formula("y ~ np.log(p) + x", data)
+    assert model.nobs == 198
+    # a row missing in the data only: the warning says nothing more
+    with pytest.warns(MissingValueWarning) as caught:
+        br.FractionalLogit.from_formula("y ~ x", data)
+    assert [str(w.message) for w in caught] == [
+        "1 of 200 rows dropped for missing values in the formula's variables"]

@@ -318,3 +318,28 @@ def test_one_text_price_is_named_not_mistaken_for_a_sampled_variable():
     with pytest.raises(DataError, match=r"the price column 'price' holds values that are not "
                                         r"numbers: \['twenty'\] \(rows 5\)"):
         report(panel)
+
+
+def test_price_blind_identical_needs_a_persona_seen_at_two_prices():
+    """2 prices x 2 runs, a persona drawn per run: no persona is seen at both prices, so each
+    persona's belief has range 0 whatever the price does. The check said "The belief is
+    exactly the same at every price ... does not change the model's answer distribution at
+    all" while the beliefs at the two prices differed; it must not claim that."""
+    from beliefreg.report.verdict import price_blind_check
+
+    rows = [(20, "a", 0, 0, 0.60), (20, "b", 0, 1, 0.59), (50, "c", 1, 0, 0.61),
+            (50, "d", 1, 1, 0.62)]
+    sample = pd.DataFrame(rows, columns=["price", "persona", "condition_id", "run",
+                                         "belief_yes"])
+    sample["covered_mass"] = 0.97
+    design = panel_design(sample.assign(choice="yes", choice_valid=True, belief_no=0.4))
+    assert design.sampled == ["persona"] and design.price == "price"
+    blind = price_blind_check(sample, design, "belief_yes")
+    assert not blind.identical and "exactly the same" not in blind.text
+    # the same persona at both prices with the same belief: identical, as before
+    same = sample.assign(persona=["a", "b", "a", "b"], belief_yes=[0.6, 0.59, 0.6, 0.59])
+    blind = price_blind_check(same, design, "belief_yes")
+    assert blind.identical and "exactly the same at every price" in blind.text
+    # ... and a persona whose belief moves with the price is not identical
+    moved = same.assign(belief_yes=[0.6, 0.59, 0.6, 0.62])
+    assert not price_blind_check(moved, design, "belief_yes").identical
