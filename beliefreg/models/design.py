@@ -519,6 +519,7 @@ def design_from_arrays(endog: Any, exog: Any, *, weights: Any = None) -> Design:
         exog = exog.to_frame()
     if isinstance(exog, pd.DataFrame):
         names = [str(c) for c in exog.columns]
+        _refuse_duplicate_names(names)
         labels = exog.index
         x = exog.to_numpy(dtype=float)
     else:
@@ -552,6 +553,19 @@ def design_from_arrays(endog: Any, exog: Any, *, weights: Any = None) -> Design:
         w = _clean_weights(w, labels)
     return Design(endog=y, exog=x, endog_name=endog_name, exog_names=names, weights=w,
                   row_labels=labels, gram=gram)
+
+
+def _refuse_duplicate_names(names: list[str]) -> None:
+    """A DataFrame exog with two columns of one name: the parameters could not be told apart
+    (and the design is singular when the columns are copies). Name them, not 'collinear'."""
+    index = pd.Index(names)
+    duplicated = list(dict.fromkeys(index[index.duplicated()]))
+    if duplicated:
+        counts = {name: names.count(name) for name in duplicated}
+        raise DataError(f"exog has duplicated column names {duplicated} "
+                        f"({', '.join(f'{n!r} {c} times' for n, c in counts.items())}): each "
+                        "column names a parameter; rename or drop the duplicates (e.g. "
+                        "exog.loc[:, ~exog.columns.duplicated()])")
 
 
 def build_exog(design: Design, newdata: Any, *, missing: str = "raise") -> np.ndarray:
