@@ -21,6 +21,7 @@ from ..exceptions import DataError, MissingColumnError, MissingValueWarning, Ran
 from ..frames import as_pandas_frame, code_names, text_in_numbers
 
 __all__ = ["Design", "design_from_formula", "design_from_arrays", "build_exog", "build_matrix",
+           "newdata_index",
            "check_full_rank", "check_finite", "gram_matrix", "describe_rows"]
 
 
@@ -566,6 +567,20 @@ def _refuse_duplicate_names(names: list[str]) -> None:
                         f"({', '.join(f'{n!r} {c} times' for n, c in counts.items())}): each "
                         "column names a parameter; rename or drop the duplicates (e.g. "
                         "exog.loc[:, ~exog.columns.duplicated()])")
+
+
+def newdata_index(design: Design, newdata: Any, n: int) -> pd.Index | None:
+    """The index of predictions for ``newdata``, as statsmodels' ``results.predict`` gives it.
+
+    A pandas DataFrame keeps its index; any other frame (a dict of columns, polars, pyarrow)
+    for a formula model gets ``RangeIndex(n)``; an array for an array model has no index
+    (the prediction stays an ndarray).
+    """
+    if isinstance(newdata, pd.DataFrame):
+        return newdata.index
+    if design.design_info is not None:
+        return pd.RangeIndex(n)
+    return None
 
 
 def build_exog(design: Design, newdata: Any, *, missing: str = "raise") -> np.ndarray:
