@@ -31,7 +31,7 @@ from ..frames import as_pandas_frame, is_dataframe_like
 from ..models.design import build_matrix
 
 __all__ = ["VariableMap", "EvalFrame", "evaluation_frame", "VariableKind", "AtSpec",
-           "UnknownVariableError"]
+           "UnknownVariableError", "DifferenceStencil"]
 
 VariableKind = Literal["continuous", "binary", "categorical"]
 AtSpec = Any  # 'overall' | 'mean' | Mapping[str, Any] | pandas.DataFrame
