@@ -79,7 +79,8 @@ def mean_conf_int(mean: Any, std_err: Any, link: Any, q: float, *,
         :math:`\eta^* = G^{-1}(\bar\mu)` (the delta method on the index scale, mapped back;
         inside [0, 1]). ``'delta'``: :math:`\bar\mu \pm q\,\mathrm{se}(\bar\mu)`.
 
-    A mean of exactly 0 or 1 with a zero standard error has the interval [mean, mean].
+    A zero standard error gives the interval [mean, mean]; a mean that rounds to exactly 0 or 1
+    in floating point (no finite index) gets the Wald interval clipped to [0, 1].
     """
     mu = np.asarray(mean, dtype=float)
     se = np.asarray(std_err, dtype=float)
@@ -89,9 +90,14 @@ def mean_conf_int(mean: Any, std_err: Any, link: Any, q: float, *,
         eta = link.ppf(mu)
         se_eta = se / link.pdf(eta)
         lo, hi = link.cdf(eta - q * se_eta), link.cdf(eta + q * se_eta)
+    # a mean that rounds to 0 or 1 has no finite index: the Wald interval, clipped to [0, 1]
+    rounded = ~np.isfinite(eta) & np.isfinite(se) & ~np.isnan(mu)
+    lo = np.where(rounded, np.clip(mu - q * se, 0.0, 1.0), lo)
+    hi = np.where(rounded, np.clip(mu + q * se, 0.0, 1.0), hi)
     degenerate = (se == 0) & ~np.isnan(mu)
     lo, hi = np.where(degenerate, mu, lo), np.where(degenerate, mu, hi)
-    return np.column_stack([lo, hi])
+    # an average of probabilities can exceed 1 by rounding (1.0000000000000002)
+    return np.clip(np.column_stack([lo, hi]), 0.0, 1.0)
 
 
 def mover_difference(p1: float, p2: float, ci1: tuple[float, float], ci2: tuple[float, float],
