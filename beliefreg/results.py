@@ -787,8 +787,8 @@ class BinaryResults(LikelihoodResults):
         >>> new = pd.DataFrame({"mrate": [0.5, 1.0], "totemp": [100, 100]})
         >>> res.get_prediction(new).summary_frame().round(4)
              mean  mean_se  mean_ci_lower  mean_ci_upper
-        0  0.9078   0.0054         0.8973         0.9183
-        1  0.9428   0.0051         0.9327         0.9528
+        0  0.9078   0.0054         0.8968         0.9178
+        1  0.9428   0.0051         0.9318         0.9520
         """
         vmap = self._variable_map()
         if newdata is None:
