@@ -33,9 +33,11 @@ choice) at condition c,
 The **normal approximation** of the runs needed for a bias :math:`b` is the smallest R with
 :math:`\Phi((h-b)/s_R) - \Phi((-h-b)/s_R) \ge` ``level``, :math:`s_R = \sqrt{v_1/R}`,
 :math:`h` the half-width of the band (none when :math:`|b| \ge h`). It is increasing in
-:math:`|b|`, so the bias's interval :math:`\hat b \pm z\,s` (:math:`z` the normal quantile at
-``level``, :math:`s` the bias's SE) gives the runs needed as an interval, from the smallest to
-the largest :math:`|b|` in it. The report states what that interval allows:
+:math:`|b|`, so the bias's interval :math:`\hat b \pm z\,s` (:math:`s` the bias's SE,
+:math:`z` the Bonferroni-corrected quantile of the tag, so that the intervals of all the
+quantities hold together with probability ``level`` and one accident among 16 prices is not
+called *never*) gives the runs needed as an interval, from the smallest to the largest
+:math:`|b|` in it. The report states what that interval allows:
 
 * the whole interval inside :math:`(-h, h)`: the runs needed at the point bias :math:`\hat b`
   (never set to 0), with the range;
@@ -102,7 +104,8 @@ class MeasureError:
         edge, when no R is enough, or when the criterion does not apply.
     runs_normal_low, runs_normal_high : int or None
         The runs needed at the smallest and at the largest ``|bias|`` in the bias's interval
-        (``bias ± z * bias_se``, z at ``level``); None when that bias is as large as the band
+        (``bias ± z * bias_se``, z the Bonferroni-corrected quantile of
+        :attr:`bias_significant`); None when that bias is as large as the band
         (no R is enough) or the criterion does not apply.
     outcome : {'runs', 'not determinable', 'never', 'n/a'}
         What the bias's interval allows (module docstring); ``'n/a'`` before the criterion is
@@ -458,7 +461,7 @@ def _criterion(quantity: str, kind: str, est: dict[str, float], w: dict[str, np.
                   tolerance=tolerance, target_se_null=se_null)
     if c.applies:
         for e in errors.values():
-            e.set_runs(hw, level=level, z=z)
+            e.set_runs(hw, level=level, z=z_bias)
     return c
 
 

@@ -101,9 +101,10 @@ def test_levels_follow_independent_formulas_with_bonferroni_bias():
         b = c.measures["belief"]
         assert b.bias == pytest.approx(bias) and b.bias_se == pytest.approx(bias_se)
         assert b.bias_significant == (abs(bias) > z_bias * bias_se)
-        # the runs needed at the point bias, given only when its 95% interval is in the band
+        # the runs needed at the point bias, given only when its (Bonferroni) interval is in
+        # the band
         v1, h = g["belief_yes"].var(ddof=1), c.half_width
-        lo, hi = max(abs(bias) - Z * bias_se, 0.0), abs(bias) + Z * bias_se
+        lo, hi = max(abs(bias) - z_bias * bias_se, 0.0), abs(bias) + z_bias * bias_se
         assert b.runs_normal_low == normal_runs_needed(v1, h, bias=lo)
         assert b.runs_normal_high == normal_runs_needed(v1, h, bias=hi)
         assert b.outcome == ("never" if lo >= h else "runs" if hi < h else "not determinable")
@@ -188,7 +189,7 @@ def test_a_bias_as_large_as_the_band_is_never_hidden_by_its_test():
     """The demo's price=20 row (new-user trial): target 0.400 from 10 choices, band ±0.04,
     mean belief 0.601. The bias +0.20 is 1.3 SE (not significant after Bonferroni), but it is
     5 times the band: the old rule set it to 0 and printed 'belief 3 runs' beside a
-    resampling '> 10'. Its 95% interval reaches across the band's edge: not determinable."""
+    resampling '> 10'. Its interval reaches across the band's edge: not determinable."""
     rng = np.random.default_rng(7)
     runs = 10
     belief = np.concatenate([0.601 + rng.normal(0, 0.03, runs) - 0.0,
@@ -205,7 +206,9 @@ def test_a_bias_as_large_as_the_band_is_never_hidden_by_its_test():
     g = p[p["condition_id"] == 0]
     se = math.sqrt((g["belief_yes"] * (1 - g["belief_yes"])).mean() / runs)  # 0.155
     assert b.bias_se == pytest.approx(se)
-    assert b.bias_interval == (pytest.approx(0.201 - Z * se), pytest.approx(0.201 + Z * se))
+    z = stats.norm.ppf(1 - 0.05 / (2 * 3))  # Bonferroni over 2 levels and the average: 2.39
+    assert eff.bias_z == pytest.approx(z)
+    assert b.bias_interval == (pytest.approx(0.201 - z * se), pytest.approx(0.201 + z * se))
     assert b.outcome == "not determinable" and b.runs_normal is None
     # the least runs: at the end of the interval nearest 0 (here 0 itself), by counting
     v1 = g["belief_yes"].var(ddof=1)
@@ -222,7 +225,7 @@ def test_a_bias_as_large_as_the_band_is_never_hidden_by_its_test():
 
 def test_the_point_bias_is_used_when_its_interval_is_inside_the_band():
     """A bias of 1.7 SE (not significant after a Bonferroni correction) is not set to 0: the
-    runs needed are those at the point bias, with the range over its 95% interval."""
+    runs needed are those at the point bias, with the range over its interval."""
     from beliefreg.report.efficiency import MeasureError
 
     e = MeasureError(0.52, 0.02, 0.012, False, 0.25)
@@ -240,11 +243,12 @@ def test_the_synthetic_demos_coefficient_bias_is_not_determinable():
     detectable, zeroed it and printed 'belief 12 runs'."""
     from beliefreg.report.efficiency import MeasureError
 
-    e = MeasureError(-2.817, -0.838, 0.35, False, 0.46)
-    e.set_runs(0.198, level=0.95, z=Z)
-    assert e.outcome == "not determinable" and e.runs_normal is None
-    assert e.runs_normal_low == _first_r_within(0.46, 0.198, 0.838 - Z * 0.35)
-    assert e.runs_normal_high is None
+    for z in (Z, stats.norm.ppf(1 - 0.05 / (2 * 19))):  # 95%, and Bonferroni over 19 (3.04)
+        e = MeasureError(-2.817, -0.838, 0.35, False, 0.46)
+        e.set_runs(0.198, level=0.95, z=z)
+        assert e.outcome == "not determinable" and e.runs_normal is None
+        assert e.runs_normal_low == _first_r_within(0.46, 0.198, max(0.838 - z * 0.35, 0))
+        assert e.runs_normal_high is None
     # the bias's interval beyond the band: never
     e = MeasureError(-2.817, -0.838, 0.2, True, 0.46)
     e.set_runs(0.198, level=0.95, z=Z)
