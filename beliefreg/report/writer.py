@@ -265,8 +265,10 @@ def efficiency_reading(a: BinaryAnalysis) -> list[str]:
         loose = [c for c in levels if c.target_loose]
         if loose:
             ci = [1.96 * c.target_uncertainty for c in loose]
+            known = (f"±{min(ci):.2g}" if f"{min(ci):.2g}" == f"{max(ci):.2g}"
+                     else f"±{min(ci):.2g} to ±{max(ci):.2g}")
             line += (f" At {len(loose)} of the {len(levels)} conditions the target itself is "
-                     f"known only to ±{min(ci):.2g} to ±{max(ci):.2g} (the panel has "
+                     f"known only to {known} (the panel has "
                      f"{eff.runs_text}), wider than the band: "
                      "these runs needed are rough; simulate more runs to pin the targets down.")
         out.append(line)

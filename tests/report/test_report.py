@@ -367,3 +367,36 @@ def test_price_blind_identical_needs_a_persona_seen_at_two_prices():
     # ... and a persona whose belief moves with the price is not identical
     moved = same.assign(belief_yes=[0.6, 0.59, 0.6, 0.62])
     assert not price_blind_check(moved, design, "belief_yes").identical
+
+
+def test_two_clusters_for_two_parameters_say_why_there_is_no_interval():
+    """`beliefreg demo --runs 2 --prices 30,45` (new-user trial): the cluster covariance of
+    2 clusters for 2 parameters is zero (each price is fitted exactly), and the verdict
+    printed '(95% CI +nan to +nan) ... p = nan'. It now says why there is no interval; the
+    wild cluster bootstrap's p-value stays."""
+    panel = synthetic_panel([30, 45], 2, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = analyse(panel, n_boot=20)
+    res = a.fits["belief"].results
+    assert res.n_groups[0] == 2 and len(res.params) == 2 and res.cov_check.degenerate
+    assert np.isnan(res.bse["np.log(price)"])
+    text = a.verdict_text
+    assert "nan" not in text.lower()
+    assert ("no standard error and so no 95% interval or p-value: 2 clusters for 2 parameters: "
+            "a cluster-robust covariance has rank at most G − 1 = 1") in text
+    assert "fits each of the 2 clusters exactly" in text
+    assert "t(1) reference of so few clusters has 1 degree of freedom" in text
+    assert "wild cluster score bootstrap" in text and "p = 0.0531" in text
+
+
+def test_a_range_of_one_value_is_one_number():
+    """The same trial printed 'belief needs 1 to 1 runs': both prices' 2 runs chose alike."""
+    panel = synthetic_panel([30, 45], 2, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = analyse(panel, n_boot=20)
+    assert [c.measures["choice"].runs_normal for c in a.efficiency.get("level")] == [1, 1]
+    reading = " ".join(br.report.writer.efficiency_reading(a))
+    assert "choice needs 1 run." in reading and "1 to 1" not in reading
+    assert "known only to ±0.59 to ±0.7 " in reading  # two different values stay a range
