@@ -491,6 +491,7 @@ def _run_prepared(prepared: PreparedRun, *, concurrency: int | None, progress: b
                 f"read-only ({st.read_only_reason}): their answers could not be kept. Nothing "
                 "was sent; use a writable --store", path=st.path)
         if n_pending:
+            be.check_ready()  # before the plan is printed or a bar opened: nothing is sent
             est = prepared.estimate
             if be.paid:
                 message = f"beliefreg: {est}"

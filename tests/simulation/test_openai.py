@@ -21,6 +21,7 @@ from beliefreg.simulation import (
     QuotaExceededError,
     RetryPolicy,
     Store,
+    estimate,
     panel_columns,
 )
 
@@ -343,3 +344,21 @@ def test_the_aiohttp_transport_is_the_default_when_installed(fault_server):
     assert OpenAIBackend(transport="httpx")._http_client(__import__("openai")) is None
     with pytest.raises(ValueError, match="transport"):
         OpenAIBackend(transport="curl")
+
+
+@pytest.mark.parametrize("backend", ["openai", "openai-batch"])
+def test_a_missing_api_key_stops_before_the_plan_is_printed(backend, tmp_path, capsys,
+                                                            monkeypatch):
+    """Without a key for OpenAI's own API the run stops before it prints its cost, opens a
+    progress bar or sends anything (the check used to come when the client was made, after
+    the plan line and with the bar left open)."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    study = Study(prompt="would you buy at {price}? Answer {choices}.", choices=YN,
+                  conditions={"price": [1, 2]}, runs=2)
+    with pytest.raises(BackendError, match="no API key"):
+        simulate(study, backend, model="gpt-4o-mini", store=tmp_path / "s.sqlite",
+                 progress=True)
+    err = capsys.readouterr().err
+    assert "beliefreg:" not in err and "it/s" not in err and "%" not in err, err
+    # planning and cost estimates need no key
+    assert estimate(study, backend, model="gpt-4o-mini", store=tmp_path / "s.sqlite").n_requests == 4

@@ -164,6 +164,14 @@ class Backend(ABC):
         return digest_keys(digests), tokens
 
     # -- lifecycle -----------------------------------------------------------------------------
+    def check_ready(self) -> None:
+        """Raise :class:`~beliefreg.simulation.errors.BackendError` if this backend cannot
+        send at all (a client library not installed, no API key).
+
+        Called before a run prints its plan or cost, opens a progress bar or sends anything,
+        and only when there is something to send (a run answered from the store needs none).
+        """
+
     async def open(self, model: str, study: Study, store: Store) -> None:
         """Prepare to send (load a model, probe a server). Called once, only if sending."""
 

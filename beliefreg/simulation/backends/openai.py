@@ -466,11 +466,20 @@ class OpenAIBackend(Backend):
         return price_for(model, self._prices)
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def _make_client(self) -> Any:
+    def check_ready(self) -> None:
+        self._client_key()
+
+    def _client_key(self) -> tuple[Any, str]:
+        """The ``openai`` module and the API key to give its client.
+
+        Raises :class:`BackendError` when the client is not installed, or when OpenAI's own
+        API is the server and no key is set (``api_key=`` or ``$OPENAI_API_KEY``); another
+        ``base_url`` server without a key gets a placeholder (the client requires one).
+        """
         try:
             import openai
         except ModuleNotFoundError:
-            raise BackendError("the openai backend needs the openai client: "
+            raise BackendError(f"the {self.name} backend needs the openai client: "
                                "pip install 'beliefreg[openai]'") from None
         key = self._api_key or os.environ.get("OPENAI_API_KEY")
         self._redactor = Redactor([key])
@@ -478,6 +487,10 @@ class OpenAIBackend(Backend):
             if self.is_openai:
                 raise BackendError("no API key: set OPENAI_API_KEY or pass api_key=")
             key = "unused"  # local servers ignore it; the client requires one
+        return openai, key
+
+    def _make_client(self) -> Any:
+        openai, key = self._client_key()
         return openai.AsyncOpenAI(api_key=key, base_url=self.base_url, timeout=self.timeout,
                                   max_retries=0, http_client=self._http_client(openai))
 

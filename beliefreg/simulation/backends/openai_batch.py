@@ -12,10 +12,8 @@ file, a 24-hour completion window, 50% of the standard price.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BackendError
 from ..pricing import Price
 from .openai import OpenAIBackend
 
@@ -104,16 +102,7 @@ class OpenAIBatchBackend(OpenAIBackend):
     def sync_client(self) -> Any:
         """The synchronous ``openai`` client, its own retries off (a retried batch creation
         could submit twice; the runner retries through the ledger instead)."""
-        try:
-            import openai
-        except ModuleNotFoundError:
-            raise BackendError("the openai-batch backend needs the openai client: "
-                               "pip install 'beliefreg[openai]'") from None
-        key = self._api_key or os.environ.get("OPENAI_API_KEY")
-        if not key:
-            if self.is_openai:
-                raise BackendError("no API key: set OPENAI_API_KEY or pass api_key=")
-            key = "unused"
+        openai, key = self._client_key()
         return openai.OpenAI(api_key=key, base_url=self.base_url, timeout=self.timeout,
                              max_retries=0)
 
