@@ -572,18 +572,22 @@ def plot_runs_needed(a: BinaryAnalysis) -> Any:
             else:
                 ax.bar(x, never if e.runs_normal is None else e.runs_normal, width=0.3,
                        color=colours[m])
-        ax.bar([], [], color=colours[m], label=m)
     ax.set_yscale("log")
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=colours[m], label=m) for m in MEASURES]
     if any(c.measures[m].runs_normal is None for c in levels for m in MEASURES):
         ax.axhline(never, color="grey", linestyle=":", linewidth=1)
-        ax.text(0, never, " never (bias ≥ band); hatched: not determinable", fontsize=7,
-                va="bottom")
+        ax.text(0, never, " never (bias ≥ band)", fontsize=7, va="bottom")
+        if any(c.measures[m].outcome == "not determinable" for c in levels for m in MEASURES):
+            handles.append(Patch(facecolor="none", edgecolor="grey", hatch="///",
+                                 label="not determinable\n(from the least runs)"))
     ax.set_xticks(np.arange(len(levels)))
     ax.set_xticklabels([c.quantity.removeprefix("demand at ").split("=")[-1] for c in levels],
                        rotation=90, fontsize=7)
     ax.set_ylabel("runs per condition (normal approx., with bias)")
     ax.set_title(f"demand level at each condition (±{eff.tolerance:.0%})", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(handles=handles, fontsize=7, loc="lower right", framealpha=0.9)
     for i, c in enumerate(summary):
         ax = fig.add_subplot(1, n, i + 2)
         ax.set_title(c.quantity, fontsize=10)
@@ -600,7 +604,7 @@ def plot_runs_needed(a: BinaryAnalysis) -> Any:
         runs = np.unique(np.geomspace(1, r_max, 200).astype(int))
         for m in MEASURES:
             ax.plot(runs, _normal_curve(c, m, runs), color=colours[m],
-                    label=f"{m}: {c.status(m)} (normal, with bias)")
+                    label=f"{m}: {c.status(m).split(' (')[0]} (normal, with bias)")
             if c.resampling is not None:
                 t = c.resampling.curve_table()
                 if m in t:
