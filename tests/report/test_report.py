@@ -215,6 +215,7 @@ def test_three_alternatives_belief_shares_against_choices(tmp_path):
     for name in ("summary.md", "elasticities.csv", "runs_needed.csv", "shares.png",
                  "by_condition.csv", "estimates.csv"):
         assert (tmp_path / name).is_file(), name
+    assert "5 conditions, 40 runs each." in (tmp_path / "summary.md").read_text()  # not 40 to 40
 
 
 def test_report_command_line(tmp_path):
