@@ -225,7 +225,8 @@ class Criterion:
 
     def status(self, measure: str) -> str:
         """A short reading: ``'5 runs'``, ``'6 runs (5 to 8)'``, ``'not determinable: at
-        least 3 runs or never (bias interval -0.1 to +0.5 reaches the band ±0.04)'``, ``'never: precise but centred elsewhere'``,
+        least 3 runs or never (bias interval -0.1 to +0.5 reaches the band ±0.04)'``,
+        ``'never: precise but centred elsewhere'``,
         ``'does not apply'`` (the rule is in the module docstring)."""
         if not self.applies:
             return "does not apply"

@@ -419,8 +419,8 @@ def summary_markdown(a: BinaryAnalysis, meta: dict[str, Any]) -> str:
             "P(|N(bias, SD²/R)| ≤ half-width) ≥ level, at the point bias and at the ends of "
             f"the bias's interval (±{a.efficiency.bias_z if a.efficiency else math.nan:.2f} "
             f"SE: simultaneous {level:.0%} intervals over the quantities, Bonferroni). When "
-            "that interval lies inside the band the runs needed are given (with their range); when it lies beyond the band's edge no "
-            "number of runs is enough (*never: precise but centred elsewhere*); when it reaches "
+            "that interval lies inside the band the runs needed are given (with their "
+            "range); when it lies beyond the band's edge no number of runs is enough (*never: precise but centred elsewhere*); when it reaches "
             "across the edge (a point bias as large as the band that is not clearly beyond "
             "it, or a target known less well than the band) the runs needed are *not "
             "determinable*: at least the smallest number, or never. "
@@ -533,8 +533,8 @@ def plot_runs_needed(a: BinaryAnalysis) -> Any:
 
     Left: runs needed for the demand level at each condition (bias-aware normal approximation,
     log scale; 'never' at the top; not determinable: a pale bar to the least runs the bias's
-    interval allows, hatched above it up to 'never'). Then one panel per summary quantity: the probability of
-    being within the band against R, resampled (points, up to the runs simulated) and by the
+    interval allows, hatched above it up to 'never'). Then one panel per summary quantity: the
+    probability of being within the band against R, resampled (points, up to the runs simulated) and by the
     bias-aware normal approximation (lines); a quantity for which the criterion does not apply
     shows why instead of a curve.
     """
