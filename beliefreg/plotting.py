@@ -52,6 +52,7 @@ def observed_means(results: Any, variable: str, *, by: Any = None,
 
 def plot_demand(results: Any, variable: str, values: Any = None, *, at: AtSpec = "overall",
                 by: Any = None, observed: bool = True, alpha: float = 0.05,
+                method: str = "endpoint",
                 ax: Any = None) -> Any:
     """The fitted demand curve with its delta-method band and the observed mean outcomes.
 
@@ -67,7 +68,11 @@ def plot_demand(results: Any, variable: str, values: Any = None, *, at: AtSpec =
     observed : bool
         Also plot the mean observed outcome per condition (:func:`observed_means`).
     alpha : float
-        The band is the pointwise ``1 - alpha`` Wald interval.
+        The band is the pointwise ``1 - alpha`` interval.
+    method : {'endpoint', 'delta'}, default 'endpoint'
+        ``'endpoint'``: the Wald interval of the index-scale demand mapped through the link
+        (inside [0, 1]); ``'delta'``: the Wald interval on the probability scale (see
+        :meth:`BinaryResults.demand_curve`).
     ax : matplotlib Axes, optional
 
     Returns
@@ -79,6 +84,7 @@ def plot_demand(results: Any, variable: str, values: Any = None, *, at: AtSpec =
     import matplotlib.pyplot as plt
 
     from .economics import demand_curve
+    from .inference.prediction import mean_summary_frame
 
     vmap = results._variable_map()
     (variable,) = vmap.check_variables([variable])
@@ -88,7 +94,7 @@ def plot_demand(results: Any, variable: str, values: Any = None, *, at: AtSpec =
     curve = demand_curve(results, variable, values, at=at, by=by)
     if hasattr(results, "_stamp"):  # t bands with use_t
         curve = results._stamp(curve)
-    curve = curve.summary_frame(alpha)
+    curve = mean_summary_frame(curve, results.model.link, alpha, method)
     if ax is None:
         _, ax = plt.subplots()
     by_names = [] if by is None else ([by] if isinstance(by, str) else list(by))

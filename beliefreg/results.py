@@ -25,7 +25,8 @@ from .inference.datagrid import AtSpec, VariableMap, evaluation_frame
 from .inference.delta import DeltaResult, JacobianMethod, delta_method
 from .inference.wald import WaldInference, check_covariance
 from .inference.margins import generic_margins, index_margins
-from .inference.prediction import PredictionResults, index_predictions
+from .inference.prediction import (CIMethod, PredictionResults, index_predictions,
+                                   mean_summary_frame)
 
 __all__ = ["LikelihoodResults", "BinaryResults"]
 
@@ -769,9 +770,13 @@ class BinaryResults(LikelihoodResults):
         Returns
         -------
         PredictionResults
-            ``.summary_frame(alpha, scale='probability')`` has columns ``mean, mean_se,
-            mean_ci_lower, mean_ci_upper``: Wald bands on the probability scale
-            (``scale='link'``: built on the index and mapped through G, so inside [0, 1]).
+            ``.summary_frame(alpha, method='endpoint')`` has columns ``mean, mean_se,
+            mean_ci_lower, mean_ci_upper``. As statsmodels GLM's ``get_prediction``, the
+            default interval (``method='endpoint'``) is the Wald interval of the index
+            :math:`x'\hat\beta` mapped through G, so inside [0, 1]; ``method='delta'`` gives
+            the Wald interval on the probability scale, :math:`\hat\mu \pm q\,
+            \mathrm{se}(\hat\mu)`, which can leave [0, 1] near the boundary. ``mean_se`` is
+            the delta-method standard error of the mean either way.
 
         Examples
         --------
@@ -782,8 +787,8 @@ class BinaryResults(LikelihoodResults):
         >>> new = pd.DataFrame({"mrate": [0.5, 1.0], "totemp": [100, 100]})
         >>> res.get_prediction(new).summary_frame().round(4)
              mean  mean_se  mean_ci_lower  mean_ci_upper
-        0  0.9078   0.0054         0.8973         0.9183
-        1  0.9428   0.0051         0.9327         0.9528
+        0  0.9078   0.0054         0.8968         0.9178
+        1  0.9428   0.0051         0.9318         0.9520
         """
         vmap = self._variable_map()
         if newdata is None:
@@ -795,7 +800,8 @@ class BinaryResults(LikelihoodResults):
                                  index, self._inference)
 
     def demand_curve(self, variable: str, values: Any = None, *, at: AtSpec = "overall",
-                     by: Any = None, alpha: float = 0.05) -> pd.DataFrame:
+                     by: Any = None, alpha: float = 0.05,
+                     method: CIMethod = "endpoint") -> pd.DataFrame:
         r"""Predicted demand (mean outcome) over a grid of ``variable``, with delta-method bands.
 
         At each grid value :math:`v`, :math:`D(v) = \sum_r w_r G(x_r(v)'\beta)`: with
@@ -803,16 +809,31 @@ class BinaryResults(LikelihoodResults):
         ``variable`` set to :math:`v` (the design rebuilt, so ``np.log(price)`` is handled);
         ``at='mean'``: at the means. See :func:`beliefreg.economics.demand_curve`.
 
+        Parameters
+        ----------
+        method : {'endpoint', 'delta'}, default 'endpoint'
+            The band, named as in :meth:`get_prediction`. ``'endpoint'``: the delta method on
+            the index scale, :math:`\eta^* = G^{-1}(D)` with :math:`\mathrm{se}(\eta^*) =
+            \mathrm{se}(D)/g(\eta^*)`, its Wald interval mapped through G (inside [0, 1];
+            at one row, ``at='mean'``, it is statsmodels' ``'endpoint'`` interval).
+            ``'delta'``: :math:`D \pm q\,\mathrm{se}(D)`, which can leave [0, 1].
+            See :func:`beliefreg.inference.prediction.mean_conf_int`.
+
         Returns
         -------
         pandas.DataFrame
             Indexed by the grid value (and the ``by`` group); columns ``estimate, std_err, z,
-            p_value, ci_lower, ci_upper``.
+            p_value, ci_lower, ci_upper`` (``std_err`` the delta-method SE of D either way).
+
+        Raises
+        ------
+        ValueError
+            ``method`` is not ``'endpoint'`` or ``'delta'``.
         """
         from .economics import demand_curve
 
-        return self._stamp(demand_curve(self, variable, values, at=at,
-                                       by=by)).summary_frame(alpha)
+        return mean_summary_frame(self._stamp(demand_curve(self, variable, values, at=at, by=by)),
+                                  self.model.link, alpha, method)
 
     def wtp(self, attribute: str, price: str, *, at_price: float | None = None,
             alpha: float = 0.05) -> pd.DataFrame:
@@ -845,7 +866,7 @@ class BinaryResults(LikelihoodResults):
 
     def plot_demand(self, variable: str, values: Any = None, *, at: AtSpec = "overall",
                     by: Any = None, observed: bool = True, alpha: float = 0.05,
-                    ax: Any = None) -> Any:
+                    method: CIMethod = "endpoint", ax: Any = None) -> Any:
         """Plot the fitted demand curve with its band and the observed mean outcomes.
 
         See :func:`beliefreg.plotting.plot_demand`; returns the matplotlib Axes.
@@ -853,7 +874,7 @@ class BinaryResults(LikelihoodResults):
         from .plotting import plot_demand
 
         return plot_demand(self, variable, values, at=at, by=by, observed=observed,
-                           alpha=alpha, ax=ax)
+                           alpha=alpha, method=method, ax=ax)
 
     def _summary_info(self) -> dict[str, str]:
         fit_label = "Log-likelihood:" if self.model.binary_outcome else "Quasi-log-likelihood:"

@@ -42,6 +42,10 @@ class Link(Protocol):
         """g'(t) / g(t)."""
         ...
 
+    def ppf(self, mu: np.ndarray) -> np.ndarray:
+        """G^{-1}(mu), the index of a mean (the link function proper)."""
+        ...
+
 
 class LogitLink:
     """The logistic link, ``G(t) = 1 / (1 + exp(-t))``; canonical for the Bernoulli family."""
@@ -75,6 +79,10 @@ class LogitLink:
     def log_odds(self, eta: np.ndarray) -> np.ndarray:
         return eta
 
+    def ppf(self, mu: np.ndarray) -> np.ndarray:
+        """The index of a mean: ``G^{-1}(mu) = log(mu / (1 - mu))``."""
+        return special.logit(mu)
+
 
 class ProbitLink:
     """The probit link, ``G(t) = Phi(t)``, the standard normal cdf (not canonical)."""
@@ -105,6 +113,10 @@ class ProbitLink:
 
     def log_odds(self, eta: np.ndarray) -> np.ndarray:
         return special.log_ndtr(eta) - special.log_ndtr(-eta)
+
+    def ppf(self, mu: np.ndarray) -> np.ndarray:
+        """The index of a mean: ``G^{-1}(mu) = Phi^{-1}(mu)``."""
+        return special.ndtri(mu)
 
 
 def score_ratio(link: Link, eta: np.ndarray) -> np.ndarray:

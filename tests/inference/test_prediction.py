@@ -1,4 +1,6 @@
-"""get_prediction: delta-method SEs and bands on the probability and link scales."""
+"""get_prediction and demand_curve: delta-method SEs; intervals on the index scale mapped through
+the link (statsmodels' method='endpoint', the default) or Wald on the probability scale
+(method='delta')."""
 
 import numpy as np
 import pandas as pd
@@ -20,17 +22,28 @@ def test_prediction_standard_errors_and_bands(fitted, study):
     np.testing.assert_allclose(pred.se_mean, se, rtol=1e-12)
     num, _ = numerical_jacobian(lambda p: link.cdf(x @ p), b, method="central")
     np.testing.assert_allclose(pred.delta.jacobian.to_numpy(), num, rtol=1e-7)
-    frame = pred.summary_frame(alpha=0.1)
+    frame = pred.summary_frame(alpha=0.1, method="delta")
     assert list(frame.columns) == ["mean", "mean_se", "mean_ci_lower", "mean_ci_upper"]
     assert list(frame.index) == list(new.index)
     np.testing.assert_allclose(frame["mean_ci_upper"] - frame["mean"],
                                1.6448536269514722 * frame["mean_se"], rtol=1e-12)
-    link_band = pred.summary_frame(alpha=0.1, scale="link")
+    link_band = pred.summary_frame(alpha=0.1)  # the default: 'endpoint'
+    se_eta = np.sqrt(np.einsum("ij,jk,ik->i", x, v, x))
     np.testing.assert_allclose(link_band["mean_ci_lower"],
-                               link.cdf(eta - 1.6448536269514722 * pred.se_linpred), rtol=1e-12)
+                               link.cdf(eta - 1.6448536269514722 * se_eta), rtol=1e-12)
+    np.testing.assert_allclose(link_band["mean_ci_upper"],
+                               link.cdf(eta + 1.6448536269514722 * se_eta), rtol=1e-12)
     assert np.all((link_band["mean_ci_lower"] > 0) & (link_band["mean_ci_upper"] < 1))
+    # the former option name still works and means the same
+    np.testing.assert_array_equal(pred.conf_int(0.1, scale="link"), pred.conf_int(0.1))
+    np.testing.assert_array_equal(pred.conf_int(0.1, scale="probability"),
+                                  pred.conf_int(0.1, method="delta"))
     with pytest.raises(ValueError, match="scale must be"):
         pred.conf_int(scale="logit")
+    with pytest.raises(ValueError, match="method must be 'endpoint'"):
+        pred.summary_frame(method="wald")
+    with pytest.raises(ValueError, match="disagree"):
+        pred.conf_int(method="endpoint", scale="probability")
 
 
 def test_link_band_stays_in_unit_interval_near_the_boundary():
@@ -39,8 +52,8 @@ def test_link_band_stays_in_unit_interval_near_the_boundary():
     d["y"] = 1 / (1 + np.exp(-(4 + 3 * d.x))) * rng.uniform(0.95, 1.0, 200)
     res = br.FractionalLogit.from_formula("y ~ x", d).fit()
     far = pd.DataFrame({"x": [3.0]})
-    wald = res.get_prediction(far).summary_frame(alpha=1e-6)
-    link = res.get_prediction(far).summary_frame(alpha=1e-6, scale="link")
+    wald = res.get_prediction(far).summary_frame(alpha=1e-6, method="delta")
+    link = res.get_prediction(far).summary_frame(alpha=1e-6)
     assert wald["mean_ci_upper"].iloc[0] > 1 >= link["mean_ci_upper"].iloc[0]
 
 

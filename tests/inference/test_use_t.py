@@ -80,16 +80,23 @@ def test_delta_quantities_use_t(data):
         "nlcom": res.nlcom("-x / `np.log(price)`").summary_frame(),
         "margins": res.margins("price", kind="eyex"),
         "elasticity": res.elasticity("price"),
-        "demand": res.demand_curve("price", [0.5]),
+        "demand": res.demand_curve("price", [0.5], method="delta"),
     }
+    # the default demand band: the t(G-1) interval of logit(D), mapped back
+    d = res.demand_curve("price", [0.5]).iloc[0]
+    half = q * d["std_err"] / (d["estimate"] * (1 - d["estimate"]))
+    logit_d = np.log(d["estimate"] / (1 - d["estimate"]))
+    assert d["ci_upper"] == pytest.approx(1 / (1 + np.exp(-(logit_d + half))), rel=1e-12)
+    assert d["ci_lower"] == pytest.approx(1 / (1 + np.exp(-(logit_d - half))), rel=1e-12)
     for what, frame in frames.items():
         row = frame.iloc[0]
         assert row["ci_upper"] - row["estimate"] == pytest.approx(q * row["std_err"]), what
         assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(row["t"]), 11)), what
     pred = res.get_prediction(data.head(3))
-    band = pred.summary_frame()
+    band = pred.summary_frame(method="delta")
     np.testing.assert_allclose(band["mean_ci_upper"] - band["mean"], q * band["mean_se"])
-    link = pred.conf_int(scale="link")
+    link = pred.conf_int()
+    np.testing.assert_allclose(link[:, 1], 1 / (1 + np.exp(-(pred.linpred + q * pred.se_linpred))))
     assert np.all(link[:, 1] >= band["mean"].to_numpy())
     # the normal default: narrower bands
     normal = br.FractionalLogit.from_formula("y ~ np.log(price) + x", data).fit(

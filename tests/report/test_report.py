@@ -401,3 +401,40 @@ def test_a_range_of_one_value_is_one_number():
     reading = " ".join(br.report.writer.efficiency_reading(a))
     assert "choice needs 1 run." in reading and "1 to 1" not in reading
     assert "known only to ±0.59 to ±0.7 " in reading  # two different values stay a range
+
+
+def test_price_change_interval_stays_within_100_points_with_few_runs():
+    """New-user trial, defect 7: on a 3-price x 2-run panel the Wald interval of the change in
+    purchase probability reached -132 points. The verdict's interval is MOVER (Zou & Donner
+    2008) from the two probabilities' index-scale intervals and their correlation; recomputed
+    here from ``economics.demand_curve`` over the conditions' rows."""
+    from scipy import stats
+
+    from beliefreg.economics import demand_curve
+    from beliefreg.inference.prediction import mean_conf_int, mover_difference
+
+    r = br.efficiency.SyntheticRespondent(6.0, -2.0, precision=5)
+    panel = r.panel([20, 50, 80], runs=2, seed=6)
+    panel["choice_valid"] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = analyse(panel, n_boot=50)
+    v = a.verdict
+    assert v.measure == "belief" and "t(2) critical values" in v.text
+    lo, hi = v.change_ci
+    assert -100 <= lo <= v.change_pp <= hi <= 100
+    res = a.fits["belief"].results
+    cond = a.sample.groupby("condition_id", sort=True).first().reset_index()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = demand_curve(res, "price", [20.0, 80.0], at=cond)
+    est, se = d.estimate.to_numpy(), d.std_err.to_numpy()
+    corr = d.cov.to_numpy()[0, 1] / (se[0] * se[1])
+    crit = stats.t.ppf(0.975, res.n_groups[0] - 1)  # few clusters: t(G - 1)
+    ci = mean_conf_int(est, se, res.model.link, crit)
+    want = mover_difference(est[1], est[0], tuple(ci[1]), tuple(ci[0]), corr)
+    assert v.change_pp == pytest.approx(100 * (est[1] - est[0]), rel=1e-9)
+    assert (lo, hi) == pytest.approx((100 * want[0], 100 * want[1]), rel=1e-7)
+    # the plain Wald interval leaves [-100, 100] here (-66.4 -/+ 49.3 points): the defect
+    wald_se = np.sqrt(se[0] ** 2 + se[1] ** 2 - 2 * corr * se[0] * se[1])
+    assert 100 * (est[1] - est[0] - crit * wald_se) < -100
