@@ -284,7 +284,7 @@ def describe_demand(fits: dict[str, Any], sample: pd.DataFrame, design: Any,
         boot_sig = r.get("boot") is not None and r["boot"]["pvalue"] < 1 - level
         head = (f"The {label} model's price effect cannot be tested from its covariance: the "
                 f"fitted probability goes {size}; {coef}"
-                + (f"; the bootstrap above {'rejects' if boot_sig else 'does not reject'} "
+                + (f"; the bootstrap {'rejects' if boot_sig else 'does not reject'} "
                    f"no effect at {1 - level:.0%}" if r.get("boot") is not None else "")
                 + ".")
     elif direction == "none":
