@@ -26,13 +26,30 @@ choice) at condition c,
   :math:`v_1 = \sum_c w_c^2 V_c`;
 * the bias of belief is its all-runs estimate minus the target, with the standard error of
   that difference under the hypothesis that each choice is a draw from its belief
-  (:math:`\sum_c [w_c^2 \overline{b(1-b)}_c + (w^b_c - w^{ch}_c)^2 V_{c,bb}] / n_c`). A bias that is not significantly different from 0 (Bonferroni over
-  the quantities) is reported as not detectable and treated as 0.
+  (:math:`\sum_c [w_c^2 \overline{b(1-b)}_c + (w^b_c - w^{ch}_c)^2 V_{c,bb}] / n_c`). A bias
+  significantly different from 0 after a Bonferroni correction over the quantities is tagged
+  *significant*, otherwise *not detectable*; the tag describes the bias and changes no number.
 
-The **normal approximation** of the runs needed accounts for the bias: the smallest R with
+The **normal approximation** of the runs needed for a bias :math:`b` is the smallest R with
 :math:`\Phi((h-b)/s_R) - \Phi((-h-b)/s_R) \ge` ``level``, :math:`s_R = \sqrt{v_1/R}`,
-:math:`h` the half-width of the band; when :math:`|b| \ge h` no number of runs is enough and the
-measure is called *precise but centred elsewhere*. The **resampling** answer
+:math:`h` the half-width of the band (none when :math:`|b| \ge h`). It is increasing in
+:math:`|b|`, so the bias's interval :math:`\hat b \pm z\,s` (:math:`s` the bias's SE,
+:math:`z` the Bonferroni-corrected quantile of the tag, so that the intervals of all the
+quantities hold together with probability ``level`` and one accident among 16 prices is not
+called *never*) gives the runs needed as an interval, from the smallest to the largest
+:math:`|b|` in it. The report states what that interval allows:
+
+* the whole interval inside :math:`(-h, h)`: the runs needed at the point bias :math:`\hat b`
+  (never set to 0), with the range;
+* the whole interval at or beyond :math:`\pm h`: no number of runs is enough, *never:
+  precise but centred elsewhere*;
+* the interval across the band's edge (which includes every :math:`|\hat b| \ge h` that is
+  not clearly beyond it): *not determinable* — at least the runs of the smallest :math:`|b|`,
+  and never if the bias is as large as the band, which the panel cannot rule out. Knowing the
+  bias to within the band needs about the runs that choice itself needs, so a panel with fewer
+  runs than that leaves belief's answer open, however few runs belief would need.
+
+The **resampling** answer
 (:func:`beliefreg.efficiency.runs_needed`, runs drawn without replacement from the panel) is
 computed where the band applies and the estimator exists; it cannot go beyond the runs simulated.
 """
@@ -77,12 +94,22 @@ class MeasureError:
     bias_significant : bool
         ``|bias| > z * bias_se`` with z the two-sided normal quantile at ``level`` after a
         Bonferroni correction over the quantities examined (so that among 16 prices and their
-        average a sampling accident is not called a bias).
+        average a sampling accident is not called a bias). A tag only: the runs needed use the
+        bias and its interval whatever the tag.
     v1 : float
         Variance of the estimate from one run per condition (R runs: ``v1 / R``).
     runs_normal : int or None
-        Normal approximation of the runs needed, bias-aware; None when no R is enough (the bias
-        exceeds the band) or the criterion does not apply.
+        Normal approximation of the runs needed at the point bias; None unless it is
+        determinable (:attr:`outcome` ``'runs'``): when the bias's interval reaches the band's
+        edge, when no R is enough, or when the criterion does not apply.
+    runs_normal_low, runs_normal_high : int or None
+        The runs needed at the smallest and at the largest ``|bias|`` in the bias's interval
+        (``bias ± z * bias_se``, z the Bonferroni-corrected quantile of
+        :attr:`bias_significant`); None when that bias is as large as the band
+        (no R is enough) or the criterion does not apply.
+    outcome : {'runs', 'not determinable', 'never', 'n/a'}
+        What the bias's interval allows (module docstring); ``'n/a'`` before the criterion is
+        computed or when it does not apply.
     runs_resampling : int or None
         Resampling answer; None when not reached with the runs simulated or not computed.
     """
@@ -94,11 +121,38 @@ class MeasureError:
     v1: float
     runs_normal: int | None = None
     runs_resampling: int | None = None
+    runs_normal_low: int | None = None
+    runs_normal_high: int | None = None
+    outcome: str = "n/a"
+    bias_interval: tuple[float, float] = (math.nan, math.nan)
 
     @property
     def bias_used(self) -> float:
-        """The bias the normal approximation uses: the estimate if significant, else 0."""
-        return self.bias if self.bias_significant else 0.0
+        """The bias the normal approximation uses for its point answer: the estimate (a bias
+        that is not significant is not set to 0; its interval decides whether the answer is
+        determinable)."""
+        return self.bias
+
+    def set_runs(self, half_width: float, *, level: float, z: float,
+                 max_runs: int = MAX_RUNS) -> None:
+        """Fill :attr:`runs_normal`, its range and :attr:`outcome` for a band of
+        ``half_width`` (see the module docstring)."""
+        h, b, s = float(half_width), abs(float(self.bias)), max(float(self.bias_se), 0.0)
+        if not (math.isfinite(h) and math.isfinite(b) and math.isfinite(s)):
+            self.outcome = "n/a"
+            return
+        self.bias_interval = (self.bias - z * s, self.bias + z * s)
+        lo_b, hi_b = max(b - z * s, 0.0), b + z * s
+        kw = dict(level=level, max_runs=max_runs)
+        self.runs_normal_low = normal_runs_needed(self.v1, h, bias=lo_b, **kw)
+        self.runs_normal_high = normal_runs_needed(self.v1, h, bias=hi_b, **kw)
+        if lo_b >= h:
+            self.outcome, self.runs_normal = "never", None
+        elif hi_b < h:
+            self.outcome = "runs"
+            self.runs_normal = normal_runs_needed(self.v1, h, bias=b, **kw)
+        else:
+            self.outcome, self.runs_normal = "not determinable", None
 
     def sd(self, runs: float) -> float:
         """Standard deviation of the estimate from ``runs`` runs per condition."""
@@ -170,14 +224,29 @@ class Criterion:
         return "does not apply"
 
     def status(self, measure: str) -> str:
-        """A short reading: ``'5 runs'``, ``'never (centred elsewhere)'``, ``'does not apply'``."""
+        """A short reading: ``'5 runs'``, ``'6 runs (5 to 8)'``, ``'not determinable: at
+        least 3 runs or never (bias interval -0.1 to +0.5 reaches the band ±0.04)'``,
+        ``'never: precise but centred elsewhere'``,
+        ``'does not apply'`` (the rule is in the module docstring)."""
         if not self.applies:
             return "does not apply"
         e = self.measures[measure]
-        if e.runs_normal is None:
-            return "never: precise but centred elsewhere" if abs(e.bias_used) >= self.half_width \
-                else "n/a"
-        return f"{e.runs_normal} run{'s' if e.runs_normal != 1 else ''}"
+        if e.outcome == "never":
+            return "never: precise but centred elsewhere"
+        if e.outcome == "not determinable":
+            low = ("more than " + _runs(MAX_RUNS) if e.runs_normal_low is None
+                   else "at least " + _runs(e.runs_normal_low))
+            return (f"not determinable: {low} or never (bias interval "
+                    f"{e.bias_interval[0]:+.3g} to {e.bias_interval[1]:+.3g} reaches the band "
+                    f"±{self.half_width:.3g})")
+        if e.outcome == "runs" and e.runs_normal is not None:
+            lo, hi = e.runs_normal_low, e.runs_normal_high
+            spread = (f" ({lo} to {hi})" if lo is not None and hi is not None and lo != hi
+                      else "")
+            return _runs(e.runs_normal) + spread
+        if e.outcome == "runs":
+            return "more than " + _runs(MAX_RUNS)
+        return "n/a"
 
     def row(self, measure: str) -> dict[str, Any]:
         e = self.measures[measure]
@@ -187,7 +256,9 @@ class Criterion:
                 "half_width": self.half_width, "estimate": e.estimate, "bias": e.bias,
                 "bias_se": e.bias_se, "bias_significant": e.bias_significant,
                 "sd_one_run": math.sqrt(max(e.v1, 0.0)), "one_run_variance": e.v1,
-                "runs_normal": e.runs_normal, "runs_resampling": e.runs_resampling,
+                "runs_normal": e.runs_normal, "runs_normal_low": e.runs_normal_low,
+                "runs_normal_high": e.runs_normal_high, "outcome": e.outcome,
+                "runs_resampling": e.runs_resampling,
                 "runs_available": avail, "status": self.status(measure),
                 "target_se_null": self.target_se_null,
                 "target_looser_than_band": self.target_loose,
@@ -222,6 +293,11 @@ class Efficiency:
 
 
 # ----------------------------------------------------------------------------- pieces
+def _runs(r: int) -> str:
+    """``'1 run'``, ``'12 runs'``."""
+    return f"{r} run{'s' if r != 1 else ''}"
+
+
 def normal_runs_needed(v1: float, half_width: float, *, bias: float = 0.0,
                        level: float = 0.95, max_runs: int = MAX_RUNS) -> int | None:
     r"""Smallest R with :math:`P(|N(b, v_1/R)| \le h) \ge` ``level``.
@@ -385,8 +461,8 @@ def _criterion(quantity: str, kind: str, est: dict[str, float], w: dict[str, np.
     c = Criterion(quantity, kind, target, target_se, band, hw, reason, errors,
                   tolerance=tolerance, target_se_null=se_null)
     if c.applies:
-        for m, e in errors.items():
-            e.runs_normal = normal_runs_needed(e.v1, hw, bias=e.bias_used, level=level)
+        for e in errors.values():
+            e.set_runs(hw, level=level, z=z_bias)
     return c
 
 

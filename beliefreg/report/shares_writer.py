@@ -14,7 +14,7 @@ from typing import Any
 
 
 from .shares import SharesAnalysis
-from .writer import _md_table, efficiency_reading, frame_md, write_panel
+from .writer import _count_range, _md_table, efficiency_reading, frame_md, write_panel
 
 __all__ = ["write_shares_report", "shares_markdown", "shares_console"]
 
@@ -53,7 +53,7 @@ def shares_markdown(a: SharesAnalysis, meta: dict[str, Any]) -> str:
     out += ["## The study", "",
             f"- Alternatives: {', '.join(d.alternatives)} (base {s['base']}).",
             f"- Condition variables: {', '.join(d.conditions) or 'none'}; {d.n_conditions} "
-            f"conditions, {int(d.runs.min())} to {int(d.runs.max())} runs each."
+            f"conditions, {_count_range([int(d.runs.min()), int(d.runs.max())])} each."
             + (f" Sampled per run: {', '.join(d.sampled)}." if d.sampled else ""),
             f"- Rows: {len(a.panel)}; used {len(a.sample)}.", ""]
     out += [f"## Share models: `{s['rhs']}`", "",

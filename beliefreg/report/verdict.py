@@ -142,6 +142,32 @@ def _boottest(res: Any, term: str, level: float) -> dict[str, Any] | None:
         return None
 
 
+def no_se_reason(res: Any, crit_name: str) -> str:
+    """Why a fit gives no standard error, for the verdict (empty when it gives one).
+
+    A one-way cluster covariance has rank at most G - 1: with G <= k clusters for k
+    parameters it is singular, and when the model fits each cluster exactly (2 prices, an
+    intercept and a slope) every cluster's scores sum to 0 and it is numerically zero; the
+    t(G - 1) reference then has G - 1 degrees of freedom as well.
+    """
+    check = getattr(res, "cov_check", None)
+    groups = res.n_groups[0] if getattr(res, "n_groups", None) else None
+    k = len(res.params)
+    if groups is not None and groups <= k:
+        why = (f"{groups} clusters for {k} parameters: a cluster-robust covariance has rank at "
+               f"most G − 1 = {groups - 1}")
+        if check is not None and check.degenerate:
+            why += (f", and the model fits each of the {groups} clusters exactly, so every "
+                    "cluster's scores sum to 0 and the covariance is zero")
+        if crit_name != "normal":
+            why += (f"; the {crit_name} reference of so few clusters has {groups - 1} "
+                    f"degree{'s' if groups - 1 != 1 else ''} of freedom")
+        return why + "; simulate more conditions (prices) than parameters"
+    if check is not None and check.reason:
+        return check.reason
+    return "its variance is not positive"
+
+
 def _fmt_price(p: float) -> str:
     return f"{p:g}"
 
@@ -220,8 +246,9 @@ def describe_demand(fits: dict[str, Any], sample: pd.DataFrame, design: Any,
                                                           crit)
         sig = abs(b) > crit * se
         boot = _boottest(f.results, term, level) if few else None
+        no_se = "" if math.isfinite(se) and se > 0 else no_se_reason(f.results, crit_name)
         readings[m] = dict(term=term, b=b, ci=(b - crit * se, b + crit * se), crit=crit_name,
-                           boot=boot,
+                           boot=boot, no_se=no_se,
                            p_lo=lo_p, p_hi=hi_p, change=100 * change,
                            change_ci=(100 * change_ci[0], 100 * change_ci[1]), sig=sig,
                            p=2 * (stats.t.sf(abs(b / se), groups - 1) if crit_name != "normal"
@@ -232,10 +259,15 @@ def describe_demand(fits: dict[str, Any], sample: pd.DataFrame, design: Any,
     r = readings[m]
     direction = ("falls" if r["change"] < 0 else "rises") if r["sig"] else "none"
     size = (f"from {r['p_lo']:.1%} at {price} {_fmt_price(p_lo)} to {r['p_hi']:.1%} at "
-            f"{_fmt_price(p_hi)}, {r['change']:+.1f} percentage points "
-            f"({level:.0%} CI {r['change_ci'][0]:+.1f} to {r['change_ci'][1]:+.1f})")
-    coef = (f"coefficient of {r['term']} {r['b']:.3f}, {level:.0%} CI {r['ci'][0]:.3f} to "
-            f"{r['ci'][1]:.3f} ({r['crit']} critical values), p = {r['p']:.3g}")
+            f"{_fmt_price(p_hi)}, {r['change']:+.1f} percentage points"
+            + (f" ({level:.0%} CI {r['change_ci'][0]:+.1f} to {r['change_ci'][1]:+.1f})"
+               if all(math.isfinite(x) for x in r["change_ci"]) else ""))
+    if r["no_se"]:
+        coef = (f"coefficient of {r['term']} {r['b']:.3f}, with no standard error and so no "
+                f"{level:.0%} interval or p-value: {r['no_se']}")
+    else:
+        coef = (f"coefficient of {r['term']} {r['b']:.3f}, {level:.0%} CI {r['ci'][0]:.3f} to "
+                f"{r['ci'][1]:.3f} ({r['crit']} critical values), p = {r['p']:.3g}")
     if r.get("boot") is not None:
         bt = r["boot"]
         coef += (f"; wild cluster score bootstrap ({bt['reps']} {bt['weights'].capitalize()} "
@@ -244,11 +276,18 @@ def describe_demand(fits: dict[str, Any], sample: pd.DataFrame, design: Any,
                  + (f"= {bt['pvalue']:.3g}" if bt["pvalue"] > 0 else f"< {1 / bt['reps']:.2g}")
                  + (f", {level:.0%} confidence set {bt['low']:.3f} to {bt['high']:.3f}"
                     if math.isfinite(bt['low']) else ""))
-        if (bt["pvalue"] < 1 - level) != r["sig"]:
+        if not r["no_se"] and (bt["pvalue"] < 1 - level) != r["sig"]:
             coef += (" — the two disagree: with so few clusters the evidence is thin, read the "
                      "direction with caution")
     label = LABELS[m].split(" (")[0]
-    if direction == "none":
+    if direction == "none" and r["no_se"]:
+        boot_sig = r.get("boot") is not None and r["boot"]["pvalue"] < 1 - level
+        head = (f"The {label} model's price effect cannot be tested from its covariance: the "
+                f"fitted probability goes {size}; {coef}"
+                + (f"; the bootstrap {'rejects' if boot_sig else 'does not reject'} "
+                   f"no effect at {1 - level:.0%}" if r.get("boot") is not None else "")
+                + ".")
+    elif direction == "none":
         head = (f"No detectable price effect in the {label} model: the fitted probability goes "
                 f"{size}; {coef}, not significant at {1 - level:.0%}.")
     else:
@@ -264,8 +303,9 @@ def describe_demand(fits: dict[str, Any], sample: pd.DataFrame, design: Any,
         agree = ("agrees in sign" if np.sign(o["change"]) == np.sign(r["change"])
                  else "has the opposite sign")
         head += (f" The choice model {agree}: {o['change']:+.1f} points "
-                 f"(CI {o['change_ci'][0]:+.1f} to {o['change_ci'][1]:+.1f}), "
-                 f"{'significant' if o['sig'] else 'not significant'}.")
+                 + (f"(no standard error: {o['no_se']})." if o["no_se"] else
+                    f"(CI {o['change_ci'][0]:+.1f} to {o['change_ci'][1]:+.1f}), "
+                    f"{'significant' if o['sig'] else 'not significant'}."))
     elif m == "belief" and fits["choice"].separated:
         head += " The choice logit is separated (no estimate)."
     return Verdict(head + " " + raw, direction, r["change"], r["change_ci"], bool(r["sig"]), m,

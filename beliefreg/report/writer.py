@@ -32,7 +32,7 @@ import numpy as np
 from scipy import stats
 
 from .analysis import LABELS, MEASURES, PAPER, BinaryAnalysis
-from .efficiency import Criterion
+from .efficiency import Criterion, MeasureError
 
 __all__ = ["write_report", "summary_markdown", "console_summary", "plot_demand_measures",
            "plot_runs_needed", "REAL_MODEL_HELP"]
@@ -216,6 +216,38 @@ def _levels_md(a: BinaryAnalysis) -> str:
                      ["---", "---:", "---", "---:", "---", "---:", "---:", "---:", "---:"])
 
 
+def _count_range(values: list[int]) -> str:
+    """``'1 run'``, ``'4 runs'``, ``'3 to 40 runs'`` (no degenerate '1 to 1')."""
+    lo, hi = min(values), max(values)
+    if lo == hi:
+        return f"{lo} run{'s' if lo != 1 else ''}"
+    return f"{lo} to {hi} runs"
+
+
+def _levels_runs_text(errors: list[MeasureError]) -> str:
+    """One measure's runs needed over the conditions, by what each bias interval allows."""
+    if not errors:
+        return "n/a"
+    runs = [e.runs_normal for e in errors if e.outcome == "runs" and e.runs_normal is not None]
+    open_ = [e for e in errors if e.outcome == "not determinable"]
+    never = sum(e.outcome == "never" for e in errors)
+    parts = []
+    if runs:
+        parts.append("needs " + _count_range(runs)
+                     + ("" if len(runs) == len(errors) else f" at {len(runs)}"))
+    if open_:
+        lows = [e.runs_normal_low for e in open_ if e.runs_normal_low is not None]
+        parts.append(f"not determinable at {len(open_)}" + (
+            f" (at least {_count_range(lows)}, or never: the bias's interval reaches the "
+            "band's edge)" if lows else " (the bias's interval reaches the band's edge)"))
+    if never:
+        parts.append(f"never at {never} (precise but centred elsewhere)")
+    other = len(errors) - len(runs) - len(open_) - never
+    if other:
+        parts.append(f"n/a at {other}")
+    return ", ".join(parts)
+
+
 def efficiency_reading(a: BinaryAnalysis) -> list[str]:
     """Plain sentences on the efficiency criterion (console and summary)."""
     eff = a.efficiency
@@ -224,24 +256,19 @@ def efficiency_reading(a: BinaryAnalysis) -> list[str]:
     out = []
     levels = eff.get("level")
     if levels:
-        def runs(m: str) -> list[int | None]:
-            return [c.measures[m].runs_normal for c in levels if c.applies]
-        rb, rc = runs("belief"), runs("choice")
-        fin_b = [r for r in rb if r is not None]
-        fin_c = [r for r in rc if r is not None]
-        never_b = sum(r is None for r in rb)
         line = (f"Demand level at each of the {len(levels)} conditions (within "
                 f"±{eff.tolerance:.0%} of the share choosing, probability {eff.level:g}; normal "
-                "approximation with bias): belief needs "
-                + (f"{min(fin_b)} to {max(fin_b)} runs" if fin_b else "no finite number of runs")
-                + (f" ({never_b} never: centred elsewhere)" if never_b else "")
-                + ", choice "
-                + (f"{min(fin_c)} to {max(fin_c)} runs" if fin_c else "n/a") + ".")
+                "approximation with bias): belief "
+                + _levels_runs_text([c.measures["belief"] for c in levels if c.applies])
+                + "; choice "
+                + _levels_runs_text([c.measures["choice"] for c in levels if c.applies]) + ".")
         loose = [c for c in levels if c.target_loose]
         if loose:
             ci = [1.96 * c.target_uncertainty for c in loose]
+            known = (f"±{min(ci):.2g}" if f"{min(ci):.2g}" == f"{max(ci):.2g}"
+                     else f"±{min(ci):.2g} to ±{max(ci):.2g}")
             line += (f" At {len(loose)} of the {len(levels)} conditions the target itself is "
-                     f"known only to ±{min(ci):.2g} to ±{max(ci):.2g} (the panel has "
+                     f"known only to {known} (the panel has "
                      f"{eff.runs_text}), wider than the band: "
                      "these runs needed are rough; simulate more runs to pin the targets down.")
         out.append(line)
@@ -266,8 +293,8 @@ def efficiency_reading(a: BinaryAnalysis) -> list[str]:
                        f"apply — {c.reason}.")
         b = c.measures["belief"]
         if b.bias_significant:
-            where = ("precise but centred elsewhere" if c.applies
-                     and abs(b.bias) >= c.half_width else "biased")
+            where = ("precise but centred elsewhere" if c.applies and b.outcome == "never"
+                     else "biased")
             out.append(f"  Belief is {where} for the {c.quantity}: bias {b.bias:+.4g} "
                        f"(SE {b.bias_se:.2g}) against a one-run SD of "
                        f"{math.sqrt(max(b.v1, 0)):.3g}.")
@@ -385,11 +412,18 @@ def summary_markdown(a: BinaryAnalysis, meta: dict[str, Any]) -> str:
             "elasticity and the price coefficient only when their target is significantly "
             "different from 0; otherwise the criterion **does not apply** and no number is "
             "given. Each measure's error is split into **bias** (its all-runs estimate minus "
-            "the target, with the SE of that paired difference; treated as 0 when not "
-            "detectable) and **variance** (the SD of an estimate from one run per condition; "
-            "R runs divide the variance by R). The normal approximation uses both: the "
-            "smallest R with P(|N(bias, SD²/R)| ≤ half-width) ≥ level; a bias as large as the "
-            "band means no number of runs is enough (*precise but centred elsewhere*). "
+            "the target, with the SE of that paired difference; *significant* or *not "
+            "detectable* after a Bonferroni correction, a tag that changes no number) and "
+            "**variance** (the SD of an estimate from one run per condition; R runs divide the "
+            "variance by R). The normal approximation uses both: the smallest R with "
+            "P(|N(bias, SD²/R)| ≤ half-width) ≥ level, at the point bias and at the ends of "
+            f"the bias's interval (±{a.efficiency.bias_z if a.efficiency else math.nan:.2f} "
+            f"SE: simultaneous {level:.0%} intervals over the quantities, Bonferroni). When "
+            "that interval lies inside the band the runs needed are given (with their "
+            "range); when it lies beyond the band's edge no number of runs is enough (*never: precise but centred elsewhere*); when it reaches "
+            "across the edge (a point bias as large as the band that is not clearly beyond "
+            "it, or a target known less well than the band) the runs needed are *not "
+            "determinable*: at least the smallest number, or never. "
             f"Resampling draws R of the runs simulated ({s['n_boot']} resamples, seed "
             f"{s['seed']}); it cannot see beyond them ('> R'). The paper: belief "
             f"{PAPER['runs_belief']} runs, choice {PAPER['runs_choice']} (GPT-4o, price "
@@ -498,8 +532,9 @@ def plot_runs_needed(a: BinaryAnalysis) -> Any:
     """The criterion, as the report reads it.
 
     Left: runs needed for the demand level at each condition (bias-aware normal approximation,
-    log scale; 'never' at the top). Then one panel per summary quantity: the probability of
-    being within the band against R, resampled (points, up to the runs simulated) and by the
+    log scale; 'never' at the top; not determinable: a pale bar to the least runs the bias's
+    interval allows, hatched above it up to 'never'). Then one panel per summary quantity: the
+    probability of being within the band against R, resampled (points, up to the runs simulated) and by the
     bias-aware normal approximation (lines); a quantity for which the criterion does not apply
     shows why instead of a curve.
     """
@@ -520,23 +555,39 @@ def plot_runs_needed(a: BinaryAnalysis) -> Any:
     top = 1
     for m in MEASURES:
         vals = [c.measures[m].runs_normal for c in levels]
-        top = max([top] + [v for v in vals if v is not None])
+        lows = [c.measures[m].runs_normal_low for c in levels
+                if c.measures[m].outcome == "not determinable"]
+        top = max([top] + [v for v in vals + lows if v is not None])
     never = top * 3
     for k, m in enumerate(MEASURES):
-        vals = [c.measures[m].runs_normal for c in levels]
         xs = np.arange(len(levels)) + (k - 0.5) * 0.3
-        ys = [never if v is None else v for v in vals]
-        ax.bar(xs, ys, width=0.3, color=colours[m], label=m)
+        for x, c in zip(xs, levels):
+            e = c.measures[m]
+            if e.outcome == "not determinable":
+                # from the least runs the bias's interval allows up to 'never', hatched
+                low = e.runs_normal_low or never
+                ax.bar(x, never - low, bottom=low, width=0.3, color="none",
+                       edgecolor=colours[m], hatch="///", linewidth=0.5)
+                ax.bar(x, low, width=0.3, color=colours[m], alpha=0.4)
+            else:
+                ax.bar(x, never if e.runs_normal is None else e.runs_normal, width=0.3,
+                       color=colours[m])
     ax.set_yscale("log")
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=colours[m], label=m) for m in MEASURES]
     if any(c.measures[m].runs_normal is None for c in levels for m in MEASURES):
         ax.axhline(never, color="grey", linestyle=":", linewidth=1)
         ax.text(0, never, " never (bias ≥ band)", fontsize=7, va="bottom")
+        if any(c.measures[m].outcome == "not determinable" for c in levels for m in MEASURES):
+            handles.append(Patch(facecolor="none", edgecolor="grey", hatch="///",
+                                 label="not determinable\n(from the least runs)"))
     ax.set_xticks(np.arange(len(levels)))
     ax.set_xticklabels([c.quantity.removeprefix("demand at ").split("=")[-1] for c in levels],
                        rotation=90, fontsize=7)
     ax.set_ylabel("runs per condition (normal approx., with bias)")
     ax.set_title(f"demand level at each condition (±{eff.tolerance:.0%})", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(handles=handles, fontsize=7, loc="lower right", framealpha=0.9)
     for i, c in enumerate(summary):
         ax = fig.add_subplot(1, n, i + 2)
         ax.set_title(c.quantity, fontsize=10)
@@ -553,7 +604,7 @@ def plot_runs_needed(a: BinaryAnalysis) -> Any:
         runs = np.unique(np.geomspace(1, r_max, 200).astype(int))
         for m in MEASURES:
             ax.plot(runs, _normal_curve(c, m, runs), color=colours[m],
-                    label=f"{m}: {c.status(m)} (normal, with bias)")
+                    label=f"{m}: {c.status(m).split(' (')[0]} (normal, with bias)")
             if c.resampling is not None:
                 t = c.resampling.curve_table()
                 if m in t:

@@ -101,9 +101,14 @@ def test_levels_follow_independent_formulas_with_bonferroni_bias():
         b = c.measures["belief"]
         assert b.bias == pytest.approx(bias) and b.bias_se == pytest.approx(bias_se)
         assert b.bias_significant == (abs(bias) > z_bias * bias_se)
-        used = bias if b.bias_significant else 0.0
-        assert b.runs_normal == normal_runs_needed(g["belief_yes"].var(ddof=1), c.half_width,
-                                                   bias=used)
+        # the runs needed at the point bias, given only when its (Bonferroni) interval is in
+        # the band
+        v1, h = g["belief_yes"].var(ddof=1), c.half_width
+        lo, hi = max(abs(bias) - z_bias * bias_se, 0.0), abs(bias) + z_bias * bias_se
+        assert b.runs_normal_low == normal_runs_needed(v1, h, bias=lo)
+        assert b.runs_normal_high == normal_runs_needed(v1, h, bias=hi)
+        assert b.outcome == ("never" if lo >= h else "runs" if hi < h else "not determinable")
+        assert b.runs_normal == (normal_runs_needed(v1, h, bias=bias) if hi < h else None)
         assert c.measures["choice"].runs_normal == normal_runs_needed(g["buy"].var(ddof=1),
                                                                       c.half_width)
 
@@ -170,3 +175,81 @@ def test_unequal_runs_weights_give_the_pooled_logits_variance():
     mc = np.var(slopes, ddof=1)  # its own relative SE is about sqrt(2 / 800) = 5%
     assert predicted == pytest.approx(mc, rel=0.15)
     assert abs(equal_runs / mc - 1) > 0.3
+
+
+def _first_r_within(v1, h, b, level=0.95):
+    """The smallest R with P(|N(b, v1/R)| <= h) >= level, by counting up (no bisection)."""
+    r = 1
+    while _p_within(v1, h, b, r) < level - 1e-12:
+        r += 1
+    return r
+
+
+def test_a_bias_as_large_as_the_band_is_never_hidden_by_its_test():
+    """The demo's price=20 row (new-user trial): target 0.400 from 10 choices, band ±0.04,
+    mean belief 0.601. The bias +0.20 is 1.3 SE (not significant after Bonferroni), but it is
+    5 times the band: the old rule set it to 0 and printed 'belief 3 runs' beside a
+    resampling '> 10'. Its interval reaches across the band's edge: not determinable."""
+    rng = np.random.default_rng(7)
+    runs = 10
+    belief = np.concatenate([0.601 + rng.normal(0, 0.03, runs) - 0.0,
+                             0.5 + rng.normal(0, 0.03, runs)])
+    belief[:runs] += 0.601 - belief[:runs].mean()
+    buy = np.array([1] * 4 + [0] * 6 + [1] * 5 + [0] * 5)
+    p = _panel([20, 40], runs, belief, buy)
+    p["buy"] = buy
+    eff = efficiency(p, belief="belief_yes", choice="buy", n_boot=200, seed=0)
+    c = eff.get("level")[0]
+    b = c.measures["belief"]
+    assert (c.target, c.half_width) == (pytest.approx(0.4), pytest.approx(0.04))
+    assert b.bias == pytest.approx(0.201) and not b.bias_significant
+    g = p[p["condition_id"] == 0]
+    se = math.sqrt((g["belief_yes"] * (1 - g["belief_yes"])).mean() / runs)  # 0.155
+    assert b.bias_se == pytest.approx(se)
+    z = stats.norm.ppf(1 - 0.05 / (2 * 3))  # Bonferroni over 2 levels and the average: 2.39
+    assert eff.bias_z == pytest.approx(z)
+    assert b.bias_interval == (pytest.approx(0.201 - z * se), pytest.approx(0.201 + z * se))
+    assert b.outcome == "not determinable" and b.runs_normal is None
+    # the least runs: at the end of the interval nearest 0 (here 0 itself), by counting
+    v1 = g["belief_yes"].var(ddof=1)
+    assert b.runs_normal_low == _first_r_within(v1, 0.04, 0.0) and b.runs_normal_high is None
+    status = c.status("belief")
+    assert status.startswith(f"not determinable: at least {b.runs_normal_low} run")
+    assert "or never" in status
+    # the resampling column agrees: the belief is not within the band with the runs simulated
+    assert b.runs_resampling is None
+    # the choice is the target: its runs needed are a number
+    assert c.measures["choice"].outcome == "runs"
+    assert c.status("choice") == f"{_first_r_within(g['buy'].var(ddof=1), 0.04, 0.0)} runs"
+
+
+def test_the_point_bias_is_used_when_its_interval_is_inside_the_band():
+    """A bias of 1.7 SE (not significant after a Bonferroni correction) is not set to 0: the
+    runs needed are those at the point bias, with the range over its interval."""
+    from beliefreg.report.efficiency import MeasureError
+
+    e = MeasureError(0.52, 0.02, 0.012, False, 0.25)
+    e.set_runs(0.1, level=0.95, z=Z)
+    assert e.outcome == "runs"
+    assert e.runs_normal == _first_r_within(0.25, 0.1, 0.02) == 113
+    assert e.runs_normal != _first_r_within(0.25, 0.1, 0.0)  # 97: the zeroed bias
+    assert e.runs_normal_low == _first_r_within(0.25, 0.1, 0.0)
+    assert e.runs_normal_high == _first_r_within(0.25, 0.1, 0.02 + Z * 0.012)
+
+
+def test_the_synthetic_demos_coefficient_bias_is_not_determinable():
+    """`beliefreg demo --backend synthetic`: belief coefficient -2.817 against a target of
+    -1.979 (bias -0.84, SE 0.35, z = 2.4), band ±0.198; the old rule called the bias not
+    detectable, zeroed it and printed 'belief 12 runs'."""
+    from beliefreg.report.efficiency import MeasureError
+
+    for z in (Z, stats.norm.ppf(1 - 0.05 / (2 * 19))):  # 95%, and Bonferroni over 19 (3.04)
+        e = MeasureError(-2.817, -0.838, 0.35, False, 0.46)
+        e.set_runs(0.198, level=0.95, z=z)
+        assert e.outcome == "not determinable" and e.runs_normal is None
+        assert e.runs_normal_low == _first_r_within(0.46, 0.198, max(0.838 - z * 0.35, 0))
+        assert e.runs_normal_high is None
+    # the bias's interval beyond the band: never
+    e = MeasureError(-2.817, -0.838, 0.2, True, 0.46)
+    e.set_runs(0.198, level=0.95, z=Z)
+    assert e.outcome == "never" and e.runs_normal is None and e.runs_normal_low is None
