@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import BeliefregError
-from .inference.datagrid import AtSpec, EvalFrame, VariableMap, evaluation_frame
+from .inference.datagrid import (AtSpec, EvalFrame, UnknownVariableError, VariableMap,
+                                 evaluation_frame)
 from .inference.delta import DeltaResult, _result
 
 __all__ = ["demand_curve", "wtp", "optimal_price", "NoInteriorOptimumError",
@@ -232,6 +233,12 @@ def wtp(results: Any, attribute: str, price: str, *, at_price: float | None = No
     LogPriceWTPError
         Price enters nonlinearly and no ``at_price`` was given (the message gives the ratio
         and what it means), or price interacts with other variables.
+    UnknownVariableError
+        ``attribute`` is not a coefficient (e.g. a categorical variable as a whole: the
+        message names its levels' coefficients), or ``price`` is not a variable of the
+        formula; also a ``KeyError``.
+    BeliefregError
+        ``price`` is categorical.
 
     Notes
     -----
@@ -264,9 +271,13 @@ def wtp(results: Any, attribute: str, price: str, *, at_price: float | None = No
     """
     link, params, cov, vmap = _parts(results)
     if attribute not in params.index:
-        raise KeyError(f"unknown attribute {attribute!r}: it must be a term of the model, one "
-                       f"of {list(params.index)}")
+        raise UnknownVariableError(_unknown_attribute_message(vmap, params, attribute, price))
     (price,) = vmap.check_variables([price], what="price variable")
+    if vmap.kind(price) == "categorical":
+        numeric = [v for v in vmap.variables if vmap.kind(v) != "categorical"]
+        raise BeliefregError(f"WTP needs a numeric price: {price!r} is categorical (its levels "
+                             f"are not amounts of money); the formula's numeric variables are "
+                             f"{numeric}")
     terms = _price_terms(vmap, price)
     names = list(params.index)
     ia = names.index(attribute)
@@ -314,6 +325,30 @@ def wtp(results: Any, attribute: str, price: str, *, at_price: float | None = No
     dfdb[pcols.cols] += f1[0] - f0
     return _result(np.array([w]), (-dfdb / slope)[None], cov, pd.Index([label]), names,
                    "analytic")
+
+
+def _unknown_attribute_message(vmap: VariableMap, params: pd.Series, attribute: str,
+                               price: str) -> str:
+    """Why ``attribute`` has no WTP, and the coefficients that have one.
+
+    WTP is a ratio of coefficients: the attribute must be the coefficient of a numeric
+    regressor or of one level of a categorical one (``'C(region)[T.b]'``, against the base
+    level), not a categorical variable as a whole (``'region'``).
+    """
+    names = list(params.index)
+    price_cols: set[int] = set()
+    if price in vmap.variables:
+        price_cols = {int(c) for c in vmap.columns_of(price)}
+    valid = [n for j, n in enumerate(names)
+             if j not in price_cols and n not in ("Intercept", "const")]
+    if attribute in vmap.variables and vmap.kind(attribute) == "categorical":
+        levels = [names[int(c)] for t in vmap.terms_using(attribute) for c in t.columns
+                  if len(t.variables) == 1]
+        return (f"WTP needs a numeric regressor or one level of a categorical one: "
+                f"{attribute!r} is categorical, so each of its levels has its own WTP against "
+                f"the base level; pass one of {levels or valid}")
+    return (f"unknown attribute {attribute!r}: WTP needs a numeric regressor (or one level "
+            f"of a categorical one), a coefficient other than the price's: one of {valid}")
 
 
 _LOG_CODES = ("np.log({})", "numpy.log({})", "log({})")

@@ -27,6 +27,7 @@ from .inference.wald import WaldInference, check_covariance
 from .inference.margins import generic_margins, index_margins
 from .inference.prediction import (CIMethod, PredictionResults, index_predictions,
                                    mean_summary_frame)
+from .models.design import newdata_index
 
 __all__ = ["LikelihoodResults", "BinaryResults"]
 
@@ -679,16 +680,22 @@ class BinaryResults(LikelihoodResults):
     def predict(self, newdata: Any = None, *, which: str = "mean") -> pd.Series | np.ndarray:
         """Predicted probabilities (or the linear predictor) for new data.
 
-        For a formula model ``newdata`` is a DataFrame with the formula's variables (the design
-        is rebuilt, transforms and categories included); for an array model it is a design
-        matrix. Without ``newdata`` the in-sample fitted values.
+        For a formula model ``newdata`` is a DataFrame (or a dict of columns, a polars or
+        pyarrow frame) with the formula's variables (the design is rebuilt, transforms and
+        categories included); for an array model it is a design matrix. Without ``newdata``
+        the in-sample fitted values.
+
+        Returns a Series indexed like a DataFrame ``newdata`` (``RangeIndex`` for other frames
+        of a formula model), an ndarray for an array ``newdata`` of an array model: what
+        statsmodels' ``results.predict`` returns for the same inputs. Rows with missing values
+        get NaN (statsmodels drops them from a dict's predictions; here every row keeps its
+        position).
         """
         pred = self.model.predict(self.params.to_numpy(), newdata, which=which)
         if newdata is None:
             return pd.Series(pred, index=self.model.design.row_labels, name="predicted")
-        if isinstance(newdata, pd.DataFrame):
-            return pd.Series(pred, index=newdata.index, name="predicted")
-        return pred
+        index = newdata_index(self.model.design, newdata, len(pred))
+        return pred if index is None else pd.Series(pred, index=index, name="predicted")
 
     def _score_hooks(self):
         model, kind = self.model, self.hessian

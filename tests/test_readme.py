@@ -56,3 +56,24 @@ def test_readme_panel_schema_lists_every_panel_column():
         if line.startswith("| `"):
             named |= set(re.findall(r"`([a-z_<>]+)`", line.split("|")[1]))
     assert set(META_COLUMNS) | {"belief_<alt>"} == named
+
+
+def test_readme_model_tables_name_every_required_argument():
+    """A class in the README's model tables is documented with every keyword its
+    ``from_formula`` requires (``ConditionalLogit`` named ``groups=`` but not
+    ``alternatives=``, which a user then met as a TypeError)."""
+    import inspect
+
+    import beliefreg as br
+
+    rows = {}
+    for line in README.read_text().splitlines():
+        m = re.match(r"\| `(\w+)` \|", line)
+        if m and inspect.isclass(getattr(br, m.group(1), None)):
+            rows[m.group(1)] = line
+    assert {"ConditionalLogit", "MultinomialFractionalLogit", "FractionalLogit"} <= set(rows)
+    for name, row in rows.items():
+        params = inspect.signature(getattr(br, name).from_formula).parameters.values()
+        required = [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
+        missing = [p for p in required if f"`{p}=`" not in row]
+        assert not missing, f"the README's row for {name} does not name {missing}"

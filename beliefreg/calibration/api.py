@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from typing import Any, Mapping, Sequence
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
-from ..exceptions import DataError, MissingValueWarning
+from ..exceptions import DataError, MissingColumnError, MissingValueWarning
 from ..frames import as_pandas_frame, code_names, formula_outcome_names
 from ..models.binary import BinaryModel, Logit
 from ..models.design import build_matrix, describe_rows
@@ -221,7 +222,7 @@ def calibrate(formula: str, human: pd.DataFrame, llm: pd.DataFrame, *,
     for name, frame in (("human", human), ("llm", llm)):
         missing = [c for c in pred_cols if c not in frame.columns]
         if missing:
-            raise KeyError(f"prediction column(s) {missing} not in the {name} frame")
+            raise _missing_columns("prediction", missing, name, frame)
     f_h = _predictions(human.loc[labels, pred_cols], pred_cols, multinomial, human_model,
                        "human", drop=False)
 
@@ -346,6 +347,20 @@ _ABSENT_HINT = ("; an alternative that no human answer holds is not in the model
                 "alternative")
 
 
+def _missing_columns(what: str, missing: Sequence[str], which: str,
+                     frame: pd.DataFrame) -> MissingColumnError:
+    """The error for columns named by an argument (``prediction``, ``weights``, cluster
+    groups, ``sampling_prob``) that a frame lacks: the argument, the columns, the frame's
+    columns and, for a misspelling, the close names (as a missing column elsewhere)."""
+    columns = [str(c) for c in frame.columns]
+    close = sorted({m for name in missing
+                    for m in difflib.get_close_matches(str(name), columns, n=3)})
+    hint = f"; did you mean {close}?" if close else ""
+    shown = columns if len(columns) <= 20 else columns[:20] + ["..."]
+    return MissingColumnError(f"{what} column(s) {list(missing)} not in the {which} frame; "
+                              f"its columns: {shown}{hint}")
+
+
 def _predictions(frame: pd.DataFrame, cols: list[str], multinomial: bool, model: Any,
                  which: str, drop: bool) -> np.ndarray:
     values = frame.to_numpy(dtype=float)
@@ -403,7 +418,7 @@ def _llm_weights(spec: Any, llm: pd.DataFrame, kept: pd.Index) -> np.ndarray:
         return np.ones(len(kept))
     if isinstance(spec, str):
         if spec not in llm.columns:
-            raise KeyError(f"weights column {spec!r} is not in the llm frame")
+            raise _missing_columns("weights", [spec], "llm", llm)
         w = llm.loc[kept, spec].to_numpy(dtype=float)
     else:
         arr = np.asarray(spec, float)
@@ -421,10 +436,11 @@ def _llm_weights(spec: Any, llm: pd.DataFrame, kept: pd.Index) -> np.ndarray:
     return w
 
 
-def _align(values: Any, frame: pd.DataFrame, rows: pd.Index, what: str) -> np.ndarray:
+def _align(values: Any, frame: pd.DataFrame, rows: pd.Index, what: str,
+           which: str) -> np.ndarray:
     if isinstance(values, str):
         if values not in frame.columns:
-            raise KeyError(f"{what}: column {values!r} is not in the frame")
+            raise _missing_columns(what, [values], which, frame)
         return frame.loc[rows, values].to_numpy()
     if isinstance(values, pd.Series):
         return values.loc[rows].to_numpy()
@@ -443,17 +459,17 @@ def _align(values: Any, frame: pd.DataFrame, rows: pd.Index, what: str) -> np.nd
 def _groups(spec: Any, human: pd.DataFrame, llm: pd.DataFrame, labels: pd.Index,
             kept: pd.Index) -> tuple[np.ndarray, np.ndarray, str | None]:
     if isinstance(spec, str):
-        return (_align(spec, human, labels, "cluster groups (human)"),
-                _align(spec, llm, kept, "cluster groups (llm)"), spec)
+        return (_align(spec, human, labels, "cluster groups", "human"),
+                _align(spec, llm, kept, "cluster groups", "llm"), spec)
     if isinstance(spec, (tuple, list)) and len(spec) == 2:
-        return (_align(spec[0], human, labels, "cluster groups (human)"),
-                _align(spec[1], llm, kept, "cluster groups (llm)"), None)
+        return (_align(spec[0], human, labels, "cluster groups (human)", "human"),
+                _align(spec[1], llm, kept, "cluster groups (llm)", "llm"), None)
     raise ValueError("cov_kwds['groups'] must be a column name present in both frames or a "
                      "pair (human_groups, llm_groups); one-way clustering only")
 
 
 def _sampling_prob(spec: Any, human: pd.DataFrame, labels: pd.Index) -> np.ndarray:
-    pi = _align(spec, human, labels, "sampling_prob").astype(float)
+    pi = _align(spec, human, labels, "sampling_prob", "human").astype(float)
     bad = ~np.isfinite(pi) | (pi <= 0) | (pi > 1)
     if bad.any():
         raise DataError(f"sampling_prob must lie in (0, 1]; it does not in "

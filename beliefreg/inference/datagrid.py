@@ -31,12 +31,53 @@ from ..frames import as_pandas_frame, is_dataframe_like
 from ..models.design import build_matrix
 
 __all__ = ["VariableMap", "EvalFrame", "evaluation_frame", "VariableKind", "AtSpec",
-           "UnknownVariableError"]
+           "UnknownVariableError", "DifferenceStencil"]
 
 VariableKind = Literal["continuous", "binary", "categorical"]
 AtSpec = Any  # 'overall' | 'mean' | Mapping[str, Any] | pandas.DataFrame
 
 _FD_REL_STEP = np.finfo(float).eps ** (1.0 / 3.0)
+
+
+@dataclass(frozen=True)
+class DifferenceStencil:
+    r"""Per-row finite-difference points for :math:`\partial f / \partial v` that stay inside
+    the range of the estimation data where they can.
+
+    :math:`f'(v_i) \approx (w_a f(a_i) + w_b f(b_i) + w_c f(v_i)) / h_i`. Central
+    (:math:`a, b = v \pm h`; weights 1/2, -1/2, 0) where both points lie in :math:`[lo, hi]`;
+    at a row where the forward (backward) step would leave the range the second-order
+    one-sided difference :math:`(\mp 3 f(v) \pm 4 f(v \pm h) \mp f(v \pm 2h)) / 2h`, whose
+    error is :math:`O(h^2)` like the central one. A stateful transform with learnt bounds
+    (patsy's ``bs``, ``cr``: the outermost knots are the data's minimum and maximum) is then
+    never evaluated outside them at the observed rows. Rows outside the range keep the
+    central difference.
+    """
+
+    h: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    w_a: np.ndarray
+    w_b: np.ndarray
+    w_c: np.ndarray        # weight of f(v) itself: nonzero only at one-sided rows
+
+    @property
+    def one_sided(self) -> np.ndarray:
+        return self.w_c != 0.0
+
+    @classmethod
+    def at(cls, base: np.ndarray, h: np.ndarray, lo: float = -np.inf,
+           hi: float = np.inf) -> "DifferenceStencil":
+        inside = (base >= lo) & (base <= hi)
+        central = (base - h >= lo) & (base + h <= hi)
+        backward = inside & ~central & (base + h > hi) & (base - 2 * h >= lo)
+        forward = inside & ~central & ~backward & (base - h < lo) & (base + 2 * h <= hi)
+        sign = np.where(backward, -1.0, 1.0)
+        one = backward | forward
+        a = base + sign * h
+        b = np.where(one, base + 2 * sign * h, base - h)
+        return cls(h=h, a=a, b=b, w_a=np.where(one, 2.0 * sign, 0.5),
+                   w_b=np.where(one, -0.5 * sign, -0.5), w_c=np.where(one, -1.5 * sign, 0.0))
 
 
 class UnknownVariableError(BeliefregError, KeyError):
@@ -346,13 +387,28 @@ class VariableMap:
         needed = sorted(set().union(*(t.variables for t in terms)))
         return data[needed].copy()
 
+    def difference_stencil(self, base: np.ndarray, variable: str) -> DifferenceStencil:
+        """Finite-difference points for ``variable`` at the values ``base``: per-row step
+        ``eps**(1/3) * |x_i|`` (the estimation data's standard deviation at 0), kept inside the
+        range of the estimation data (see :class:`DifferenceStencil`)."""
+        values = self.estimation_data()[variable].to_numpy(float)
+        scale = np.abs(base)
+        fallback = float(np.std(values)) or 1.0
+        h = _FD_REL_STEP * np.where(scale > 0, scale, fallback)
+        h = (base + h) - base  # exactly representable steps
+        if not self.formula or not len(values):
+            return DifferenceStencil.at(base, h)
+        return DifferenceStencil.at(base, h, float(np.nanmin(values)), float(np.nanmax(values)))
+
     def derivative(self, data: pd.DataFrame, variable: str) -> tuple[np.ndarray, np.ndarray]:
         """d(design row)/d(variable) at every row: (column indices, matrix n x len(cols)).
 
         Columns linear in the variable are exact: 1 for the bare ``x`` (no rebuild), the other
         factors for ``x:z``, ``x:C(g)`` (the design rebuilt with the variable set to 1).
-        Others (``np.log(x)``, ``I(x**2)``, ``center(x)``) use central differences with the
-        per-row step ``eps**(1/3) * |x_i|`` (one build of the stacked rows ``x -/+ h``).
+        Others (``np.log(x)``, ``I(x**2)``, ``center(x)``, ``bs(x, df=3)``) use central
+        differences with the per-row step ``eps**(1/3) * |x_i|`` (one build of the stacked rows
+        ``x -/+ h``), one-sided second-order ones at a row whose step would leave the range of
+        the estimation data (a spline's outermost knots): see :class:`DifferenceStencil`.
         """
         terms = self.terms_using(variable)
         cols, blocks = [], []
@@ -372,18 +428,19 @@ class VariableMap:
             cols.append(np.concatenate([t.columns for t in linear]))
             blocks.append(self.build_columns(ones, linear))
         if other:
-            scale = np.abs(base)
-            fallback = float(np.std(self.estimation_data()[variable].to_numpy(float))) or 1.0
-            h = _FD_REL_STEP * np.where(scale > 0, scale, fallback)
-            h = (base + h) - base  # exactly representable steps
-            both = self._needed(data, other)
-            both = pd.concat([both, both], ignore_index=True)  # one build for both sides
-            both[variable] = np.concatenate([base + h, base - h])
+            st = self.difference_stencil(base, variable)
+            needed = self._needed(data, other)
+            one = np.flatnonzero(st.one_sided)
+            # one build for all points: a and b at every row, v itself at one-sided rows
+            stacked = pd.concat([needed, needed, needed.iloc[one]], ignore_index=True)
+            stacked[variable] = np.concatenate([st.a, st.b, base[one]])
             with np.errstate(all="ignore"):
-                x = self.build_columns(both, other, allow_nan=True)
+                x = self.build_columns(stacked, other, allow_nan=True)
             n = len(base)
-            d = (x[:n] - x[n:]) / h[:, None]
-            d *= 0.5
+            d = x[:n] * st.w_a[:, None] + x[n:2 * n] * st.w_b[:, None]
+            if len(one):
+                d[one] += x[2 * n:] * st.w_c[one, None]
+            d /= st.h[:, None]
             if not np.all(np.isfinite(d)):
                 bad = np.flatnonzero(~np.isfinite(d).all(axis=1))
                 raise DataError(

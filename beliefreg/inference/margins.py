@@ -253,7 +253,9 @@ def generic_margins(predict: Callable[[np.ndarray, np.ndarray], np.ndarray], par
     r"""Average marginal effects for any model, from ``predict(params, exog)``.
 
     The effect of a continuous variable is a central difference of the predictions with the
-    design rebuilt at :math:`v \pm h` (per-row step :math:`h = \epsilon^{1/3} |v|`); discrete
+    design rebuilt at :math:`v \pm h` (per-row step :math:`h = \epsilon^{1/3} |v|`; one-sided
+    second-order at a row whose step would leave the estimation data's range, e.g. a
+    spline's outermost knots: :class:`~beliefreg.inference.datagrid.DifferenceStencil`); discrete
     changes rebuild it at each level. The Jacobian in the parameters is numerical
     (:func:`~beliefreg.inference.delta.delta_method`). Cost: :math:`O(k)` prediction calls.
     Differences nested in the data and in the parameters make the standard errors accurate to
@@ -281,15 +283,14 @@ def generic_margins(predict: Callable[[np.ndarray, np.ndarray], np.ndarray], par
         for v, how, levels in plan:
             if how == "derivative":
                 base = _numeric(frame.data, v)
-                scale = np.where(np.abs(base) > 0, np.abs(base), 1.0)
-                h = (base + np.finfo(float).eps ** (1 / 3) * scale) - base
+                st = vmap.difference_stencil(base, v)   # one-sided at the data's bounds
                 up = frame.data.copy()
-                up[v] = base + h
+                up[v] = st.a
                 down = frame.data.copy()
-                down[v] = base - h
+                down[v] = st.b
                 x_up = _shift(vmap, up, x, v)
                 x_down = _shift(vmap, down, x, v)
-                pieces.append(("derivative", (x_up, x_down, h, base)))
+                pieces.append(("derivative", (x_up, x_down, st, base)))
             else:
                 xs = [frame.with_value(vmap, v, lev) for lev in levels]
                 pieces.append(("change", xs))
@@ -303,8 +304,13 @@ def generic_margins(predict: Callable[[np.ndarray, np.ndarray], np.ndarray], par
             p_here = as2d(predict(b, x)) if kind != "dydx" else None
             for how, data in pieces:
                 if how == "derivative":
-                    x_up, x_down, h, val = data
-                    eff = (as2d(predict(b, x_up)) - as2d(predict(b, x_down))) / (2.0 * h)[:, None]
+                    x_up, x_down, st, val = data
+                    eff = (as2d(predict(b, x_up)) * st.w_a[:, None]
+                           + as2d(predict(b, x_down)) * st.w_b[:, None])
+                    if st.one_sided.any():
+                        p_base = p_here if p_here is not None else as2d(predict(b, x))
+                        eff = eff + p_base * st.w_c[:, None]
+                    eff = eff / st.h[:, None]
                     if kind in ("dyex", "eyex"):
                         eff = eff * val[:, None]
                     if kind in ("eydx", "eyex"):

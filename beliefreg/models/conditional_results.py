@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .design import newdata_index
 from .multinomial_results import ShareModelResults
 from .share_effects import (ConditionalEffects, EffectMatrix, SharePredictionResults,
                             coefficient_ratio)
@@ -82,9 +83,8 @@ class ConditionalResults(ShareModelResults):
             return pd.Series(self.model.predict(self.params.to_numpy(), which=which),
                              index=self.model.design.row_labels, name="predicted")
         pred = self.model.predict(self.params.to_numpy(), newdata, groups=groups, which=which)
-        if isinstance(newdata, pd.DataFrame):
-            return pd.Series(pred, index=newdata.index, name="predicted")
-        return pred
+        index = newdata_index(self.model.design, newdata, len(pred))
+        return pred if index is None else pd.Series(pred, index=index, name="predicted")
 
     # ------------------------------------------------------------------ post-estimation
     def get_prediction(self, newdata: Any = None, *, groups: Any = None,

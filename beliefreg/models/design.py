@@ -21,6 +21,7 @@ from ..exceptions import DataError, MissingColumnError, MissingValueWarning, Ran
 from ..frames import as_pandas_frame, code_names, text_in_numbers
 
 __all__ = ["Design", "design_from_formula", "design_from_arrays", "build_exog", "build_matrix",
+           "newdata_index",
            "check_full_rank", "check_finite", "gram_matrix", "describe_rows"]
 
 
@@ -519,6 +520,7 @@ def design_from_arrays(endog: Any, exog: Any, *, weights: Any = None) -> Design:
         exog = exog.to_frame()
     if isinstance(exog, pd.DataFrame):
         names = [str(c) for c in exog.columns]
+        _refuse_duplicate_names(names)
         labels = exog.index
         x = exog.to_numpy(dtype=float)
     else:
@@ -552,6 +554,33 @@ def design_from_arrays(endog: Any, exog: Any, *, weights: Any = None) -> Design:
         w = _clean_weights(w, labels)
     return Design(endog=y, exog=x, endog_name=endog_name, exog_names=names, weights=w,
                   row_labels=labels, gram=gram)
+
+
+def _refuse_duplicate_names(names: list[str]) -> None:
+    """A DataFrame exog with two columns of one name: the parameters could not be told apart
+    (and the design is singular when the columns are copies). Name them, not 'collinear'."""
+    index = pd.Index(names)
+    duplicated = list(dict.fromkeys(index[index.duplicated()]))
+    if duplicated:
+        counts = {name: names.count(name) for name in duplicated}
+        raise DataError(f"exog has duplicated column names {duplicated} "
+                        f"({', '.join(f'{n!r} {c} times' for n, c in counts.items())}): each "
+                        "column names a parameter; rename or drop the duplicates (e.g. "
+                        "exog.loc[:, ~exog.columns.duplicated()])")
+
+
+def newdata_index(design: Design, newdata: Any, n: int) -> pd.Index | None:
+    """The index of predictions for ``newdata``, as statsmodels' ``results.predict`` gives it.
+
+    A pandas DataFrame keeps its index; any other frame (a dict of columns, polars, pyarrow)
+    for a formula model gets ``RangeIndex(n)``; an array for an array model has no index
+    (the prediction stays an ndarray).
+    """
+    if isinstance(newdata, pd.DataFrame):
+        return newdata.index
+    if design.design_info is not None:
+        return pd.RangeIndex(n)
+    return None
 
 
 def build_exog(design: Design, newdata: Any, *, missing: str = "raise") -> np.ndarray:

@@ -17,6 +17,7 @@ from statsmodels.iolib.summary2 import Summary
 from .._passes import has_intercept
 from ..inference.covariance import Covariance
 from ..results import LikelihoodResults
+from .design import newdata_index
 from .share_effects import (EffectMatrix, MultinomialEffects, SharePredictionResults,
                             coefficient_ratio, softmax_complex)
 
@@ -148,9 +149,8 @@ class MultinomialResults(ShareModelResults):
         pred = self.model.predict(self.params.to_numpy(), newdata, which=which)
         if newdata is None:
             return self._frame(pred, self.model.design.row_labels)
-        if isinstance(newdata, pd.DataFrame):
-            return self._frame(pred, newdata.index)
-        return pred
+        index = newdata_index(self.model.design, newdata, len(pred))
+        return pred if index is None else self._frame(pred, index)
 
     # ------------------------------------------------------------------ post-estimation
     def _predict_exog(self, params: np.ndarray, exog: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import beliefreg as br
-from beliefreg.exceptions import DataError, MissingValueWarning
+from beliefreg.exceptions import DataError, MissingColumnError, MissingValueWarning
 
 
 def _expit(v):
@@ -429,3 +429,46 @@ def test_llm_categoricals_may_order_or_subset_the_human_levels():
         pd.testing.assert_series_equal(res.params, ref.params, rtol=1e-12)
     with pytest.raises(DataError, match=r"llm frame: .*value 'c' does not match"):
         br.calibrate(formula, human, llm.assign(seg="c"), prediction="belief")
+
+
+@pytest.mark.parametrize("case", ["prediction", "prediction_llm", "weights_llm", "weights_human",
+                                  "groups_human", "groups_llm", "sampling_prob"])
+def test_a_missing_column_in_the_arguments_is_a_missing_column_error(case):
+    # before: a bare KeyError ("prediction column(s) ['beleif'] not in the human frame"),
+    # where a missing column elsewhere is a MissingColumnError naming the available ones
+    human, llm = _frames()
+    kw = {"prediction": "belief"}
+    if case == "prediction":
+        kw["prediction"], name, frame = "beleif", "beleif", "human"
+    elif case == "prediction_llm":
+        llm, name, frame = llm.rename(columns={"belief": "beleif"}), "belief", "llm"
+    elif case == "weights_llm":
+        llm, name, frame = llm.drop(columns="w"), "w", "llm"
+        kw["weights"] = "w"
+    elif case == "weights_human":
+        human, name, frame = human.drop(columns="w"), "w", None
+        kw["weights"] = "w"
+    elif case in ("groups_human", "groups_llm"):
+        frame = case.split("_")[1]
+        if frame == "human":
+            human = human.rename(columns={"person": "persn"})
+        else:
+            llm = llm.rename(columns={"person": "persn"})
+        name = "person"
+        kw.update(cov_type="cluster", cov_kwds={"groups": "person"})
+    else:
+        kw.update(method="dsl", sampling_prob="pi")
+        name, frame = "pi", "human"
+    with pytest.raises(MissingColumnError) as info:
+        br.calibrate(FORMULA, human, llm, **kw)
+    msg = str(info.value)
+    assert repr(name) in msg
+    if frame is not None:        # the calibrate argument, the frame and its columns
+        assert f"not in the {frame} frame" in msg
+        columns = list((human if frame == "human" else llm).columns)
+        assert str(columns) in msg
+    else:                        # the human weights: the model's own message
+        assert "available" in msg
+    if case in ("prediction", "groups_human", "groups_llm"):   # a misspelling: the close name
+        assert "did you mean" in msg
+    assert isinstance(info.value, (br.DataError, KeyError))

@@ -103,7 +103,7 @@ def test_mean_equals_ppi_py(lam, binary):
     llm = pd.DataFrame({"f": fu})
     model = br.Logit if binary else br.FractionalLogit
     res = br.calibrate("y ~ 1", human, llm, prediction="f", lam=lam, model=model)
-    frame = res.get_prediction(pd.DataFrame(index=[0])).summary_frame(0.05)
+    frame = res.get_prediction(pd.DataFrame(index=[0])).summary_frame(0.05, method="delta")
     point = ppi_py.ppi_mean_pointestimate(y, f, fu, lam=lam)
     lo, hi = ppi_py.ppi_mean_ci(y, f, fu, alpha=0.05, lam=lam)
     np.testing.assert_allclose(frame["mean"].iloc[0], np.ravel(point)[0], atol=1e-6, rtol=0)

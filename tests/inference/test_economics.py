@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import beliefreg as br
+from beliefreg.exceptions import BeliefregError
 from beliefreg.economics import (LogPriceWTPError, NoInteriorOptimumError, demand_curve,
                                  optimal_price, wtp)
 from beliefreg.inference.delta import numerical_jacobian
@@ -230,3 +231,31 @@ def test_wtp_reference_price_outside_the_domain_of_log_price(log_model, p0):
     with pytest.raises(LogPriceWTPError, match=r"\['np.log\(price\)'\] are not defined at "
                                                f"'price' = {p0:g}"):
         log_model.wtp("organic", "price", at_price=p0)
+
+
+def test_wtp_of_a_categorical_variable_or_price_is_a_beliefreg_error_naming_the_valid_ones():
+    # before: res.wtp("region", "price") was a bare KeyError "unknown attribute 'region'",
+    # and a categorical price a bare "could not convert string to float"
+    rng = np.random.default_rng(3)
+    n = 400
+    d = pd.DataFrame({"price": rng.choice([1.0, 2.0, 3.0, 4.0], n),
+                      "region": rng.choice(["north", "south", "west"], n),
+                      "organic": rng.integers(0, 2, n)})
+    eta = 1.0 - 0.5 * d.price + 0.4 * d.organic + 0.3 * (d.region == "south")
+    d["buy"] = (rng.uniform(size=n) < 1 / (1 + np.exp(-eta))).astype(int)
+    res = br.Logit.from_formula("buy ~ price + C(region) + organic", d).fit()
+    levels = ["C(region)[T.south]", "C(region)[T.west]"]
+    with pytest.raises(BeliefregError, match=r"WTP needs a numeric regressor") as info:
+        res.wtp("region", "price")
+    assert "'region' is categorical" in str(info.value) and str(levels) in str(info.value)
+    assert isinstance(info.value, KeyError)       # code that caught the KeyError still does
+    with pytest.raises(BeliefregError, match=r"WTP needs a numeric regressor") as info:
+        res.wtp("bio", "price")
+    assert str(levels + ["organic"]) in str(info.value)   # not the intercept nor the price
+    with pytest.raises(BeliefregError, match=r"WTP needs a numeric price: 'region' is "
+                                                r"categorical.*\['price', 'organic'\]"):
+        res.wtp("organic", "region")
+    # each level has its WTP against the base level: -b_level / b_price
+    got = res.wtp(levels[0], "price")
+    np.testing.assert_allclose(got["estimate"].iloc[0],
+                               -res.params[levels[0]] / res.params["price"], rtol=1e-12)

@@ -302,3 +302,63 @@ def test_by_given_a_column_of_values_says_it_takes_names(fitted, study):
         fitted.margins("price", by=(study.price > 30).to_numpy())
     pd.testing.assert_frame_equal(fitted.margins("price", by=np.array(["persona"])),
                                   fitted.margins("price", by="persona"))
+
+
+def _spline_case():
+    rng = np.random.default_rng(11)
+    n = 600
+    d = pd.DataFrame({"price": rng.choice(np.arange(1.0, 6.0, 0.5), n), "x": rng.normal(size=n)})
+    eta = 1.5 - 0.6 * d.price + 0.05 * d.price ** 2 + 0.5 * d.x
+    d["y"] = (rng.uniform(size=n) < 1 / (1 + np.exp(-eta))).astype(int)
+    return d
+
+
+def test_margins_through_a_spline_use_one_sided_differences_at_the_outermost_knots():
+    # before: DataError wrapping patsy's "some data points fall outside the outermost knots":
+    # the central difference at the largest price stepped past bs()'s upper bound
+    from scipy.interpolate import BSpline
+
+    d = _spline_case()
+    res = br.Logit.from_formula("y ~ bs(price, df=3) + x", d).fit()
+    got = res.margins("price")
+    # independent reference: patsy's bs(df=3) is the cubic B-spline basis on the knots
+    # (min, min, min, min, max, max, max, max), no interior knot, first function dropped
+    p = d["price"].to_numpy()
+    knots = np.r_[[p.min()] * 4, [p.max()] * 4]
+    basis = [BSpline(knots, np.eye(4)[j], 3) for j in range(1, 4)]
+    cols = [f"bs(price, df=3)[{j}]" for j in range(3)]
+    np.testing.assert_allclose(np.column_stack([f(p) for f in basis]),
+                               res.model.design.exog[:, [res.params.index.get_loc(c)
+                                                          for c in cols]], atol=1e-12)
+    dbasis = np.column_stack([f.derivative()(p) for f in basis])        # analytic d B / d p
+    b = res.params.to_numpy()
+    x = res.model.design.exog
+    mu = 1 / (1 + np.exp(-(x @ b)))
+    g = mu * (1 - mu)
+    slope = dbasis @ res.params[cols].to_numpy()
+    ame = np.mean(g * slope)
+    jac = ((g * (1 - 2 * mu) * slope) @ x) / len(p)
+    jac[[res.params.index.get_loc(c) for c in cols]] += (g @ dbasis) / len(p)
+    se = np.sqrt(jac @ res.cov_params().to_numpy() @ jac)
+    assert (p == p.max()).sum() > 30 and (p == p.min()).sum() > 30   # rows on both bounds
+    np.testing.assert_allclose(got.loc["price", "estimate"], ame, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(got.loc["price", "std_err"], se, rtol=1e-6)
+    # per row, in a by-price breakdown: the one-sided rows (the two bounds) as exact as the rest
+    by = res.margins("price", by="price")
+    per = pd.Series(g * slope).groupby(p).mean()
+    np.testing.assert_allclose(by["estimate"].to_numpy(), per.to_numpy(), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["dydx", "eyex"])
+def test_generic_margins_through_a_spline_agree_with_the_analytic_ones(kind):
+    # the generic (prediction-based) path of the share models stepped past the knots too
+    d = _spline_case()
+    res = br.Logit.from_formula("y ~ bs(price, df=3) + x", d).fit()
+    vmap = VariableMap(res.model.design)
+    frame = evaluation_frame(vmap, "overall")
+    cov = res.cov_params().to_numpy()
+    a = index_margins(res.model.link, res.params, cov, vmap, frame, ["price", "x"], kind=kind)
+    g = generic_margins(res._predict_exog, res.params, cov, vmap, frame, ["price", "x"],
+                        kind=kind)
+    np.testing.assert_allclose(g.estimate, a.estimate, rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(np.sqrt(np.diag(g.cov)), np.sqrt(np.diag(a.cov)), rtol=1e-4)

@@ -67,3 +67,37 @@ def test_default_is_the_estimation_sample_and_array_models(study):
     np.testing.assert_allclose(got["mean"], res.fittedvalues.iloc[:2], rtol=1e-9)
     with pytest.raises(br.DataError, match="has 2 columns, the model has 3"):
         arr.get_prediction(x[:2, :2])
+
+
+def test_predict_returns_what_statsmodels_returns_for_the_same_inputs():
+    # before: a dict of columns gave an ndarray where a DataFrame gave a Series; statsmodels'
+    # results.predict gives a Series (RangeIndex) for both with a formula model
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+
+    rng = np.random.default_rng(5)
+    n = 300
+    d = pd.DataFrame({"price": rng.choice([1.0, 2.0, 3.0, 4.0], n), "x": rng.normal(size=n)})
+    d["buy"] = (rng.uniform(size=n) < 1 / (1 + np.exp(-(1 - 0.5 * d.price + d.x)))).astype(int)
+    new = {"price": np.array([1.5, 2.0, 3.5]), "x": np.array([0.0, -1.0, 1.0])}
+    res = br.Logit.from_formula("buy ~ np.log(price) + x", d).fit()
+    ref = smf.logit("buy ~ np.log(price) + x", d).fit(disp=0)
+    for data in (new, pd.DataFrame(new, index=["a", "b", "c"])):
+        got, want = res.predict(data), ref.predict(data)
+        assert type(got) is type(want) is pd.Series
+        pd.testing.assert_index_equal(got.index, want.index, exact="equiv")
+        np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-6)
+    # an array model: an ndarray for an ndarray, a Series for a DataFrame (statsmodels too)
+    x = sm.add_constant(d[["price", "x"]])
+    res_a = br.Logit(d["buy"], x).fit()
+    ref_a = sm.Logit(d["buy"], x).fit(disp=0)
+    for data in (x.to_numpy()[:3], x.iloc[:3]):
+        got, want = res_a.predict(data), ref_a.predict(data)
+        assert type(got) is type(want)
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6)
+    # the multinomial model: a DataFrame of shares for a dict as for a DataFrame
+    shares = pd.DataFrame(rng.dirichlet([2, 2, 2], n), columns=["a", "b", "c"])
+    mres = br.MultinomialFractionalLogit.from_formula("a + b + c ~ x", shares.assign(x=d.x)).fit()
+    got = mres.predict({"x": [0.0, 1.0]})
+    assert isinstance(got, pd.DataFrame) and list(got.index) == [0, 1]
+    pd.testing.assert_frame_equal(got, mres.predict(pd.DataFrame({"x": [0.0, 1.0]})))

@@ -322,3 +322,20 @@ def test_rows_a_transform_made_missing_are_named_in_the_warning(frame):
         br.FractionalLogit.from_formula("y ~ x", data)
     assert [str(w.message) for w in caught] == [
         "1 of 200 rows dropped for missing values in the formula's variables"]
+
+
+@pytest.mark.parametrize("model", ["Logit", "FractionalLogit", "MultinomialFractionalLogit"])
+def test_duplicated_exog_column_names_are_named(model):
+    # before: two columns named 'x' were "collinear terms ['x[0]', 'x[1]']" (or a fit whose
+    # two 'x' parameters could not be told apart)
+    rng = np.random.default_rng(0)
+    n = 60
+    exog = pd.DataFrame(np.column_stack([np.ones(n), rng.normal(size=n), rng.normal(size=n)]),
+                        columns=["const", "x", "x"])
+    y = (rng.uniform(size=n) < 0.5).astype(float)
+    endog = (pd.DataFrame({"a": y, "b": 1 - y}) if model == "MultinomialFractionalLogit"
+             else y)
+    with pytest.raises(br.DataError, match=r"duplicated column names \['x'\] \('x' 2 times\)"):
+        getattr(br, model)(endog, exog)
+    with pytest.raises(br.DataError, match=r"\['x'\] \('x' 2 times\)"):   # copies, too
+        getattr(br, model)(endog, exog.iloc[:, [0, 1, 1]])

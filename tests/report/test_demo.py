@@ -358,4 +358,6 @@ def test_the_readme_study_example_runs(tmp_path, monkeypatch, capsys):
         exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
     out = capsys.readouterr().out
     assert "belief" in out and "choice" in out and "variance" in out
+    # 6 clusters: the example follows the README's own advice (use_t=True below ~42 clusters)
+    assert re.search(r"Inference\s+t\(5\)\s+t\(5\)", out), out
     assert (tmp_path / "store.sqlite").is_file()
