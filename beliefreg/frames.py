@@ -162,39 +162,30 @@ def _outcome_column(col: pd.Series) -> pd.Series:
         if len(present) and all(isinstance(v, (bool, np.bool_)) for v in present):
             return pd.Series(col.to_numpy(dtype=float, na_value=np.nan), index=col.index,
                              name=name)
-        if len(present) and all(isinstance(v, str) for v in present):
-            parsed = pd.to_numeric(present.str.strip(), errors="coerce")
-            bad = parsed.isna().to_numpy()
-            if not bad.any():
-                out = pd.Series(np.nan, index=col.index, name=name, dtype=float)
-                out[~_missing(col)] = parsed.to_numpy(dtype=float)
-                return out
-            if bad.all():
-                return col  # labels (a categorical outcome for the multinomial model)
-            examples = sorted({str(v) for v in present[bad]})[:5]
-            positions = np.flatnonzero(~_missing(col))[bad][:5]
-            raise DataError(
-                f"the outcome column {name!r} holds numbers written as text, but some values "
-                f"are not numbers: {examples} (rows {[_py(col.index[i]) for i in positions]}); "
-                "fix or drop those rows")
         if len(present) and any(isinstance(v, str) for v in present):
-            # numbers mixed with text (1, 0, '1', 'n/a': columns joined from several
-            # sources): patsy failed with "mismatch between column_names and columns coded"
-            text = present.map(lambda v: v.strip() if isinstance(v, str) else v)
-            is_bool = present.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy()
-            parsed = pd.to_numeric(text.where(~is_bool, text.astype(object) * 1),
-                                   errors="coerce")
+            all_text = all(isinstance(v, str) for v in present)
+            if all_text:
+                parsed = pd.to_numeric(present.str.strip(), errors="coerce")
+            else:  # numbers mixed with text (1, 0, '1', 'n/a': columns joined from several
+                # sources): patsy failed with "mismatch between column_names and columns coded"
+                text = present.map(lambda v: v.strip() if isinstance(v, str) else v)
+                is_bool = present.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy()
+                parsed = pd.to_numeric(text.where(~is_bool, text.astype(object) * 1),
+                                       errors="coerce")
             bad = parsed.isna().to_numpy()
             if not bad.any():
                 out = pd.Series(np.nan, index=col.index, name=name, dtype=float)
                 out[~_missing(col)] = parsed.to_numpy(dtype=float)
                 return out
+            if all_text and bad.all():
+                return col  # labels (a categorical outcome for the multinomial model)
+            what = ("numbers written as text, but some values are not numbers" if all_text
+                    else "numbers mixed with values that are not numbers")
             examples = sorted({str(v) for v in present[bad]})[:5]
             positions = np.flatnonzero(~_missing(col))[bad][:5]
             raise DataError(
-                f"the outcome column {name!r} holds numbers mixed with values that are not "
-                f"numbers: {examples} (rows {[_py(col.index[i]) for i in positions]}); fix or "
-                "drop those rows")
+                f"the outcome column {name!r} holds {what}: {examples} (rows "
+                f"{[_py(col.index[i]) for i in positions]}); fix or drop those rows")
     return col
 
 
