@@ -300,8 +300,11 @@ def describe_demand(fits: dict[str, Any], sample: pd.DataFrame, design: Any,
     other = "choice" if m == "belief" else None
     if other and other in readings:
         o = readings[other]
-        agree = ("agrees in sign" if np.sign(o["change"]) == np.sign(r["change"])
-                 else "has the opposite sign")
+        if round(o["change"], 1) == 0:  # printed as +0.0 points: no sign to compare
+            agree = "does not move"
+        else:
+            agree = ("agrees in sign" if np.sign(o["change"]) == np.sign(r["change"])
+                     else "has the opposite sign")
         head += (f" The choice model {agree}: {o['change']:+.1f} points "
                  + (f"(no standard error: {o['no_se']})." if o["no_se"] else
                     f"(CI {o['change_ci'][0]:+.1f} to {o['change_ci'][1]:+.1f}), "

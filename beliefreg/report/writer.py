@@ -462,7 +462,9 @@ def console_summary(a: BinaryAnalysis, meta: dict[str, Any]) -> str:
             e = a.fits[m].elasticity
             if e is not None:
                 r = e.iloc[0]
-                lines.append(f"  {LABELS[m]:<27} {r['estimate']:9.4f}  (SE {r['std_err']:.4f})")
+                se = (f"SE {r['std_err']:.4f}" if np.isfinite(r["std_err"]) else
+                      "no standard error: the verdict above says why")
+                lines.append(f"  {LABELS[m]:<27} {r['estimate']:9.4f}  ({se})")
             else:
                 lines.append(f"  {LABELS[m]:<27} n/a" + (" (separated: the MLE does not exist)"
                                                           if a.fits[m].separated else ""))

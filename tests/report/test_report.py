@@ -391,6 +391,30 @@ def test_two_clusters_for_two_parameters_say_why_there_is_no_interval():
     assert "wild cluster score bootstrap" in text and "p = 0.0531" in text
 
 
+def test_the_console_says_no_standard_error_and_an_unmoved_choice_has_no_sign():
+    """The same 2-cluster run printed the elasticity as '(SE nan)', and a choice model whose
+    fitted probability did not move (+0.0 points) as 'has the opposite sign'."""
+    from beliefreg.report.writer import console_summary
+
+    panel = synthetic_panel([30, 45], 2, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = analyse(panel, n_boot=20)
+    elasticity = [line for line in console_summary(a, {}).splitlines()
+                  if line.startswith("  belief") or line.startswith("  choice")]
+    assert elasticity and not any("nan" in line.lower() for line in elasticity), elasticity
+    assert any("(no standard error: the verdict above says why)" in line
+               for line in elasticity), elasticity
+    # one of the two runs says yes at each price: the choice model's probability does not move
+    flat = panel.assign(choice=["yes", "no", "yes", "no"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = analyse(flat, n_boot=20)
+    assert abs(b.fits["choice"].results.params["np.log(price)"]) < 1e-8
+    assert "The choice model does not move: +0.0 points" in b.verdict_text, b.verdict_text
+    assert "opposite sign" not in b.verdict_text
+
+
 def test_a_range_of_one_value_is_one_number():
     """The same trial printed 'belief needs 1 to 1 runs': both prices' 2 runs chose alike."""
     panel = synthetic_panel([30, 45], 2, 1)
