@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..inference.datagrid import UnknownVariableError
 from .design import newdata_index
 from .multinomial_results import ShareModelResults
 from .share_effects import (ConditionalEffects, EffectMatrix, SharePredictionResults,
@@ -183,7 +184,8 @@ class ConditionalResults(ShareModelResults):
             linear_hint = [n for n in names if price in n]
             hint = (f" (found {linear_hint}: a WTP in money needs a price that enters "
                     "linearly; write the function with nlcom)" if linear_hint else "")
-            raise KeyError(f"price term {price!r} is not a parameter{hint}; parameters: {names}")
+            raise UnknownVariableError(f"price term {price!r} is not a parameter{hint}; "
+                                       f"parameters: {names}")
         if attributes is None:
             attributes = [n for n in names if n != price]
         elif isinstance(attributes, str):

@@ -45,7 +45,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..exceptions import DataError, RankDeficientError
+from ..exceptions import DataError, MissingColumnError, RankDeficientError
 from ..frames import as_pandas_frame, code_names
 from .design import check_full_rank, describe_rows, numbers_as_text
 
@@ -88,7 +88,7 @@ def _columns(data: pd.DataFrame, specs: Sequence[Any], what: str) -> pd.DataFram
     for i, spec in enumerate(specs):
         if isinstance(spec, str):
             if spec not in data.columns:
-                raise KeyError(f"{what} column {spec!r} is not in the data")
+                raise MissingColumnError(f"{what} column {spec!r} is not in the data")
             values, name = data[spec], spec
         else:
             values = pd.Series(np.asarray(spec), index=data.index) if not isinstance(
@@ -272,11 +272,11 @@ def share_inversion(formula: str, data: pd.DataFrame, *, groups: str, alternativ
     data = as_pandas_frame(data, what="data")   # polars, pyarrow: as the other models
     lhs, rhs = _split_formula(formula)
     if lhs not in data.columns:
-        raise KeyError(f"the share column {lhs!r} (the formula's left-hand side) is not in "
-                       "the data")
+        raise MissingColumnError(f"the share column {lhs!r} (the formula's left-hand side) is "
+                                 "not in the data")
     for col in (groups, alternatives):
         if col not in data.columns:
-            raise KeyError(f"column {col!r} is not in the data")
+            raise MissingColumnError(f"column {col!r} is not in the data")
     structure = grid_structure(data[groups], data[alternatives], data.index)
     if outside not in structure.alternatives:
         raise ValueError(f"outside alternative {outside!r} is not among "
@@ -363,7 +363,7 @@ def linear_probability(formula: str, data: pd.DataFrame, *, effects: Any = None,
     data = as_pandas_frame(data, what="data")
     lhs, _ = _split_formula(formula)
     if lhs not in data.columns:
-        raise KeyError(f"the outcome column {lhs!r} is not in the data")
+        raise MissingColumnError(f"the outcome column {lhs!r} is not in the data")
     y = data[lhs].to_numpy(dtype=float)
     bad = ~np.isfinite(y) | (y < 0) | (y > 1)
     if bad.any():

@@ -44,7 +44,7 @@ import pandas as pd
 import patsy
 
 from .._blas_threads import single_blas_thread
-from ..exceptions import DataError, SeparationWarning
+from ..exceptions import DataError, MissingColumnError, SeparationWarning
 from ..inference.covariance import _group_sums
 from ._base import DesignModel, bread_from_information, newton_concave, resolve_covariance
 from .share_effects import alternative_name
@@ -299,7 +299,7 @@ class MultinomialFractionalLogit(DesignModel):
             shares = [shares] if isinstance(shares, str) else list(shares)
             missing = [c for c in shares if c not in data.columns]
             if missing:
-                raise KeyError(f"share columns {missing} are not in the data")
+                raise MissingColumnError(f"share columns {missing} are not in the data")
             lhs = " + ".join(f"Q({c!r})" for c in shares)
             design = design_from_formula(f"{lhs} ~ {formula}", data, weights=weights,
                                          eval_env=eval_env, multivariate=True)

@@ -16,6 +16,7 @@ from statsmodels.iolib.summary2 import Summary
 
 from .._passes import has_intercept
 from ..inference.covariance import Covariance
+from ..inference.datagrid import UnknownVariableError
 from ..results import LikelihoodResults
 from .design import newdata_index
 from .share_effects import (EffectMatrix, MultinomialEffects, SharePredictionResults,
@@ -233,7 +234,8 @@ class MultinomialResults(ShareModelResults):
         alts = self.model.nonbase_alternatives
         for term in (attribute, price):
             if term not in self.model.exog_names:
-                raise KeyError(f"{term!r} is not a term; terms: {self.model.exog_names}")
+                raise UnknownVariableError(f"{term!r} is not a term; terms: "
+                                           f"{self.model.exog_names}")
         return coefficient_ratio(self, [f"{a}:{attribute}" for a in alts],
                                  [f"{a}:{price}" for a in alts],
                                  names=alts).summary_frame(alpha)

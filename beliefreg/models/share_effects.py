@@ -39,6 +39,7 @@ import pandas as pd
 
 from ..exceptions import DataError
 from ..frames import as_pandas_frame, is_dataframe_like
+from ..inference.datagrid import UnknownVariableError
 from ..inference.delta import DeltaResult, delta_method
 from .design import Design, build_exog
 
@@ -191,13 +192,14 @@ def design_derivative(design: Design, frame: pd.DataFrame | None,
     names = list(design.exog_names)
     if design.design_info is None or frame is None:
         if variable not in names:
-            raise KeyError(f"unknown variable {variable!r}; the model's columns are {names}")
+            raise UnknownVariableError(f"unknown variable {variable!r}; the model's columns "
+                                       f"are {names}")
         j = names.index(variable)
         d = np.zeros_like(design.exog)
         d[:, j] = 1.0
         return d, design.exog[:, j].copy()
     if variable not in frame.columns:
-        raise KeyError(f"variable {variable!r} is not a column of the data")
+        raise UnknownVariableError(f"variable {variable!r} is not a column of the data")
     values = frame[variable]
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         raise DataError(f"variable {variable!r} is not numeric: margins and elasticities are "
@@ -229,7 +231,8 @@ def coefficient_ratio(results: Any, numerators: Sequence[str], denominators: Seq
         denominators = [denominators] * len(numerators)
     for name in list(numerators) + list(denominators):
         if name not in params.index:
-            raise KeyError(f"{name!r} is not a parameter; parameters: {list(params.index)}")
+            raise UnknownVariableError(f"{name!r} is not a parameter; parameters: "
+                                       f"{list(params.index)}")
     num_idx = [params.index.get_loc(a) for a in numerators]
     den_idx = [params.index.get_loc(p) for p in denominators]
 
@@ -322,7 +325,7 @@ class MultinomialEffects:
     def diversion(self, prices: dict[str, str]) -> EffectMatrix:
         unknown = [a for a in prices if alternative_name(a, self.alternatives) is None]
         if unknown:
-            raise KeyError(f"alternatives {unknown} are not among {self.alternatives}")
+            raise UnknownVariableError(f"alternatives {unknown} are not among {self.alternatives}")
         prices = {alternative_name(a, self.alternatives): v for a, v in prices.items()}
         alts = list(prices)
         if len(alts) < 1:

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 import beliefreg as br
-from beliefreg.exceptions import (AbsorbedTermWarning, DataError, MissingValueWarning,
+from beliefreg.exceptions import (AbsorbedTermWarning, DataError, MissingColumnError,
+                                  MissingValueWarning,
                                   RankDeficientError)
 
 SHARES = ["s_pampers", "s_huggies", "s_luvs", "s_none"]
@@ -64,7 +65,7 @@ def test_alternative_never_chosen_is_not_identified(wide):
 def test_unknown_base_and_share_columns(wide):
     with pytest.raises(ValueError, match="base 's_nothing' is not one of"):
         fit_mn(wide, base="s_nothing")
-    with pytest.raises(KeyError, match=r"\['s_gone'\]"):
+    with pytest.raises(MissingColumnError, match=r"\['s_gone'\]"):  # a KeyError too
         br.MultinomialFractionalLogit.from_formula(RHS, wide, shares=["s_gone", "s_none"])
     with pytest.raises(ValueError, match="not both"):
         br.MultinomialFractionalLogit.from_formula(f"s_none + s_luvs ~ {RHS}", wide,

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 import beliefreg as br
+from beliefreg.inference.datagrid import UnknownVariableError
 from beliefreg.inference.delta import DeltaResult
 from beliefreg.models.share_effects import EffectMatrix, design_derivative
 
@@ -160,7 +161,7 @@ def test_conditional_wtp_and_its_guard(cl, long):
         -b["C(brand)[T.pampers]"] / b["price"], rel=1e-12)
     logp = br.ConditionalLogit.from_formula("belief ~ np.log(price + 1) + C(brand)", long,
                                             groups="obs", alternatives="brand").fit()
-    with pytest.raises(KeyError, match="enters linearly.*nlcom|price that enters linearly"):
+    with pytest.raises(UnknownVariableError, match="enters linearly.*nlcom|price that enters linearly"):
         logp.wtp(price="price")
 
 
@@ -212,7 +213,7 @@ def test_a_categorical_outcome_s_alternatives_can_be_named_by_their_level():
     pd.testing.assert_frame_equal(level.estimate, name.estimate)
     with pytest.raises(ValueError, match="base 'zzz' is not one of the alternatives"):
         br.MultinomialFractionalLogit.from_formula("C(choice) ~ price", d, base="zzz")
-    with pytest.raises(KeyError, match=r"alternatives \['zzz'\] are not among"):
+    with pytest.raises(UnknownVariableError, match=r"alternatives \['zzz'\] are not among"):
         res.diversion_ratios({"zzz": "price"})
 
 
