@@ -185,11 +185,12 @@ def _outcome_column(col: pd.Series) -> pd.Series:
             positions = np.flatnonzero(~_missing(col))[bad][:5]
             raise DataError(
                 f"the outcome column {name!r} holds {what}: {examples} (rows "
-                f"{[_py(col.index[i]) for i in positions]}); fix or drop those rows")
+                f"{[py_scalar(col.index[i]) for i in positions]}); fix or drop those rows")
     return col
 
 
-def _py(value: Any) -> Any:
+def py_scalar(value: Any) -> Any:
+    """A numpy scalar as the Python value (so messages show 8, not np.int64(8))."""
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -264,7 +265,7 @@ def text_in_numbers(design_info: Any, frame: pd.DataFrame, *, what: str = "newda
                if not m and not _is_number(v) and not isinstance(v, (bool, np.bool_))]
         if bad:
             examples = list(dict.fromkeys(str(col.iloc[i]) for i in bad))[:3]
-            rows = [_py(frame.index[i]) for i in bad[:5]]
+            rows = [py_scalar(frame.index[i]) for i in bad[:5]]
             problems.append(f"{name!r} holds {len(bad)} non-numeric value(s) such as "
                             f"{examples} (rows {rows})")
     if not problems:

@@ -446,14 +446,15 @@ def _align(values: Any, frame: pd.DataFrame, rows: pd.Index, what: str,
         return values.loc[rows].to_numpy()
     arr = np.asarray(values)
     if arr.ndim != 1:
-        raise DataError(f"{what} must be one-dimensional")
+        raise DataError(f"{what} for the {which} frame must be one-dimensional")
     if len(arr) == len(frame):
         return arr[frame.index.get_indexer(rows)]
     if len(arr) == len(rows):
         return arr
     expected = (f"{len(frame)} (the rows of the frame)" if len(frame) == len(rows) else
                 f"{len(frame)} (the rows of the frame) or {len(rows)} (the rows used)")
-    raise DataError(f"{what} has length {len(arr)}, expected {expected}")
+    raise DataError(f"{what} for the {which} frame has length {len(arr)}, expected "
+                    f"{expected}")
 
 
 def _groups(spec: Any, human: pd.DataFrame, llm: pd.DataFrame, labels: pd.Index,
@@ -462,8 +463,8 @@ def _groups(spec: Any, human: pd.DataFrame, llm: pd.DataFrame, labels: pd.Index,
         return (_align(spec, human, labels, "cluster groups", "human"),
                 _align(spec, llm, kept, "cluster groups", "llm"), spec)
     if isinstance(spec, (tuple, list)) and len(spec) == 2:
-        return (_align(spec[0], human, labels, "cluster groups (human)", "human"),
-                _align(spec[1], llm, kept, "cluster groups (llm)", "llm"), None)
+        return (_align(spec[0], human, labels, "cluster groups", "human"),
+                _align(spec[1], llm, kept, "cluster groups", "llm"), None)
     raise ValueError("cov_kwds['groups'] must be a column name present in both frames or a "
                      "pair (human_groups, llm_groups); one-way clustering only")
 

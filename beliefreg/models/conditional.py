@@ -45,7 +45,7 @@ from ..exceptions import (AbsorbedTermWarning, DataError, MissingValueWarning,
                           RankDeficientError, SeparationWarning)
 from ..inference.covariance import DenseScores
 from ._base import DesignModel, bread_from_information, newton_concave, resolve_covariance
-from ..frames import as_pandas_frame, is_dataframe_like
+from ..frames import as_pandas_frame, is_dataframe_like, py_scalar
 from .design import (Design, build_exog, check_full_rank, describe_rows, design_from_arrays,
                      design_from_formula)
 from .multinomial import MultinomialFit
@@ -121,13 +121,8 @@ class ChoiceStructure:
         return np.argmax(self.available, axis=1)
 
 
-def _py(value: Any) -> Any:
-    """A numpy scalar as the Python value (so messages show 8, not np.int64(8))."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _labels(index: Any, positions: Any) -> list[Any]:
-    return [_py(index[i]) for i in positions]
+    return [py_scalar(index[i]) for i in positions]
 
 
 def _factorize(values: Any, what: str, labels: pd.Index) -> tuple[np.ndarray, pd.Index]:
@@ -177,7 +172,7 @@ def grid_structure(groups: Any, alternatives: Any, labels: pd.Index,
         g0 = bad[0]
         dup = _labels(alabels, np.flatnonzero(counts[g0] > 1))
         raise DataError(f"{len(bad)} choice situation(s) have an alternative twice (first: "
-                        f"group {_py(glabels[g0])!r}, alternative {dup}); each situation needs "
+                        f"group {py_scalar(glabels[g0])!r}, alternative {dup}); each situation needs "
                         "at most one row per alternative")
     return ChoiceStructure(group_labels=glabels, alternatives=list(alabels), group_codes=gcodes,
                            alt_codes=acodes, available=counts == 1)
@@ -333,11 +328,11 @@ class ConditionalLogit(DesignModel):
         dropped[d._positions()] = False
         kept_ids = set(pd.unique(all_groups.iloc[~dropped]))
         partly = [g for g in pd.unique(all_groups.iloc[dropped]) if g in kept_ids]
-        self._partly_dropped = [_py(g) for g in partly]
+        self._partly_dropped = [py_scalar(g) for g in partly]
         if partly:
             warnings.warn(
                 f"{len(partly)} choice situation(s) lost rows to missing values but kept others "
-                f"(first groups: {[_py(g) for g in partly[:5]]}); they are fitted as offering "
+                f"(first groups: {[py_scalar(g) for g in partly[:5]]}); they are fitted as offering "
                 "only the alternatives left, which for belief shares needs the shares left to "
                 "sum to 1. Drop whole situations if the missing rows were offered",
                 MissingValueWarning, stacklevel=4)

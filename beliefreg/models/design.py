@@ -18,7 +18,7 @@ import patsy
 from .._blas_threads import single_blas_thread
 from .formula_blocks import build_formula_design
 from ..exceptions import DataError, MissingColumnError, MissingValueWarning, RankDeficientError
-from ..frames import as_pandas_frame, code_names, text_in_numbers
+from ..frames import as_pandas_frame, code_names, py_scalar, text_in_numbers
 
 __all__ = ["Design", "design_from_formula", "design_from_arrays", "build_exog", "build_matrix",
            "newdata_index",
@@ -440,7 +440,7 @@ def _made_missing(built: Any, data: pd.DataFrame, kept: np.ndarray) -> str:
     present = ~frame.isna().any(axis=1).to_numpy()
     if not present.any():
         return ""
-    rows = [r.item() if isinstance(r, np.generic) else r for r in frame.index[present][:5]]
+    rows = [py_scalar(r) for r in frame.index[present][:5]]
     more = ", ..." if present.sum() > 5 else ""
     return (f"; in {int(present.sum())} of them (rows {str(rows)[:-1]}{more}]) every variable "
             "is present: a transform in the formula gave NaN there (np.log or np.sqrt of a "
@@ -496,8 +496,7 @@ def numbers_as_text(data: pd.DataFrame, names: Sequence[str], formula: str) -> s
             if not odd:
                 continue   # numbers only: patsy codes them as numbers
             what = "that are not numbers" if other else "that are numbers written as text"
-            rows = [r.item() if isinstance(r, np.generic) else r
-                    for r in col.index[col.isin(odd)][:5]]
+            rows = [py_scalar(r) for r in col.index[col.isin(odd)][:5]]
             return (f"the regressor {name!r} of {formula!r} holds numbers ({len(values)} "
                     f"distinct values) mixed with {len(odd)} value(s) {what}, such as "
                     f"{[str(v) for v in odd[:3]]} (rows {rows}), so it would be coded as a "

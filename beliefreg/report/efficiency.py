@@ -126,13 +126,6 @@ class MeasureError:
     outcome: str = "n/a"
     bias_interval: tuple[float, float] = (math.nan, math.nan)
 
-    @property
-    def bias_used(self) -> float:
-        """The bias the normal approximation uses for its point answer: the estimate (a bias
-        that is not significant is not set to 0; its interval decides whether the answer is
-        determinable)."""
-        return self.bias
-
     def set_runs(self, half_width: float, *, level: float, z: float,
                  max_runs: int = MAX_RUNS) -> None:
         """Fill :attr:`runs_normal`, its range and :attr:`outcome` for a band of
@@ -234,8 +227,8 @@ class Criterion:
         if e.outcome == "never":
             return "never: precise but centred elsewhere"
         if e.outcome == "not determinable":
-            low = ("more than " + _runs(MAX_RUNS) if e.runs_normal_low is None
-                   else "at least " + _runs(e.runs_normal_low))
+            low = ("more than " + runs_phrase(MAX_RUNS) if e.runs_normal_low is None
+                   else "at least " + runs_phrase(e.runs_normal_low))
             return (f"not determinable: {low} or never (bias interval "
                     f"{e.bias_interval[0]:+.3g} to {e.bias_interval[1]:+.3g} reaches the band "
                     f"±{self.half_width:.3g})")
@@ -243,9 +236,9 @@ class Criterion:
             lo, hi = e.runs_normal_low, e.runs_normal_high
             spread = (f" ({lo} to {hi})" if lo is not None and hi is not None and lo != hi
                       else "")
-            return _runs(e.runs_normal) + spread
+            return runs_phrase(e.runs_normal) + spread
         if e.outcome == "runs":
-            return "more than " + _runs(MAX_RUNS)
+            return "more than " + runs_phrase(MAX_RUNS)
         return "n/a"
 
     def row(self, measure: str) -> dict[str, Any]:
@@ -293,7 +286,7 @@ class Efficiency:
 
 
 # ----------------------------------------------------------------------------- pieces
-def _runs(r: int) -> str:
+def runs_phrase(r: int) -> str:
     """``'1 run'``, ``'12 runs'``."""
     return f"{r} run{'s' if r != 1 else ''}"
 

@@ -32,7 +32,7 @@ import numpy as np
 from scipy import stats
 
 from .analysis import LABELS, MEASURES, PAPER, BinaryAnalysis
-from .efficiency import Criterion, MeasureError
+from .efficiency import Criterion, MeasureError, runs_phrase
 
 __all__ = ["write_report", "summary_markdown", "console_summary", "plot_demand_measures",
            "plot_runs_needed", "REAL_MODEL_HELP"]
@@ -219,9 +219,7 @@ def _levels_md(a: BinaryAnalysis) -> str:
 def _count_range(values: list[int]) -> str:
     """``'1 run'``, ``'4 runs'``, ``'3 to 40 runs'`` (no degenerate '1 to 1')."""
     lo, hi = min(values), max(values)
-    if lo == hi:
-        return f"{lo} run{'s' if lo != 1 else ''}"
-    return f"{lo} to {hi} runs"
+    return runs_phrase(lo) if lo == hi else f"{lo} to {hi} runs"
 
 
 def _levels_runs_text(errors: list[MeasureError]) -> str:
@@ -420,7 +418,8 @@ def summary_markdown(a: BinaryAnalysis, meta: dict[str, Any]) -> str:
             f"the bias's interval (±{a.efficiency.bias_z if a.efficiency else math.nan:.2f} "
             f"SE: simultaneous {level:.0%} intervals over the quantities, Bonferroni). When "
             "that interval lies inside the band the runs needed are given (with their "
-            "range); when it lies beyond the band's edge no number of runs is enough (*never: precise but centred elsewhere*); when it reaches "
+            "range); when it lies beyond the band's edge no number of runs is enough "
+            "(*never: precise but centred elsewhere*); when it reaches "
             "across the edge (a point bias as large as the band that is not clearly beyond "
             "it, or a target known less well than the band) the runs needed are *not "
             "determinable*: at least the smallest number, or never. "
@@ -525,7 +524,7 @@ def plot_demand_measures(a: BinaryAnalysis, title: str = "") -> Any:
 
 def _normal_curve(c: Criterion, m: str, runs: np.ndarray) -> np.ndarray:
     e = c.measures[m]
-    b, h = e.bias_used, c.half_width
+    b, h = e.bias, c.half_width
     s = np.sqrt(max(e.v1, 1e-300) / runs)
     return stats.norm.cdf((h - b) / s) - stats.norm.cdf((-h - b) / s)
 
@@ -536,9 +535,9 @@ def plot_runs_needed(a: BinaryAnalysis) -> Any:
     Left: runs needed for the demand level at each condition (bias-aware normal approximation,
     log scale; 'never' at the top; not determinable: a pale bar to the least runs the bias's
     interval allows, hatched above it up to 'never'). Then one panel per summary quantity: the
-    probability of being within the band against R, resampled (points, up to the runs simulated) and by the
-    bias-aware normal approximation (lines); a quantity for which the criterion does not apply
-    shows why instead of a curve.
+    probability of being within the band against R, resampled (points, up to the runs
+    simulated) and by the bias-aware normal approximation (lines); a quantity for which the
+    criterion does not apply shows why instead of a curve.
     """
     from matplotlib.figure import Figure
 
